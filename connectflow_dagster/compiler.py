@@ -1,0 +1,271 @@
+"""Compile a workflow version into a Dagster job.
+
+One op per node (definition name ``wf_<workflow>__<node>``, invoked under the node id as alias,
+described by the node name), dependencies from edges, every input a fan-in so a node runs when at
+least one upstream delivered (a skipped If branch does not block a Merge), upstream contexts merged
+in topological order, ``RetryPolicy`` from the node's retry settings, bad input as
+``Failure(allow_retries=False)``. Compilation is deterministic and cached by content hash.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import httpx
+from dagster import (
+    Backoff,
+    ConfigurableResource,
+    DependencyDefinition,
+    Failure,
+    GraphDefinition,
+    In,
+    JobDefinition,
+    MetadataValue,
+    MultiDependencyDefinition,
+    NodeInvocation,
+    OpExecutionContext,
+    Out,
+    Output,
+    ResourceDefinition,
+    RetryPolicy,
+    RetryRequested,
+    in_process_executor,
+    op,
+)
+from pydantic import ValidationError
+
+from connectflow_dagster import spec
+from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError, TemplateError
+from connectflow_dagster.nodes.base import Branch, NodeContext, NodeType
+from connectflow_dagster.registry import NodeRegistry, get_registry
+from connectflow_dagster.templates import render_value
+
+TRIGGER_RESOURCE = "cf_trigger"
+RUNTIME_RESOURCE = "cf_runtime"
+DEFAULT_OUTPUT = "result"
+MAX_METADATA_CHARS = 256 * 1024
+
+TAG_WORKFLOW = "connectflow/workflow_id"
+TAG_VERSION = "connectflow/version"
+TAG_VERSION_ID = "connectflow/version_id"
+TAG_VERSION_HASH = "connectflow/version_hash"
+TAG_TRIGGER = "connectflow/trigger"
+TAG_OWNER = "connectflow/owner"
+TAG_EVENT = "connectflow/event_id"
+
+
+def job_name(workflow_id: str) -> str:
+    return f"wf_{workflow_id}"
+
+
+class TriggerEventResource(ConfigurableResource):
+    """Which trigger fired and its input. Run config, so it is visible in the Dagster UI: never secrets."""
+
+    node_id: str = ""
+    input_json: str = "{}"
+    event_id: str = ""
+
+
+@dataclass
+class Runtime:
+    """Clients injected into executors; tests swap the transport instead of patching modules."""
+
+    http_transport: httpx.BaseTransport | None = None
+    credential_resolver: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def default_runtime() -> Runtime:
+    from connectflow_dagster.credentials_runtime import resolve_credential
+
+    return Runtime(credential_resolver=resolve_credential)
+
+
+class Emitted(NamedTuple):
+    """What flows along an edge: the producing node and the context after it ran."""
+
+    node_id: str
+    context: dict[str, Any]
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return json.loads(json.dumps(value, default=str))
+
+
+def _output_metadata(node: spec.Node, output: Any, started: float) -> dict[str, Any]:
+    text = json.dumps(output, default=str)
+    meta: dict[str, Any] = {"variable": MetadataValue.text(node.variable_name),
+                            "duration_ms": MetadataValue.float(round((time.perf_counter() - started) * 1000, 3))}
+    if len(text) > MAX_METADATA_CHARS:
+        meta["output"] = MetadataValue.json({"truncated": True, "size": len(text), "preview": text[:2000]})
+    elif isinstance(output, dict):
+        meta["output"] = MetadataValue.json(output)
+    else:
+        meta["output"] = MetadataValue.json({"value": output})
+        meta["output_wrapped"] = MetadataValue.bool(True)
+    return meta
+
+
+def _retry_policy(node: spec.Node) -> RetryPolicy | None:
+    if node.retry is None or node.retry.max_retries == 0:
+        return None
+    return RetryPolicy(max_retries=node.retry.max_retries, delay=node.retry.delay_seconds,
+                       backoff=Backoff.EXPONENTIAL if node.retry.backoff == "exponential" else None)
+
+
+def _build_op(workflow: spec.Workflow, node: spec.Node, node_type: NodeType, order: dict[str, int],
+              first_trigger: str | None):
+    has_inputs = bool(workflow.upstream(node.id))
+    if len(node_type.outputs) > 1:
+        outs = {handle: Out(is_required=False) for handle in node_type.outputs}
+    else:
+        outs = {DEFAULT_OUTPUT: Out(is_required=not node_type.is_trigger)}
+    ins = {"upstream": In()} if has_inputs else {}
+
+    def compute(context: OpExecutionContext, upstream: list[Emitted] | None = None) -> Iterator[Output]:
+        started = time.perf_counter()
+        arrived = sorted(upstream or [], key=lambda e: order[e.node_id])
+        merged: dict[str, Any] = {}
+        for emitted in arrived:
+            merged.update(emitted.context)
+        trigger: TriggerEventResource = getattr(context.resources, TRIGGER_RESOURCE)
+        trigger_input: Any = None
+        if node_type.is_trigger:
+            if (trigger.node_id or first_trigger) != node.id:
+                context.log.info(f"trigger '{node.id}' did not fire in this run")
+                return
+            try:
+                trigger_input = json.loads(trigger.input_json or "null")
+            except ValueError as exc:
+                raise Failure(f"node '{node.id}': the run's input is not valid JSON: {exc}",
+                              allow_retries=False) from None
+        if node.disabled:
+            yield Output(Emitted(node.id, merged), output_name=next(iter(outs)),
+                         metadata={"disabled": MetadataValue.bool(True)})
+            return
+        runtime: Runtime = getattr(context.resources, RUNTIME_RESOURCE)
+        tags = context.run.tags
+        ctx = NodeContext(
+            run_id=context.run_id, workflow_id=workflow.id or "", owner_id=tags.get(TAG_OWNER, ""),
+            node_id=node.id, node_name=node.name, context=merged, trigger_input=trigger_input,
+            credential_id=node.credential_id, log=context.log,  # type: ignore[arg-type]
+            http_transport=runtime.http_transport, credential_resolver=runtime.credential_resolver,
+            attempt=context.retry_number, upstream_node_ids=tuple(e.node_id for e in arrived),
+        )
+        try:
+            result = _execute(node, node_type, ctx, merged)
+        except NonRetriableNodeError as exc:
+            raise Failure(description=ctx.scrub(f"node '{node.id}' ({node.name}): {exc}"),
+                          allow_retries=False, metadata={"node_id": node.id}) from None
+        except NodeExecutionError as exc:
+            message = ctx.scrub(f"node '{node.id}' ({node.name}): {exc}")
+            policy = _retry_policy(node)
+            if policy is not None and exc.retry_after is not None:
+                raise RetryRequested(max_retries=policy.max_retries, seconds_to_wait=exc.retry_after) from (
+                    NodeExecutionError(message))
+            raise NodeExecutionError(message) from None
+        except Failure:
+            raise
+        except Exception as exc:
+            scrubbed = ctx.scrub(str(exc))
+            if scrubbed != str(exc):  # a secret was in the message: drop the original and its frames
+                raise NodeExecutionError(f"node '{node.id}' ({node.name}): {type(exc).__name__}: {scrubbed}") from None
+            raise
+        finally:
+            ctx.close()
+        handle, output = (result.handle, result.output) if isinstance(result, Branch) else (DEFAULT_OUTPUT, result)
+        output = _jsonable(output)
+        new_context = {**merged, node.variable_name: output}
+        yield Output(Emitted(node.id, new_context), output_name=handle,
+                     metadata=_output_metadata(node, output, started))
+
+    if not has_inputs:
+        def body(context) -> Iterator[Output]:  # type: ignore[no-untyped-def]  # dagster inspects the hint
+            yield from compute(context)
+    else:
+        def body(context, upstream) -> Iterator[Output]:  # type: ignore[no-untyped-def,misc]
+            yield from compute(context, upstream)
+
+    return op(
+        name=f"{job_name(workflow.id or 'draft')}__{node.id}",
+        description=node.name,
+        ins=ins,
+        out=outs,
+        retry_policy=_retry_policy(node),
+        required_resource_keys={TRIGGER_RESOURCE, RUNTIME_RESOURCE},
+        tags={"connectflow/node_type": node_type.type, "connectflow/node_name": node.name[:200]},
+    )(body)
+
+
+def _execute(node: spec.Node, node_type: NodeType, ctx: NodeContext, merged: Mapping[str, Any]) -> Any:
+    try:
+        rendered = render_value(node.params, merged, node_id=node.id, field="params")
+    except TemplateError as exc:
+        raise NonRetriableNodeError(str(exc)) from None
+    try:
+        params = node_type.params.model_validate(rendered)
+    except ValidationError as exc:
+        problems = "; ".join(f"field 'params.{'.'.join(str(p) for p in e['loc'])}': {e['msg']}"
+                             for e in exc.errors())
+        raise NonRetriableNodeError(f"invalid parameters: {problems}") from None
+    return node_type.run(params, ctx)
+
+
+_cache: OrderedDict[tuple[str, str, int], JobDefinition] = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_SIZE = 256
+
+
+def compile_workflow(workflow: spec.Workflow, *, registry: NodeRegistry | None = None,
+                     runtime: Runtime | None = None) -> JobDefinition:
+    """The Dagster job for ``workflow`` (validated first). Cached by content hash."""
+    registry = registry or get_registry()
+    key = (workflow.id or "draft", workflow.content_hash(), id(runtime) if runtime else 0)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    spec.ensure_valid(workflow, registry)
+    job = _compile(workflow, registry, runtime or default_runtime())
+    with _cache_lock:
+        _cache[key] = job
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return job
+
+
+def _compile(workflow: spec.Workflow, registry: NodeRegistry, runtime: Runtime) -> JobDefinition:
+    order = {node_id: i for i, node_id in enumerate(workflow.topological_order())}
+    types = {n.id: registry.get(n.type, n.type_version) for n in workflow.nodes}
+    triggers = [n.id for n in workflow.nodes if types[n.id].is_trigger]
+    first_trigger = triggers[0] if triggers else None
+    node_defs = []
+    dependencies: dict[NodeInvocation, dict[str, MultiDependencyDefinition]] = {}
+    for node in sorted(workflow.nodes, key=lambda n: order[n.id]):
+        op_def = _build_op(workflow, node, types[node.id], order, first_trigger)
+        node_defs.append(op_def)
+        edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
+        invocation = NodeInvocation(op_def.name, alias=node.id)
+        if edges:
+            dependencies[invocation] = {"upstream": MultiDependencyDefinition([
+                DependencyDefinition(e.source, e.source_handle or DEFAULT_OUTPUT) for e in edges])}
+        else:
+            dependencies[invocation] = {}
+    graph = GraphDefinition(name=job_name(workflow.id or "draft"), node_defs=node_defs,
+                            dependencies=dependencies, description=workflow.name)
+    trigger_default = TriggerEventResource(node_id=first_trigger or "")
+    return graph.to_job(
+        resource_defs={TRIGGER_RESOURCE: trigger_default,
+                       RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients")},
+        executor_def=in_process_executor,
+        tags={TAG_WORKFLOW: workflow.id or "draft"},
+        description=workflow.name,
+    )

@@ -1,0 +1,67 @@
+"""One place for every setting, read from the environment (``CONNECTFLOW_*``).
+
+The embedded default needs nothing: data lives under ``CONNECTFLOW_HOME`` (``./.connectflow``) in
+SQLite files. Setting ``CONNECTFLOW_DATABASE_URL`` to a PostgreSQL URL moves both the app database and
+Dagster's run/event storage there.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration. ``env`` = ``production`` refuses embedded secrets."""
+
+    model_config = SettingsConfigDict(env_prefix="CONNECTFLOW_", extra="ignore")
+
+    home: Path = Field(default=Path(".connectflow"), description="Data directory of the embedded default.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; PostgreSQL in production.")
+    env: str = Field(default="development", description="development | production")
+    secret_key: SecretStr | None = Field(default=None, description="Credential encryption key(s), comma-separated.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(default=None, description="Base URL users reach the gateway at.")
+    dagster_ui_url: str = "http://127.0.0.1:3000"
+    dagster_port: int = 3000
+
+    @property
+    def home_dir(self) -> Path:
+        path = self.home.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalize_postgres_url(self.database_url)
+        return f"sqlite:///{self.home_dir / 'connectflow.db'}"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
+
+    @property
+    def dagster_home(self) -> Path:
+        path = Path(os.environ.get("DAGSTER_HOME") or self.home_dir / "dagster")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def normalize_postgres_url(url: str) -> str:
+    """Pin PostgreSQL URLs to psycopg2, which dagster-postgres uses (a bare URL picks psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

@@ -1,0 +1,92 @@
+"""The exceptions ConnectFlow raises, one tree::
+
+    ConnectFlowError
+    ├── WorkflowInvalid          a workflow failed validation (carries every Problem)
+    ├── NodeTypeError
+    │   ├── UnknownNodeType      no node type of that name/version is registered
+    │   └── DuplicateNodeType    two plugins registered the same type name (fails at start-up)
+    ├── TemplateError            a template failed to render (names node, field, variable)
+    ├── NodeExecutionError       a node failed at run time
+    │   └── NonRetriableNodeError   bad input or rejected credentials: retrying cannot help
+    ├── CredentialError          a credential is missing, of the wrong type, or not the owner's
+    └── NotFound                 an object does not exist (or belongs to someone else)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ConnectFlowError(Exception):
+    """Base of every error ConnectFlow raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem, pointing at the node and field to fix."""
+
+    message: str
+    node_id: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.node_id:
+            where.append(f"node '{self.node_id}'")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"message": self.message, "node_id": self.node_id, "field": self.field}
+
+
+class WorkflowInvalid(ConnectFlowError):
+    """A workflow failed validation; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("invalid workflow:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class NodeTypeError(ConnectFlowError):
+    pass
+
+
+class UnknownNodeType(NodeTypeError):
+    pass
+
+
+class DuplicateNodeType(NodeTypeError):
+    pass
+
+
+class TemplateError(ConnectFlowError):
+    """A template failed; the message names the node, the field and, when known, the variable."""
+
+    def __init__(self, message: str, *, node_id: str | None = None, field: str | None = None,
+                 variable: str | None = None):
+        self.node_id, self.field, self.variable = node_id, field, variable
+        super().__init__(message)
+
+
+class NodeExecutionError(ConnectFlowError):
+    """A node failed at run time. ``retry_after`` (seconds) is honoured by retries when set."""
+
+    retriable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class NonRetriableNodeError(NodeExecutionError):
+    retriable = False
+
+
+class CredentialError(NonRetriableNodeError):
+    pass
+
+
+class NotFound(ConnectFlowError):
+    pass

@@ -1,0 +1,324 @@
+"""Executions are Dagster runs: start one, and read history back from Dagster run storage.
+
+``start_run`` creates the run with the code location's origin (so the Dagster UI shows it under the
+workflow's job and can re-execute it) and executes it in this process against the shared instance.
+``list_executions`` / ``get_execution`` read run storage and the event log; there is no parallel
+execution table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.definitions.job_base import InMemoryJob
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.execution.api import execute_run
+from dagster._core.remote_origin import (
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+from connectflow_dagster import spec
+from connectflow_dagster.compiler import (
+    TAG_EVENT,
+    TAG_OWNER,
+    TAG_TRIGGER,
+    TAG_VERSION,
+    TAG_VERSION_HASH,
+    TAG_VERSION_ID,
+    TAG_WORKFLOW,
+    TRIGGER_RESOURCE,
+    Runtime,
+    compile_workflow,
+    job_name,
+)
+from connectflow_dagster.errors import NotFound
+
+CODE_LOCATION = "connectflow"
+REPOSITORY = "connectflow"
+DEFINITIONS_MODULE = "connectflow_dagster.definitions"
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """What a run executes: a saved workflow version and who owns it."""
+
+    workflow: spec.Workflow
+    version_id: int
+    version_number: int
+    owner_id: str
+
+
+def _origins(name: str) -> tuple[RemoteJobOrigin, Any]:
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE),
+        location_name=CODE_LOCATION)
+    remote = RemoteJobOrigin(RemoteRepositoryOrigin(location, REPOSITORY), name)
+    code = ReconstructableRepository.for_module(DEFINITIONS_MODULE, REPOSITORY).get_reconstructable_job(
+        name).get_python_origin()
+    return remote, code
+
+
+def run_config_for(trigger_node_id: str | None, payload: Any, event_id: str | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {"input_json": json.dumps(payload if payload is not None else {}, default=str)}
+    if trigger_node_id:
+        config["node_id"] = trigger_node_id
+    if event_id:
+        config["event_id"] = event_id
+    return {"resources": {TRIGGER_RESOURCE: {"config": config}}}
+
+
+def run_tags(target: RunTarget, trigger_node_id: str, event_id: str | None = None) -> dict[str, str]:
+    tags = {
+        TAG_WORKFLOW: target.workflow.id or "",
+        TAG_VERSION: str(target.version_number),
+        TAG_VERSION_ID: str(target.version_id),
+        TAG_VERSION_HASH: target.workflow.content_hash()[:16],
+        TAG_TRIGGER: trigger_node_id,
+        TAG_OWNER: target.owner_id,
+    }
+    if event_id:
+        tags[TAG_EVENT] = event_id
+    return tags
+
+
+def default_trigger(workflow: spec.Workflow) -> str:
+    triggers = list(spec.triggers_of(workflow))
+    if not triggers:
+        raise NotFound("the workflow has no trigger")
+    return triggers[0].id
+
+
+def create_run(instance: DagsterInstance, target: RunTarget, *, trigger_node_id: str | None = None,
+               payload: Any = None, run_id: str | None = None, event_id: str | None = None,
+               runtime: Runtime | None = None):  # type: ignore[no-untyped-def]
+    """Create (not execute) the Dagster run for ``target``; returns (job, run)."""
+    trigger_node_id = trigger_node_id or default_trigger(target.workflow)
+    if trigger_node_id not in {n.id for n in spec.triggers_of(target.workflow)}:
+        raise NotFound(f"trigger node '{trigger_node_id}' is not a trigger of this workflow")
+    job = compile_workflow(target.workflow, runtime=runtime)
+    remote_origin, code_origin = _origins(job.name)
+    run = instance.create_run_for_job(
+        job_def=job, run_id=run_id or str(uuid.uuid4()),
+        run_config=run_config_for(trigger_node_id, payload, event_id),
+        tags=run_tags(target, trigger_node_id, event_id),
+        remote_job_origin=remote_origin, job_code_origin=code_origin)
+    return job, run
+
+
+def start_run(instance: DagsterInstance, target: RunTarget, *, trigger_node_id: str | None = None,
+              payload: Any = None, run_id: str | None = None, event_id: str | None = None,
+              runtime: Runtime | None = None) -> str:
+    """Create the run and execute it here, in-process, to completion. Returns the run id."""
+    job, run = create_run(instance, target, trigger_node_id=trigger_node_id, payload=payload, run_id=run_id,
+                          event_id=event_id, runtime=runtime)
+    execute_run(InMemoryJob(job), run, instance)
+    return run.run_id
+
+
+# ---- reading history -------------------------------------------------------------------------------
+
+
+@dataclass
+class NodeStatus:
+    node_id: str
+    name: str
+    status: str  # pending | running | success | failed | skipped | retrying
+    variable: str | None = None
+    output: Any = None
+    error: str | None = None
+    stack: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration_ms: float | None = None
+    attempts: int = 0
+
+
+@dataclass
+class Execution:
+    id: str
+    workflow_id: str | None
+    job_name: str
+    status: str
+    version: str | None
+    trigger: str | None
+    owner_id: str | None
+    event_id: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    nodes: list[NodeStatus] = field(default_factory=list)
+    error: str | None = None
+    failed_node: str | None = None
+    context: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_STATUS = {
+    DagsterRunStatus.SUCCESS: "success",
+    DagsterRunStatus.FAILURE: "failed",
+    DagsterRunStatus.CANCELED: "canceled",
+    DagsterRunStatus.CANCELING: "canceling",
+    DagsterRunStatus.STARTED: "running",
+    DagsterRunStatus.STARTING: "running",
+    DagsterRunStatus.QUEUED: "queued",
+    DagsterRunStatus.NOT_STARTED: "queued",
+    DagsterRunStatus.MANAGED: "running",
+}
+
+
+def run_status_name(status: DagsterRunStatus) -> str:
+    return _STATUS.get(status, status.value.lower())
+
+
+def _iso(ts: float | None) -> str | None:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
+
+
+def _summary(instance: DagsterInstance, record: Any) -> Execution:
+    run = record.dagster_run
+    tags = run.tags
+    start, end = record.start_time, record.end_time
+    return Execution(
+        id=run.run_id, workflow_id=tags.get(TAG_WORKFLOW), job_name=run.job_name,
+        status=run_status_name(run.status), version=tags.get(TAG_VERSION), trigger=tags.get(TAG_TRIGGER),
+        owner_id=tags.get(TAG_OWNER), event_id=tags.get(TAG_EVENT), started_at=_iso(start),
+        finished_at=_iso(end), duration_ms=round((end - start) * 1000, 1) if start and end else None)
+
+
+def list_executions(instance: DagsterInstance, *, owner_id: str | None = None, workflow_id: str | None = None,
+                    status: str | None = None, limit: int = 50, cursor: str | None = None,
+                    with_nodes: bool = False) -> list[Execution]:
+    """Newest first. ``owner_id`` scopes to one user; ``status`` is a ConnectFlow status name."""
+    tags = {}
+    if owner_id:
+        tags[TAG_OWNER] = owner_id
+    if workflow_id:
+        tags[TAG_WORKFLOW] = workflow_id
+    statuses = [s for s, name in _STATUS.items() if name == status] if status else []
+    if status and not statuses:
+        raise ValueError(f"unknown status '{status}' (use one of: {', '.join(sorted(set(_STATUS.values())))})")
+    records = instance.get_run_records(
+        filters=RunsFilter(tags=tags or None, statuses=statuses or None), limit=limit, cursor=cursor)
+    out = [_summary(instance, r) for r in records if TAG_WORKFLOW in r.dagster_run.tags]
+    if with_nodes:
+        for ex in out:
+            _fill_nodes(instance, ex)
+    return out
+
+
+def count_executions(instance: DagsterInstance, *, owner_id: str, workflow_id: str | None = None,
+                     status: str | None = None) -> int:
+    tags = {TAG_OWNER: owner_id}
+    if workflow_id:
+        tags[TAG_WORKFLOW] = workflow_id
+    statuses = [s for s, name in _STATUS.items() if name == status] if status else None
+    return instance.get_runs_count(RunsFilter(tags=tags, statuses=statuses))
+
+
+def get_execution(instance: DagsterInstance, run_id: str, *, owner_id: str | None = None) -> Execution:
+    """One execution with per-node status, output, error and timings, and the final context."""
+    records = instance.get_run_records(filters=RunsFilter(run_ids=[run_id]), limit=1)
+    if not records or TAG_WORKFLOW not in records[0].dagster_run.tags:
+        raise NotFound(f"execution '{run_id}' not found")
+    if owner_id is not None and records[0].dagster_run.tags.get(TAG_OWNER) != owner_id:
+        raise NotFound(f"execution '{run_id}' not found")
+    execution = _summary(instance, records[0])
+    _fill_nodes(instance, execution)
+    return execution
+
+
+def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
+    run = instance.get_run_by_id(execution.id)
+    assert run is not None
+    snapshot = instance.get_job_snapshot(run.job_snapshot_id) if run.job_snapshot_id else None
+    nodes: dict[str, NodeStatus] = {}
+    order: list[str] = []
+    if snapshot is not None:
+        for invocation in snapshot.dep_structure_snapshot.node_invocation_snaps:
+            node_def = snapshot.get_node_def_snap(invocation.node_def_name)
+            nodes[invocation.node_name] = NodeStatus(node_id=invocation.node_name,
+                                                     name=node_def.description or invocation.node_name,
+                                                     status="pending")
+            order.append(invocation.node_name)
+    context: dict[str, Any] = {}
+    for entry in instance.all_logs(execution.id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        key = event.step_key
+        if key is None:
+            if event.event_type == DagsterEventType.RUN_FAILURE and not execution.error:
+                execution.error = entry.message or (event.event_specific_data.error.message
+                                                    if getattr(event.event_specific_data, "error", None) else None)
+            continue
+        node = nodes.setdefault(key, NodeStatus(node_id=key, name=key, status="pending"))
+        etype = event.event_type
+        if etype == DagsterEventType.STEP_START:
+            node.status = "running"
+            node.started_at = node.started_at or entry.timestamp
+            node.attempts += 1
+        elif etype == DagsterEventType.STEP_RESTARTED:
+            node.status = "running"
+            node.attempts += 1
+        elif etype == DagsterEventType.STEP_UP_FOR_RETRY:
+            node.status = "retrying"
+            err = getattr(event.event_specific_data, "error", None)
+            node.error = err.message.strip() if err else None
+        elif etype == DagsterEventType.STEP_OUTPUT:
+            meta = event.event_specific_data.metadata
+            if "output" in meta:
+                value = meta["output"].value
+                if "output_wrapped" in meta and isinstance(value, dict):
+                    value = value.get("value")
+                node.output = value
+            if "variable" in meta:
+                node.variable = meta["variable"].value
+                context[node.variable] = node.output
+        elif etype == DagsterEventType.STEP_SUCCESS:
+            node.status = "success" if node.variable is not None or node.output is not None else "skipped"
+            node.error = None
+            node.finished_at = entry.timestamp
+        elif etype == DagsterEventType.STEP_FAILURE:
+            node.status = "failed"
+            node.finished_at = entry.timestamp
+            data = event.event_specific_data
+            err = getattr(data, "error", None)
+            if err is not None:
+                chain = err
+                message = err.message.strip()
+                # A Failure raised by a node carries its user-facing description; show that.
+                if getattr(data, "user_failure_data", None) and data.user_failure_data.description:
+                    message = data.user_failure_data.description
+                node.error = message
+                stack = []
+                while chain is not None:
+                    stack.append("".join(chain.stack) + chain.message)
+                    chain = chain.cause
+                node.stack = "\n".join(stack)
+            execution.failed_node = execution.failed_node or key
+        elif etype == DagsterEventType.STEP_SKIPPED:
+            node.status = "skipped"
+            node.finished_at = entry.timestamp
+        if node.started_at and node.finished_at:
+            node.duration_ms = round((node.finished_at - node.started_at) * 1000, 2)
+    if execution.status in ("success", "failed", "canceled"):
+        for node in nodes.values():
+            if node.status in ("pending", "running"):
+                node.status = "skipped" if execution.status == "success" else "not_run"
+    failed = nodes.get(execution.failed_node or "")
+    if failed is not None and failed.error:
+        error = failed.error
+        execution.error = error if error.startswith("node '") else f"node '{failed.node_id}': {error}"
+    execution.nodes = [nodes[k] for k in order] + [n for k, n in nodes.items() if k not in order]
+    execution.context = context

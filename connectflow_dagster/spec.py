@@ -1,0 +1,293 @@
+"""The workflow spec: pydantic models that are the one source of truth for a workflow.
+
+Every surface derives from these: the API validates bodies with them, the editor and the AI assistant
+read the JSON Schema exported from them, the compiler turns them into a Dagster job. ``validate``
+collects *every* problem (unknown type, dangling edge, cycle, bad params …) and names the node and
+field of each, so a user can fix a workflow without reading a stack trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connectflow_dagster.errors import Problem, WorkflowInvalid
+
+if TYPE_CHECKING:
+    from connectflow_dagster.registry import NodeRegistry
+
+ID_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+_RESERVED_VARIABLES = {"true", "false", "none", "loop", "range", "dict", "namespace", "self"}
+
+
+def variable_name_for(name: str) -> str:
+    """A template-friendly variable name derived from a display name ("Fetch order" → ``fetch_order``)."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "node"
+    if slug[0].isdigit():
+        slug = f"n_{slug}"
+    return slug[:64]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Position(_Model):
+    x: float = 0.0
+    y: float = 0.0
+
+
+class RetrySettings(_Model):
+    """How a node is retried after a retriable failure (429, 5xx, timeouts, resets)."""
+
+    max_retries: int = Field(default=0, ge=0, le=10, description="Attempts after the first one.")
+    delay_seconds: float = Field(default=1.0, ge=0, le=3600, description="Wait before the first retry.")
+    backoff: Literal["constant", "exponential"] = "exponential"
+
+
+class Node(_Model):
+    """One step of a workflow: a trigger or an action."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Unique within the workflow; letters, digits, _.")
+    type: str = Field(description="Registered node type, e.g. 'http.request'.")
+    type_version: int = Field(default=1, ge=1)
+    name: str = Field(min_length=1, max_length=200)
+    variable_name: str = Field(default="", description="Key of this node's output in the context.")
+    position: Position = Field(default_factory=Position)
+    params: dict[str, Any] = Field(default_factory=dict)
+    credential_id: str | None = None
+    retry: RetrySettings | None = None
+    disabled: bool = False
+
+    @model_validator(mode="after")
+    def _default_variable_name(self) -> Node:
+        if not self.variable_name:
+            self.variable_name = variable_name_for(self.name)
+        return self
+
+    @field_validator("variable_name")
+    @classmethod
+    def _check_variable_name(cls, value: str) -> str:
+        if value and not re.match(VARIABLE_PATTERN, value):
+            raise ValueError("must start with a letter or _ and contain only letters, digits and _")
+        if value.lower() in _RESERVED_VARIABLES:
+            raise ValueError(f"'{value}' is reserved in templates")
+        return value
+
+
+class Edge(_Model):
+    """A connection; ``source_handle`` picks a branch output (``true``/``false`` of an If)."""
+
+    source: str
+    target: str
+    source_handle: str | None = None
+    target_handle: str | None = None
+
+
+class WorkflowSettings(_Model):
+    timezone: str = "UTC"
+    timeout_seconds: float | None = Field(default=None, gt=0, description="Fail a run that takes longer.")
+
+
+class Workflow(_Model):
+    """A whole workflow: nodes, edges and settings. ``id`` is assigned by the store when absent."""
+
+    id: str | None = Field(default=None, pattern=ID_PATTERN)
+    name: str = Field(default="Untitled workflow", min_length=1, max_length=200)
+    nodes: list[Node] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+    settings: WorkflowSettings = Field(default_factory=WorkflowSettings)
+
+    # ---- derived views -------------------------------------------------------------------------
+
+    def node(self, node_id: str) -> Node:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def upstream(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.target == node_id]
+
+    def downstream(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.source == node_id]
+
+    def content(self) -> dict[str, Any]:
+        """The versioned content: everything but the id."""
+        return self.model_dump(mode="json", exclude={"id"})
+
+    def content_hash(self) -> str:
+        """sha256 of the canonical JSON of the content; equal content ⇒ equal hash."""
+        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def topological_order(self) -> list[str]:
+        """Node ids in dependency order, ties broken by position in ``nodes`` (deterministic)."""
+        index = {n.id: i for i, n in enumerate(self.nodes)}
+        indegree = {n.id: 0 for n in self.nodes}
+        for e in self.edges:
+            if e.target in indegree and e.source in indegree:
+                indegree[e.target] += 1
+        ready = sorted((n for n, d in indegree.items() if d == 0), key=index.__getitem__)
+        order: list[str] = []
+        while ready:
+            current = ready.pop(0)
+            order.append(current)
+            for e in self.downstream(current):
+                if e.target in indegree:
+                    indegree[e.target] -= 1
+                    if indegree[e.target] == 0:
+                        ready.append(e.target)
+                        ready.sort(key=index.__getitem__)
+        return order
+
+    def reachable_from(self, node_id: str) -> set[str]:
+        seen, stack = {node_id}, [node_id]
+        while stack:
+            for e in self.downstream(stack.pop()):
+                if e.target not in seen:
+                    seen.add(e.target)
+                    stack.append(e.target)
+        return seen
+
+
+def find_cycle(workflow: Workflow) -> list[str] | None:
+    """The node ids on one cycle (in edge order), or None."""
+    graph: dict[str, list[str]] = {n.id: [] for n in workflow.nodes}
+    for e in workflow.edges:
+        if e.source in graph and e.target in graph:
+            graph[e.source].append(e.target)
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        path.append(n)
+        for m in graph[n]:
+            if state.get(m) == 1:
+                return path[path.index(m) :]
+            if m not in state and (cycle := visit(m)):
+                return cycle
+        path.pop()
+        state[n] = 2
+        return None
+
+    for n in graph:
+        if n not in state and (cycle := visit(n)):
+            return cycle
+    return None
+
+
+def parse_workflow(data: Any) -> Workflow:
+    """Parse raw JSON data into a Workflow, turning pydantic errors into named Problems."""
+    try:
+        return Workflow.model_validate(data)
+    except ValidationError as exc:
+        raise WorkflowInvalid(_problems_from_validation(exc, data)) from None
+
+
+def _problems_from_validation(exc: ValidationError, data: Any) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        node_id = None
+        if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
+            try:
+                node_id = str(data["nodes"][loc[1]].get("id") or f"#{loc[1]}")
+            except (KeyError, IndexError, TypeError, AttributeError):
+                node_id = f"#{loc[1]}"
+            loc = loc[2:]
+        field = ".".join(str(p) for p in loc) or None
+        problems.append(Problem(err["msg"], node_id=node_id, field=field))
+    return problems
+
+
+def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[Problem]:
+    """Every problem with the workflow; empty when it can be compiled and run."""
+    from connectflow_dagster.registry import get_registry
+
+    registry = registry or get_registry()
+    problems: list[Problem] = []
+    ids = [n.id for n in workflow.nodes]
+    seen: set[str] = set()
+    for node_id in ids:
+        if node_id in seen:
+            problems.append(Problem("duplicate node id", node_id=node_id, field="id"))
+        seen.add(node_id)
+    variables: dict[str, str] = {}
+    for node in workflow.nodes:
+        if node.variable_name in variables:
+            problems.append(Problem(
+                f"variable name '{node.variable_name}' is already used by node '{variables[node.variable_name]}'",
+                node_id=node.id, field="variable_name"))
+        variables.setdefault(node.variable_name, node.id)
+
+    types = {}
+    for node in workflow.nodes:
+        try:
+            types[node.id] = registry.get(node.type, node.type_version)
+        except KeyError:
+            known = ", ".join(sorted(registry.type_names()))
+            problems.append(Problem(f"unknown node type '{node.type}' (v{node.type_version}); known types: {known}",
+                                    node_id=node.id, field="type"))
+    for node in workflow.nodes:
+        if node.id in types:
+            problems.extend(types[node.id].check_params(node))
+
+    if not any(t.is_trigger for t in types.values()):
+        problems.append(Problem("a workflow needs at least one trigger node"))
+
+    node_ids = set(ids)
+    for i, e in enumerate(workflow.edges):
+        for end in ("source", "target"):
+            if getattr(e, end) not in node_ids:
+                problems.append(Problem(f"edge #{i} {end} '{getattr(e, end)}' is not a node of this workflow",
+                                        field=f"edges.{i}.{end}"))
+        if e.source == e.target:
+            problems.append(Problem("an edge cannot connect a node to itself", node_id=e.source, field=f"edges.{i}"))
+        target_type = types.get(e.target)
+        if target_type is not None and target_type.is_trigger:
+            problems.append(Problem("a trigger cannot have incoming edges", node_id=e.target, field=f"edges.{i}"))
+        source_type = types.get(e.source)
+        if source_type is not None:
+            handles = source_type.outputs
+            if e.source_handle is not None and e.source_handle not in handles:
+                problems.append(Problem(f"output '{e.source_handle}' does not exist (outputs: {', '.join(handles)})",
+                                        node_id=e.source, field=f"edges.{i}.source_handle"))
+            if e.source_handle is None and len(handles) > 1:
+                problems.append(Problem(f"choose which output this edge leaves from ({', '.join(handles)})",
+                                        node_id=e.source, field=f"edges.{i}.source_handle"))
+    pairs = [(e.source, e.source_handle, e.target) for e in workflow.edges]
+    if len(pairs) != len(set(pairs)):
+        problems.append(Problem("the same connection appears twice", field="edges"))
+
+    cycle = find_cycle(workflow)
+    if cycle:
+        problems.append(Problem("cycle: " + " → ".join([*cycle, cycle[0]]), field="edges"))
+    return problems
+
+
+def ensure_valid(workflow: Workflow, registry: NodeRegistry | None = None) -> Workflow:
+    """Return the workflow if valid, else raise WorkflowInvalid with every problem."""
+    problems = validate(workflow, registry)
+    if problems:
+        raise WorkflowInvalid(problems)
+    return workflow
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of a workflow document (node params are described per type by the registry)."""
+    return Workflow.model_json_schema()
+
+
+def triggers_of(workflow: Workflow, registry: NodeRegistry | None = None) -> Iterable[Node]:
+    from connectflow_dagster.registry import get_registry
+
+    registry = registry or get_registry()
+    return [n for n in workflow.nodes if registry.get(n.type, n.type_version).is_trigger]
