@@ -10,6 +10,8 @@ in topological order, ``RetryPolicy`` from the node's retry settings, bad input 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +25,7 @@ from dagster import (
     ConfigurableResource,
     DependencyDefinition,
     Failure,
+    Field,
     GraphDefinition,
     In,
     JobDefinition,
@@ -36,8 +39,11 @@ from dagster import (
     RetryPolicy,
     RetryRequested,
     in_process_executor,
+    logger,
     op,
 )
+from dagster._core.utils import coerce_valid_log_level
+from dagster._utils.log import create_console_logger
 from pydantic import ValidationError
 
 from connectflow_dagster import spec
@@ -58,6 +64,15 @@ TAG_VERSION_HASH = "connectflow/version_hash"
 TAG_TRIGGER = "connectflow/trigger"
 TAG_OWNER = "connectflow/owner"
 TAG_EVENT = "connectflow/event_id"
+
+
+@logger(
+    {"log_level": Field(str, is_required=False, default_value="WARNING", description="Console threshold.")},
+    description="Console logger; quiet by default (the event log keeps everything regardless).",
+)
+def console_logger(init_context) -> logging.Logger:  # type: ignore[no-untyped-def]
+    level = os.environ.get("CONNECTFLOW_LOG_LEVEL") or init_context.logger_config["log_level"]
+    return create_console_logger("connectflow", coerce_valid_log_level(level))
 
 
 def job_name(workflow_id: str) -> str:
@@ -102,8 +117,10 @@ def _jsonable(value: Any) -> Any:
 
 def _output_metadata(node: spec.Node, output: Any, started: float) -> dict[str, Any]:
     text = json.dumps(output, default=str)
-    meta: dict[str, Any] = {"variable": MetadataValue.text(node.variable_name),
-                            "duration_ms": MetadataValue.float(round((time.perf_counter() - started) * 1000, 3))}
+    meta: dict[str, Any] = {
+        "variable": MetadataValue.text(node.variable_name),
+        "duration_ms": MetadataValue.float(round((time.perf_counter() - started) * 1000, 3)),
+    }
     if len(text) > MAX_METADATA_CHARS:
         meta["output"] = MetadataValue.json({"truncated": True, "size": len(text), "preview": text[:2000]})
     elif isinstance(output, dict):
@@ -117,12 +134,20 @@ def _output_metadata(node: spec.Node, output: Any, started: float) -> dict[str, 
 def _retry_policy(node: spec.Node) -> RetryPolicy | None:
     if node.retry is None or node.retry.max_retries == 0:
         return None
-    return RetryPolicy(max_retries=node.retry.max_retries, delay=node.retry.delay_seconds,
-                       backoff=Backoff.EXPONENTIAL if node.retry.backoff == "exponential" else None)
+    return RetryPolicy(
+        max_retries=node.retry.max_retries,
+        delay=node.retry.delay_seconds,
+        backoff=Backoff.EXPONENTIAL if node.retry.backoff == "exponential" else None,
+    )
 
 
-def _build_op(workflow: spec.Workflow, node: spec.Node, node_type: NodeType, order: dict[str, int],
-              first_trigger: str | None):
+def _build_op(
+    workflow: spec.Workflow,
+    node: spec.Node,
+    node_type: NodeType,
+    order: dict[str, int],
+    first_trigger: str | None,
+):
     has_inputs = bool(workflow.upstream(node.id))
     if len(node_type.outputs) > 1:
         outs = {handle: Out(is_required=False) for handle in node_type.outputs}
@@ -145,52 +170,77 @@ def _build_op(workflow: spec.Workflow, node: spec.Node, node_type: NodeType, ord
             try:
                 trigger_input = json.loads(trigger.input_json or "null")
             except ValueError as exc:
-                raise Failure(f"node '{node.id}': the run's input is not valid JSON: {exc}",
-                              allow_retries=False) from None
+                raise Failure(
+                    f"node '{node.id}': the run's input is not valid JSON: {exc}", allow_retries=False
+                ) from None
         if node.disabled:
-            yield Output(Emitted(node.id, merged), output_name=next(iter(outs)),
-                         metadata={"disabled": MetadataValue.bool(True)})
+            yield Output(
+                Emitted(node.id, merged),
+                output_name=next(iter(outs)),
+                metadata={"disabled": MetadataValue.bool(True)},
+            )
             return
         runtime: Runtime = getattr(context.resources, RUNTIME_RESOURCE)
         tags = context.run.tags
         ctx = NodeContext(
-            run_id=context.run_id, workflow_id=workflow.id or "", owner_id=tags.get(TAG_OWNER, ""),
-            node_id=node.id, node_name=node.name, context=merged, trigger_input=trigger_input,
-            credential_id=node.credential_id, log=context.log,  # type: ignore[arg-type]
-            http_transport=runtime.http_transport, credential_resolver=runtime.credential_resolver,
-            attempt=context.retry_number, upstream_node_ids=tuple(e.node_id for e in arrived),
+            run_id=context.run_id,
+            workflow_id=workflow.id or "",
+            owner_id=tags.get(TAG_OWNER, ""),
+            node_id=node.id,
+            node_name=node.name,
+            context=merged,
+            trigger_input=trigger_input,
+            credential_id=node.credential_id,
+            log=context.log,  # type: ignore[arg-type]
+            http_transport=runtime.http_transport,
+            credential_resolver=runtime.credential_resolver,
+            attempt=context.retry_number,
+            upstream_node_ids=tuple(e.node_id for e in arrived),
         )
         try:
             result = _execute(node, node_type, ctx, merged)
         except NonRetriableNodeError as exc:
-            raise Failure(description=ctx.scrub(f"node '{node.id}' ({node.name}): {exc}"),
-                          allow_retries=False, metadata={"node_id": node.id}) from None
+            raise Failure(
+                description=ctx.scrub(f"node '{node.id}' ({node.name}): {exc}"),
+                allow_retries=False,
+                metadata={"node_id": node.id},
+            ) from None
         except NodeExecutionError as exc:
             message = ctx.scrub(f"node '{node.id}' ({node.name}): {exc}")
             policy = _retry_policy(node)
             if policy is not None and exc.retry_after is not None:
                 raise RetryRequested(max_retries=policy.max_retries, seconds_to_wait=exc.retry_after) from (
-                    NodeExecutionError(message))
+                    NodeExecutionError(message)
+                )
             raise NodeExecutionError(message) from None
         except Failure:
             raise
         except Exception as exc:
             scrubbed = ctx.scrub(str(exc))
             if scrubbed != str(exc):  # a secret was in the message: drop the original and its frames
-                raise NodeExecutionError(f"node '{node.id}' ({node.name}): {type(exc).__name__}: {scrubbed}") from None
+                raise NodeExecutionError(
+                    f"node '{node.id}' ({node.name}): {type(exc).__name__}: {scrubbed}"
+                ) from None
             raise
         finally:
             ctx.close()
-        handle, output = (result.handle, result.output) if isinstance(result, Branch) else (DEFAULT_OUTPUT, result)
+        handle, output = (
+            (result.handle, result.output) if isinstance(result, Branch) else (DEFAULT_OUTPUT, result)
+        )
         output = _jsonable(output)
         new_context = {**merged, node.variable_name: output}
-        yield Output(Emitted(node.id, new_context), output_name=handle,
-                     metadata=_output_metadata(node, output, started))
+        yield Output(
+            Emitted(node.id, new_context),
+            output_name=handle,
+            metadata=_output_metadata(node, output, started),
+        )
 
     if not has_inputs:
+
         def body(context) -> Iterator[Output]:  # type: ignore[no-untyped-def]  # dagster inspects the hint
             yield from compute(context)
     else:
+
         def body(context, upstream) -> Iterator[Output]:  # type: ignore[no-untyped-def,misc]
             yield from compute(context, upstream)
 
@@ -213,8 +263,9 @@ def _execute(node: spec.Node, node_type: NodeType, ctx: NodeContext, merged: Map
     try:
         params = node_type.params.model_validate(rendered)
     except ValidationError as exc:
-        problems = "; ".join(f"field 'params.{'.'.join(str(p) for p in e['loc'])}': {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"field 'params.{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in exc.errors()
+        )
         raise NonRetriableNodeError(f"invalid parameters: {problems}") from None
     return node_type.run(params, ctx)
 
@@ -224,8 +275,9 @@ _cache_lock = threading.Lock()
 CACHE_SIZE = 256
 
 
-def compile_workflow(workflow: spec.Workflow, *, registry: NodeRegistry | None = None,
-                     runtime: Runtime | None = None) -> JobDefinition:
+def compile_workflow(
+    workflow: spec.Workflow, *, registry: NodeRegistry | None = None, runtime: Runtime | None = None
+) -> JobDefinition:
     """The Dagster job for ``workflow`` (validated first). Cached by content hash."""
     registry = registry or get_registry()
     key = (workflow.id or "draft", workflow.content_hash(), id(runtime) if runtime else 0)
@@ -255,17 +307,27 @@ def _compile(workflow: spec.Workflow, registry: NodeRegistry, runtime: Runtime) 
         edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
         invocation = NodeInvocation(op_def.name, alias=node.id)
         if edges:
-            dependencies[invocation] = {"upstream": MultiDependencyDefinition([
-                DependencyDefinition(e.source, e.source_handle or DEFAULT_OUTPUT) for e in edges])}
+            dependencies[invocation] = {
+                "upstream": MultiDependencyDefinition(
+                    [DependencyDefinition(e.source, e.source_handle or DEFAULT_OUTPUT) for e in edges]
+                )
+            }
         else:
             dependencies[invocation] = {}
-    graph = GraphDefinition(name=job_name(workflow.id or "draft"), node_defs=node_defs,
-                            dependencies=dependencies, description=workflow.name)
+    graph = GraphDefinition(
+        name=job_name(workflow.id or "draft"),
+        node_defs=node_defs,
+        dependencies=dependencies,
+        description=workflow.name,
+    )
     trigger_default = TriggerEventResource(node_id=first_trigger or "")
     return graph.to_job(
-        resource_defs={TRIGGER_RESOURCE: trigger_default,
-                       RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients")},
+        resource_defs={
+            TRIGGER_RESOURCE: trigger_default,
+            RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients"),
+        },
         executor_def=in_process_executor,
+        logger_defs={"console": console_logger},
         tags={TAG_WORKFLOW: workflow.id or "draft"},
         description=workflow.name,
     )

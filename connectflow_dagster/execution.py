@@ -38,7 +38,6 @@ from connectflow_dagster.compiler import (
     TRIGGER_RESOURCE,
     Runtime,
     compile_workflow,
-    job_name,
 )
 from connectflow_dagster.errors import NotFound
 
@@ -60,10 +59,14 @@ class RunTarget:
 def _origins(name: str) -> tuple[RemoteJobOrigin, Any]:
     location = ManagedGrpcPythonEnvCodeLocationOrigin(
         LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE),
-        location_name=CODE_LOCATION)
+        location_name=CODE_LOCATION,
+    )
     remote = RemoteJobOrigin(RemoteRepositoryOrigin(location, REPOSITORY), name)
-    code = ReconstructableRepository.for_module(DEFINITIONS_MODULE, REPOSITORY).get_reconstructable_job(
-        name).get_python_origin()
+    code = (
+        ReconstructableRepository.for_module(DEFINITIONS_MODULE, REPOSITORY)
+        .get_reconstructable_job(name)
+        .get_python_origin()
+    )
     return remote, code
 
 
@@ -73,7 +76,8 @@ def run_config_for(trigger_node_id: str | None, payload: Any, event_id: str | No
         config["node_id"] = trigger_node_id
     if event_id:
         config["event_id"] = event_id
-    return {"resources": {TRIGGER_RESOURCE: {"config": config}}}
+    # The console logger is quiet by default; the event log records every event regardless.
+    return {"resources": {TRIGGER_RESOURCE: {"config": config}}, "loggers": {"console": {"config": {}}}}
 
 
 def run_tags(target: RunTarget, trigger_node_id: str, event_id: str | None = None) -> dict[str, str]:
@@ -97,9 +101,16 @@ def default_trigger(workflow: spec.Workflow) -> str:
     return triggers[0].id
 
 
-def create_run(instance: DagsterInstance, target: RunTarget, *, trigger_node_id: str | None = None,
-               payload: Any = None, run_id: str | None = None, event_id: str | None = None,
-               runtime: Runtime | None = None):  # type: ignore[no-untyped-def]
+def create_run(
+    instance: DagsterInstance,
+    target: RunTarget,
+    *,
+    trigger_node_id: str | None = None,
+    payload: Any = None,
+    run_id: str | None = None,
+    event_id: str | None = None,
+    runtime: Runtime | None = None,
+):  # type: ignore[no-untyped-def]
     """Create (not execute) the Dagster run for ``target``; returns (job, run)."""
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
     if trigger_node_id not in {n.id for n in spec.triggers_of(target.workflow)}:
@@ -107,19 +118,36 @@ def create_run(instance: DagsterInstance, target: RunTarget, *, trigger_node_id:
     job = compile_workflow(target.workflow, runtime=runtime)
     remote_origin, code_origin = _origins(job.name)
     run = instance.create_run_for_job(
-        job_def=job, run_id=run_id or str(uuid.uuid4()),
+        job_def=job,
+        run_id=run_id or str(uuid.uuid4()),
         run_config=run_config_for(trigger_node_id, payload, event_id),
         tags=run_tags(target, trigger_node_id, event_id),
-        remote_job_origin=remote_origin, job_code_origin=code_origin)
+        remote_job_origin=remote_origin,
+        job_code_origin=code_origin,
+    )
     return job, run
 
 
-def start_run(instance: DagsterInstance, target: RunTarget, *, trigger_node_id: str | None = None,
-              payload: Any = None, run_id: str | None = None, event_id: str | None = None,
-              runtime: Runtime | None = None) -> str:
+def start_run(
+    instance: DagsterInstance,
+    target: RunTarget,
+    *,
+    trigger_node_id: str | None = None,
+    payload: Any = None,
+    run_id: str | None = None,
+    event_id: str | None = None,
+    runtime: Runtime | None = None,
+) -> str:
     """Create the run and execute it here, in-process, to completion. Returns the run id."""
-    job, run = create_run(instance, target, trigger_node_id=trigger_node_id, payload=payload, run_id=run_id,
-                          event_id=event_id, runtime=runtime)
+    job, run = create_run(
+        instance,
+        target,
+        trigger_node_id=trigger_node_id,
+        payload=payload,
+        run_id=run_id,
+        event_id=event_id,
+        runtime=runtime,
+    )
     execute_run(InMemoryJob(job), run, instance)
     return run.run_id
 
@@ -190,15 +218,30 @@ def _summary(instance: DagsterInstance, record: Any) -> Execution:
     tags = run.tags
     start, end = record.start_time, record.end_time
     return Execution(
-        id=run.run_id, workflow_id=tags.get(TAG_WORKFLOW), job_name=run.job_name,
-        status=run_status_name(run.status), version=tags.get(TAG_VERSION), trigger=tags.get(TAG_TRIGGER),
-        owner_id=tags.get(TAG_OWNER), event_id=tags.get(TAG_EVENT), started_at=_iso(start),
-        finished_at=_iso(end), duration_ms=round((end - start) * 1000, 1) if start and end else None)
+        id=run.run_id,
+        workflow_id=tags.get(TAG_WORKFLOW),
+        job_name=run.job_name,
+        status=run_status_name(run.status),
+        version=tags.get(TAG_VERSION),
+        trigger=tags.get(TAG_TRIGGER),
+        owner_id=tags.get(TAG_OWNER),
+        event_id=tags.get(TAG_EVENT),
+        started_at=_iso(start),
+        finished_at=_iso(end),
+        duration_ms=round((end - start) * 1000, 1) if start and end else None,
+    )
 
 
-def list_executions(instance: DagsterInstance, *, owner_id: str | None = None, workflow_id: str | None = None,
-                    status: str | None = None, limit: int = 50, cursor: str | None = None,
-                    with_nodes: bool = False) -> list[Execution]:
+def list_executions(
+    instance: DagsterInstance,
+    *,
+    owner_id: str | None = None,
+    workflow_id: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    with_nodes: bool = False,
+) -> list[Execution]:
     """Newest first. ``owner_id`` scopes to one user; ``status`` is a ConnectFlow status name."""
     tags = {}
     if owner_id:
@@ -207,9 +250,12 @@ def list_executions(instance: DagsterInstance, *, owner_id: str | None = None, w
         tags[TAG_WORKFLOW] = workflow_id
     statuses = [s for s, name in _STATUS.items() if name == status] if status else []
     if status and not statuses:
-        raise ValueError(f"unknown status '{status}' (use one of: {', '.join(sorted(set(_STATUS.values())))})")
+        raise ValueError(
+            f"unknown status '{status}' (use one of: {', '.join(sorted(set(_STATUS.values())))})"
+        )
     records = instance.get_run_records(
-        filters=RunsFilter(tags=tags or None, statuses=statuses or None), limit=limit, cursor=cursor)
+        filters=RunsFilter(tags=tags or None, statuses=statuses or None), limit=limit, cursor=cursor
+    )
     out = [_summary(instance, r) for r in records if TAG_WORKFLOW in r.dagster_run.tags]
     if with_nodes:
         for ex in out:
@@ -217,8 +263,9 @@ def list_executions(instance: DagsterInstance, *, owner_id: str | None = None, w
     return out
 
 
-def count_executions(instance: DagsterInstance, *, owner_id: str, workflow_id: str | None = None,
-                     status: str | None = None) -> int:
+def count_executions(
+    instance: DagsterInstance, *, owner_id: str, workflow_id: str | None = None, status: str | None = None
+) -> int:
     tags = {TAG_OWNER: owner_id}
     if workflow_id:
         tags[TAG_WORKFLOW] = workflow_id
@@ -247,9 +294,11 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
     if snapshot is not None:
         for invocation in snapshot.dep_structure_snapshot.node_invocation_snaps:
             node_def = snapshot.get_node_def_snap(invocation.node_def_name)
-            nodes[invocation.node_name] = NodeStatus(node_id=invocation.node_name,
-                                                     name=node_def.description or invocation.node_name,
-                                                     status="pending")
+            nodes[invocation.node_name] = NodeStatus(
+                node_id=invocation.node_name,
+                name=node_def.description or invocation.node_name,
+                status="pending",
+            )
             order.append(invocation.node_name)
     context: dict[str, Any] = {}
     for entry in instance.all_logs(execution.id):
@@ -259,8 +308,11 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
         key = event.step_key
         if key is None:
             if event.event_type == DagsterEventType.RUN_FAILURE and not execution.error:
-                execution.error = entry.message or (event.event_specific_data.error.message
-                                                    if getattr(event.event_specific_data, "error", None) else None)
+                execution.error = entry.message or (
+                    event.event_specific_data.error.message
+                    if getattr(event.event_specific_data, "error", None)
+                    else None
+                )
             continue
         node = nodes.setdefault(key, NodeStatus(node_id=key, name=key, status="pending"))
         etype = event.event_type
@@ -320,5 +372,8 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
     if failed is not None and failed.error:
         error = failed.error
         execution.error = error if error.startswith("node '") else f"node '{failed.node_id}': {error}"
-    execution.nodes = [nodes[k] for k in order] + [n for k, n in nodes.items() if k not in order]
+    # Execution order (what ran first comes first); nodes that never started keep graph order.
+    position = {k: i for i, k in enumerate(order)}
+    execution.nodes = sorted(nodes.values(), key=lambda n: (n.started_at or n.finished_at or float("inf"),
+                                                            position.get(n.node_id, len(position))))
     execution.context = context

@@ -1,0 +1,254 @@
+"""``connectflow run``, ``connectflow executions`` and ``connectflow up``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connectflow_dagster.errors import ConnectFlowError, WorkflowInvalid
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+_STATUS_MARK = {"success": "✓", "failed": "✗", "skipped": "–", "running": "…", "pending": " ",
+                "retrying": "↻", "not_run": " "}
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+def _read_json_arg(value: str, what: str) -> Any:
+    """A JSON literal, or @path to a JSON file."""
+    text = value
+    if value.startswith("@"):
+        path = Path(value[1:])
+        if not path.is_file():
+            _fail(f"{what}: file not found: {path}")
+        text = path.read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+
+
+def load_workflow_file(path: Path):  # type: ignore[no-untyped-def]
+    """Parse and validate a workflow JSON file, exiting with a clear message when it is wrong."""
+    from connectflow_dagster import spec
+
+    if not path.is_file():
+        _fail(f"workflow file not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        _fail(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+    except UnicodeDecodeError:
+        _fail(f"{path} is not a text file")
+    try:
+        return spec.ensure_valid(spec.parse_workflow(data))
+    except WorkflowInvalid as exc:
+        _fail(f"{path}: {exc}")
+
+
+def print_execution(execution: Any) -> None:
+    colour = {"success": "green", "failed": "red"}.get(execution.status, "yellow")
+    click.secho(f"execution {execution.id}: {execution.status}", fg=colour, bold=True)
+    click.echo(f"  workflow {execution.workflow_id} v{execution.version}, trigger {execution.trigger}, "
+               f"{execution.duration_ms or 0:.0f} ms")
+    for node in execution.nodes:
+        mark = _STATUS_MARK.get(node.status, "?")
+        timing = f" {node.duration_ms:.0f} ms" if node.duration_ms is not None else ""
+        click.echo(f"  {mark} {node.node_id:<20} {node.status:<8}{timing}  {node.name}")
+        if node.error:
+            click.secho(f"      {node.error}", fg="red")
+    if execution.error and execution.status != "success":
+        click.secho(f"  error: {execution.error}", fg="red")
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--input", "input_", help="Trigger input: a JSON literal or @file.json.")
+@click.option("--trigger", help="Node id of the trigger to fire (default: the first trigger).")
+@click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
+def run(file: Path, input_: str | None, trigger: str | None, as_json: bool) -> None:
+    """Save (or reuse) the workflow in FILE and execute it as a Dagster run."""
+    from connectflow_dagster.execution import RunTarget, get_execution, start_run
+    from connectflow_dagster.instance import get_instance
+    from connectflow_dagster.store.db import session_scope
+    from connectflow_dagster.store.workflows import local_user, save_workflow
+
+    workflow = load_workflow_file(file)
+    payload = _read_json_arg(input_, "--input") if input_ is not None else None
+    try:
+        with session_scope() as session:
+            owner = local_user(session)
+            saved = save_workflow(session, owner.id, workflow)
+            target = RunTarget(saved.spec(), saved.version.id, saved.version.number, owner.id)
+        instance = get_instance()
+        run_id = start_run(instance, target, trigger_node_id=trigger, payload=payload)
+        execution = get_execution(instance, run_id)
+    except ConnectFlowError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(execution.to_dict(), indent=2, default=str))
+    else:
+        print_execution(execution)
+        if execution.context is not None:
+            click.echo("context:")
+            click.echo(json.dumps(execution.context, indent=2, default=str))
+    sys.exit(0 if execution.status == "success" else 1)
+
+
+@click.command()
+@click.argument("execution_id", required=False)
+@click.option("--workflow", "workflow_id", help="Only this workflow's executions.")
+@click.option("--status", type=click.Choice(["success", "failed", "running", "queued", "canceled"]))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def executions(execution_id: str | None, workflow_id: str | None, status: str | None, limit: int,
+               as_json: bool) -> None:
+    """List executions (from Dagster run storage), or show one with EXECUTION_ID."""
+    from connectflow_dagster.execution import get_execution, list_executions
+    from connectflow_dagster.instance import get_instance
+
+    instance = get_instance()
+    try:
+        if execution_id:
+            execution = get_execution(instance, execution_id)
+            if as_json:
+                click.echo(json.dumps(execution.to_dict(), indent=2, default=str))
+            else:
+                print_execution(execution)
+            return
+        rows = list_executions(instance, workflow_id=workflow_id, status=status, limit=limit, with_nodes=True)
+    except ConnectFlowError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no executions yet")
+        return
+    for r in rows:
+        colour = {"success": "green", "failed": "red"}.get(r.status, "yellow")
+        click.echo(f"{r.id}  " + click.style(f"{r.status:<8}", fg=colour) +
+                   f"  {r.workflow_id:<24} v{r.version:<3} {r.started_at or '-':<32} "
+                   f"{(r.duration_ms or 0):>8.0f} ms")
+
+
+# ---- up ------------------------------------------------------------------------------------------------
+
+
+def _workspace_file() -> Path:
+    from connectflow_dagster.config import get_settings
+
+    root_file = PROJECT_ROOT / "workspace.yaml"
+    if root_file.exists():
+        return root_file
+    generated = get_settings().dagster_home / "workspace.yaml"
+    generated.write_text("load_from:\n  - python_module:\n      module_name: connectflow_dagster.definitions\n"
+                         "      location_name: connectflow\n")
+    return generated
+
+
+def _bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
+def up_processes(*, with_webserver: bool = True, with_daemon: bool = True, workers: int | None = None
+                 ) -> list[tuple[str, list[str]]]:
+    """The processes ``connectflow up`` supervises, as (label, argv)."""
+    from connectflow_dagster.cli import main
+    from connectflow_dagster.config import get_settings
+
+    settings = get_settings()
+    workspace = str(_workspace_file())
+    me = [_bin("connectflow")]
+    procs: list[tuple[str, list[str]]] = []
+    if "serve" in main.commands:
+        procs.append(("gateway", [*me, "serve"]))
+    if "worker" in main.commands:
+        procs.append(("worker", [*me, "worker", *(["--processes", str(workers)] if workers else [])]))
+    if with_webserver:
+        procs.append(("dagster-webserver", [_bin("dagster-webserver"), "-w", workspace, "-h", settings.host,
+                                            "-p", str(settings.dagster_port)]))
+    if with_daemon:
+        procs.append(("dagster-daemon", [_bin("dagster-daemon"), "run", "-w", workspace]))
+    return procs
+
+
+@click.command()
+@click.option("--no-dagster-ui", is_flag=True, help="Do not start dagster-webserver.")
+@click.option("--no-daemon", is_flag=True, help="Do not start dagster-daemon (schedules, sensors, queued runs).")
+@click.option("--workers", type=int, help="Warm worker processes (default: one per core).")
+def up(no_dagster_ui: bool, no_daemon: bool, workers: int | None) -> None:
+    """Start everything on this machine: gateway + editor, workers, Dagster UI and daemon. Ctrl-C stops all."""
+    from connectflow_dagster.config import get_settings
+    from connectflow_dagster.instance import get_instance
+    from connectflow_dagster.store.db import get_engine
+
+    settings = get_settings()
+    click.echo(f"ConnectFlow home: {settings.home_dir}  (database: "
+               f"{'PostgreSQL' if settings.uses_postgres else 'SQLite'})")
+    get_engine()  # migrate once, before several processes race to do it
+    get_instance()  # creates Dagster storage and DAGSTER_HOME, exported to the children
+    env = {**os.environ, "DAGSTER_HOME": os.environ["DAGSTER_HOME"], "PYTHONUNBUFFERED": "1"}
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    for label, argv in up_processes(with_webserver=not no_dagster_ui, with_daemon=not no_daemon, workers=workers):
+        children.append((label, subprocess.Popen(argv, env=env, start_new_session=True)))
+        click.echo(f"started {label} (pid {children[-1][1].pid})")
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    click.secho("\nConnectFlow is starting:", bold=True)
+    if any(label == "gateway" for label, _ in children):
+        click.echo(f"  editor      {base}/")
+        click.echo(f"  API docs    {base}/api/docs")
+    if not no_dagster_ui:
+        click.echo(f"  Dagster UI  http://{settings.host}:{settings.dagster_port}/")
+    click.echo("Press Ctrl-C to stop everything.\n")
+
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for label, proc in children:
+            if proc.poll() is not None:
+                click.secho(f"{label} exited with code {proc.returncode}; stopping everything", fg="red", err=True)
+                exit_code = 1
+                stopping = True
+        time.sleep(0.5)
+    _stop_all(children)
+    sys.exit(exit_code)
+
+
+def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    for _, proc in children:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for label, proc in children:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            click.echo(f"{label} did not stop in time; killing it", err=True)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    click.echo("stopped.")
+
+
+COMMANDS = [run, executions, up]
