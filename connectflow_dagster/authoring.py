@@ -37,16 +37,34 @@ class WorkflowBuilder:
         self._nodes: list[spec.Node] = []
         self._edges: list[spec.Edge] = []
 
-    def add(self, type: str, name: str, *, id: str | None = None, variable_name: str = "",
-            credential_id: str | None = None, retry: dict[str, Any] | None = None,
-            type_version: int = 1, **params: Any) -> str:
+    def add(
+        self,
+        type: str,
+        name: str,
+        *,
+        id: str | None = None,
+        variable_name: str = "",
+        credential_id: str | None = None,
+        retry: dict[str, Any] | None = None,
+        type_version: int = 1,
+        **params: Any,
+    ) -> str:
         """Add a node; keyword arguments are its params. Returns the node id."""
         node_id = id or self._unique_id(name)
         column = len(self._nodes)
-        self._nodes.append(spec.Node(
-            id=node_id, type=type, type_version=type_version, name=name, variable_name=variable_name,
-            position=spec.Position(x=column * _X_STEP, y=0), params=params, credential_id=credential_id,
-            retry=spec.RetrySettings(**retry) if retry else None))
+        self._nodes.append(
+            spec.Node(
+                id=node_id,
+                type=type,
+                type_version=type_version,
+                name=name,
+                variable_name=variable_name,
+                position=spec.Position(x=column * _X_STEP, y=0),
+                params=params,
+                credential_id=credential_id,
+                retry=spec.RetrySettings(**retry) if retry else None,
+            )
+        )
         return node_id
 
     def connect(self, source: str, target: str, *, branch: str | None = None) -> WorkflowBuilder:
@@ -88,8 +106,9 @@ def validate(workflow: spec.Workflow | WorkflowBuilder | dict[str, Any]) -> list
     return spec.validate(_as_workflow(workflow))
 
 
-def save(workflow: spec.Workflow | WorkflowBuilder | dict[str, Any], *, owner_id: str | None = None
-         ) -> SavedVersion:
+def save(
+    workflow: spec.Workflow | WorkflowBuilder | dict[str, Any], *, owner_id: str | None = None
+) -> SavedVersion:
     """Validate and save; identical content reuses the existing version."""
     wf = spec.ensure_valid(_as_workflow(workflow))
     with session_scope() as session:
@@ -97,8 +116,13 @@ def save(workflow: spec.Workflow | WorkflowBuilder | dict[str, Any], *, owner_id
         return save_workflow(session, owner, wf)
 
 
-def run(workflow: spec.Workflow | WorkflowBuilder | dict[str, Any], input: Any = None, *,
-        trigger: str | None = None, owner_id: str | None = None) -> Execution:
+def run(
+    workflow: spec.Workflow | WorkflowBuilder | dict[str, Any],
+    input: Any = None,
+    *,
+    trigger: str | None = None,
+    owner_id: str | None = None,
+) -> Execution:
     """Save the workflow, execute it as a Dagster run, and return the finished execution."""
     saved = save(workflow, owner_id=owner_id)
     target = RunTarget(saved.spec(), saved.version.id, saved.version.number, saved.workflow.owner_id)
@@ -112,6 +136,8 @@ def execution(execution_id: str) -> Execution:
     return get_execution(get_instance(), execution_id)
 
 
-def executions(workflow_id: str | None = None, *, status: str | None = None, limit: int = 20) -> list[Execution]:
+def executions(
+    workflow_id: str | None = None, *, status: str | None = None, limit: int = 20
+) -> list[Execution]:
     """Recent executions, newest first, from Dagster run storage."""
     return list_executions(get_instance(), workflow_id=workflow_id, status=status, limit=limit)

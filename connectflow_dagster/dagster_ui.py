@@ -35,8 +35,11 @@ def request_reload(*, wait: bool = False) -> None:
 
     def reload() -> None:
         try:
-            httpx.post(f"{get_settings().dagster_ui_url.rstrip('/')}/graphql",
-                       json={"query": _RELOAD, "variables": {"name": CODE_LOCATION}}, timeout=30)
+            httpx.post(
+                f"{get_settings().dagster_ui_url.rstrip('/')}/graphql",
+                json={"query": _RELOAD, "variables": {"name": CODE_LOCATION}},
+                timeout=30,
+            )
         except httpx.HTTPError as exc:
             log.debug("dagster-webserver reload skipped: %s", exc)
 

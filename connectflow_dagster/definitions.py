@@ -7,7 +7,6 @@ workflow saved after start-up appears on the next code-location reload.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from dagster import JobDefinition, repository
@@ -28,16 +27,25 @@ def workflow_jobs() -> dict[str, Callable[[], JobDefinition]]:
     """Job name → loader for every live workflow's current version."""
     with session_scope() as session:
         rows = active_workflows(session)
-    return {job_name(wf.id): functools.partial(_load_job, version.id) for wf, version in rows}
+    return {job_name(wf.id): _loader(version.id) for wf, version in rows}
 
 
-def _extra_definitions() -> dict[str, list]:
-    """Schedules and sensors contributed by the dispatch layer, when installed."""
+def _loader(version_id: int) -> Callable[[], JobDefinition]:
+    # Dagster accepts plain functions (not partials) as lazy job loaders.
+    def load() -> JobDefinition:
+        return _load_job(version_id)
+
+    return load
+
+
+def _extra_definitions() -> dict[str, dict]:
+    """Schedules and sensors contributed by the dispatch layer (by name, as the lazy dict form wants)."""
     try:
         from connectflow_dagster.dispatch.dagster_defs import schedules_and_sensors
     except ImportError:
-        return {"schedules": [], "sensors": []}
-    return schedules_and_sensors()
+        return {}
+    extra = schedules_and_sensors()
+    return {kind: {d.name: d for d in extra.get(kind, [])} for kind in ("schedules", "sensors")}
 
 
 @repository(name=REPOSITORY, description="ConnectFlow workflows: one job per workflow.")

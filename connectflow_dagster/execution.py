@@ -348,7 +348,7 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
             err = getattr(data, "error", None)
             if err is not None:
                 chain = err
-                message = err.message.strip()
+                message = _user_error_message(err)
                 # A Failure raised by a node carries its user-facing description; show that.
                 if getattr(data, "user_failure_data", None) and data.user_failure_data.description:
                     message = data.user_failure_data.description
@@ -374,6 +374,22 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
         execution.error = error if error.startswith("node '") else f"node '{failed.node_id}': {error}"
     # Execution order (what ran first comes first); nodes that never started keep graph order.
     position = {k: i for i, k in enumerate(order)}
-    execution.nodes = sorted(nodes.values(), key=lambda n: (n.started_at or n.finished_at or float("inf"),
-                                                            position.get(n.node_id, len(position))))
+    execution.nodes = sorted(
+        nodes.values(),
+        key=lambda n: (n.started_at or n.finished_at or float("inf"), position.get(n.node_id, len(position))),
+    )
     execution.context = context
+
+
+def _user_error_message(err: Any) -> str:
+    """The message of the node's own exception, not Dagster's wrapper around it."""
+    current = err
+    while (
+        current is not None and current.cls_name and current.cls_name.startswith("Dagster") and current.cause
+    ):
+        current = current.cause
+    message = (current or err).message.strip()
+    prefix = "connectflow_dagster.errors."
+    if message.startswith(prefix):
+        message = message.split(": ", 1)[1] if ": " in message else message
+    return message

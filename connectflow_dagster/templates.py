@@ -58,13 +58,17 @@ class _NamedUndefined(StrictUndefined):
 
 
 class _SandboxEnvironment(ImmutableSandboxedEnvironment):
+    def wrap_str_format(self, value: Any) -> None:
+        # Jinja would hand back a sandboxed str.format; we refuse it outright (is_safe_attribute below).
+        return None
+
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         _check_deadline()
         if isinstance(obj, str) and attr in ("format", "format_map"):
             return False
         return super().is_safe_attribute(obj, attr, value)
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _check_deadline()
         return super().call(__context, __obj, *args, **kwargs)
 
@@ -92,8 +96,9 @@ def _missing_variable(message: str) -> str | None:
     return m.group(1) if m else None
 
 
-def render(source: str, context: Mapping[str, Any], *, node_id: str | None = None,
-           field: str | None = None) -> Any:
+def render(
+    source: str, context: Mapping[str, Any], *, node_id: str | None = None, field: str | None = None
+) -> Any:
     """Render one template string.
 
     A string that is a single ``{{ expression }}`` keeps the expression's type (a number stays a
@@ -102,8 +107,9 @@ def render(source: str, context: Mapping[str, Any], *, node_id: str | None = Non
     """
     where = f"node '{node_id}', field '{field}'" if node_id else f"field '{field}'"
     if len(source) > MAX_TEMPLATE_CHARS:
-        raise TemplateError(f"{where}: template is longer than {MAX_TEMPLATE_CHARS} characters",
-                            node_id=node_id, field=field)
+        raise TemplateError(
+            f"{where}: template is longer than {MAX_TEMPLATE_CHARS} characters", node_id=node_id, field=field
+        )
     token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
     try:
         single = _EXPRESSION.match(source)
@@ -126,33 +132,43 @@ def render(source: str, context: Mapping[str, Any], *, node_id: str | None = Non
             out.append(chunk)
         return "".join(out)
     except UndefinedError as exc:
+        if "is unsafe" in str(exc):
+            raise TemplateError(f"{where}: template refused: {exc}", node_id=node_id, field=field) from None
         variable = _missing_variable(str(exc))
         name = f"variable '{variable}'" if variable else str(exc)
-        raise TemplateError(f"{where}: {name} is not defined ({exc}); available: "
-                            f"{', '.join(sorted(context)) or 'nothing'}",
-                            node_id=node_id, field=field, variable=variable) from None
+        raise TemplateError(
+            f"{where}: {name} is not defined ({exc}); available: {', '.join(sorted(context)) or 'nothing'}",
+            node_id=node_id,
+            field=field,
+            variable=variable,
+        ) from None
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"{where}: template syntax error: {exc.message} (line {exc.lineno})",
-                            node_id=node_id, field=field) from None
+        raise TemplateError(
+            f"{where}: template syntax error: {exc.message} (line {exc.lineno})", node_id=node_id, field=field
+        ) from None
     except SecurityError as exc:
         raise TemplateError(f"{where}: template refused: {exc}", node_id=node_id, field=field) from None
     except TemplateError:
         raise
     except Exception as exc:
-        raise TemplateError(f"{where}: template failed: {type(exc).__name__}: {exc}",
-                            node_id=node_id, field=field) from None
+        raise TemplateError(
+            f"{where}: template failed: {type(exc).__name__}: {exc}", node_id=node_id, field=field
+        ) from None
     finally:
         _deadline.reset(token)
 
 
-def render_value(value: Any, context: Mapping[str, Any], *, node_id: str | None = None,
-                 field: str = "") -> Any:
+def render_value(
+    value: Any, context: Mapping[str, Any], *, node_id: str | None = None, field: str = ""
+) -> Any:
     """Render every template string inside a JSON-like value (dicts, lists), naming the field path."""
     if isinstance(value, str):
         return render(value, context, node_id=node_id, field=field) if is_template(value) else value
     if isinstance(value, dict):
-        return {k: render_value(v, context, node_id=node_id, field=f"{field}.{k}" if field else str(k))
-                for k, v in value.items()}
+        return {
+            k: render_value(v, context, node_id=node_id, field=f"{field}.{k}" if field else str(k))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [render_value(v, context, node_id=node_id, field=f"{field}[{i}]") for i, v in enumerate(value)]
     return value

@@ -84,8 +84,15 @@ class CFEnv:
             session.flush()
             return user.id
 
-    def run(self, workflow: dict[str, Any] | Any, payload: Any = None, *, owner_id: str | None = None,
-            trigger: str | None = None, runtime: Any = None):  # type: ignore[no-untyped-def]
+    def run(
+        self,
+        workflow: dict[str, Any] | Any,
+        payload: Any = None,
+        *,
+        owner_id: str | None = None,
+        trigger: str | None = None,
+        runtime: Any = None,
+    ):  # type: ignore[no-untyped-def]
         """Save ``workflow`` (unique id per call unless given) and execute it; returns the Execution."""
         from connectflow_dagster import spec
         from connectflow_dagster.execution import RunTarget, get_execution, start_run
@@ -185,8 +192,11 @@ class LocalHTTPServer:
                     status, headers, payload = 404, {}, {"error": "not found"}
                 else:
                     status, headers, payload = handler(rec)
-                data = payload if isinstance(payload, bytes) else (
-                    payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
+                data = (
+                    payload
+                    if isinstance(payload, bytes)
+                    else (payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
+                )
                 self.send_response(status)
                 if not isinstance(payload, bytes | str):
                     self.send_header("Content-Type", "application/json")
@@ -206,7 +216,9 @@ class LocalHTTPServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def route(self, method: str, path: str, handler: Callable[[Recorded], tuple[int, dict[str, str], Any]]) -> None:
+    def route(
+        self, method: str, path: str, handler: Callable[[Recorded], tuple[int, dict[str, str], Any]]
+    ) -> None:
         self.routes[(method, path)] = handler
 
     def __enter__(self) -> LocalHTTPServer:

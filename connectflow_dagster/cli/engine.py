@@ -18,8 +18,15 @@ from connectflow_dagster.errors import ConnectFlowError, WorkflowInvalid
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-_STATUS_MARK = {"success": "✓", "failed": "✗", "skipped": "–", "running": "…", "pending": " ",
-                "retrying": "↻", "not_run": " "}
+_STATUS_MARK = {
+    "success": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "running": "…",
+    "pending": " ",
+    "retrying": "↻",
+    "not_run": " ",
+}
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -62,8 +69,10 @@ def load_workflow_file(path: Path):  # type: ignore[no-untyped-def]
 def print_execution(execution: Any) -> None:
     colour = {"success": "green", "failed": "red"}.get(execution.status, "yellow")
     click.secho(f"execution {execution.id}: {execution.status}", fg=colour, bold=True)
-    click.echo(f"  workflow {execution.workflow_id} v{execution.version}, trigger {execution.trigger}, "
-               f"{execution.duration_ms or 0:.0f} ms")
+    click.echo(
+        f"  workflow {execution.workflow_id} v{execution.version}, trigger {execution.trigger}, "
+        f"{execution.duration_ms or 0:.0f} ms"
+    )
     for node in execution.nodes:
         mark = _STATUS_MARK.get(node.status, "?")
         timing = f" {node.duration_ms:.0f} ms" if node.duration_ms is not None else ""
@@ -114,8 +123,9 @@ def run(file: Path, input_: str | None, trigger: str | None, as_json: bool) -> N
 @click.option("--status", type=click.Choice(["success", "failed", "running", "queued", "canceled"]))
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def executions(execution_id: str | None, workflow_id: str | None, status: str | None, limit: int,
-               as_json: bool) -> None:
+def executions(
+    execution_id: str | None, workflow_id: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
     """List executions (from Dagster run storage), or show one with EXECUTION_ID."""
     from connectflow_dagster.execution import get_execution, list_executions
     from connectflow_dagster.instance import get_instance
@@ -140,9 +150,12 @@ def executions(execution_id: str | None, workflow_id: str | None, status: str | 
         return
     for r in rows:
         colour = {"success": "green", "failed": "red"}.get(r.status, "yellow")
-        click.echo(f"{r.id}  " + click.style(f"{r.status:<8}", fg=colour) +
-                   f"  {r.workflow_id:<24} v{r.version:<3} {r.started_at or '-':<32} "
-                   f"{(r.duration_ms or 0):>8.0f} ms")
+        click.echo(
+            f"{r.id}  "
+            + click.style(f"{r.status:<8}", fg=colour)
+            + f"  {r.workflow_id:<24} v{r.version:<3} {r.started_at or '-':<32} "
+            f"{(r.duration_ms or 0):>8.0f} ms"
+        )
 
 
 # ---- up ------------------------------------------------------------------------------------------------
@@ -155,8 +168,10 @@ def _workspace_file() -> Path:
     if root_file.exists():
         return root_file
     generated = get_settings().dagster_home / "workspace.yaml"
-    generated.write_text("load_from:\n  - python_module:\n      module_name: connectflow_dagster.definitions\n"
-                         "      location_name: connectflow\n")
+    generated.write_text(
+        "load_from:\n  - python_module:\n      module_name: connectflow_dagster.definitions\n"
+        "      location_name: connectflow\n"
+    )
     return generated
 
 
@@ -165,8 +180,9 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else (shutil.which(name) or name)
 
 
-def up_processes(*, with_webserver: bool = True, with_daemon: bool = True, workers: int | None = None
-                 ) -> list[tuple[str, list[str]]]:
+def up_processes(
+    *, with_webserver: bool = True, with_daemon: bool = True, workers: int | None = None
+) -> list[tuple[str, list[str]]]:
     """The processes ``connectflow up`` supervises, as (label, argv)."""
     from connectflow_dagster.cli import main
     from connectflow_dagster.config import get_settings
@@ -180,8 +196,20 @@ def up_processes(*, with_webserver: bool = True, with_daemon: bool = True, worke
     if "worker" in main.commands:
         procs.append(("worker", [*me, "worker", *(["--processes", str(workers)] if workers else [])]))
     if with_webserver:
-        procs.append(("dagster-webserver", [_bin("dagster-webserver"), "-w", workspace, "-h", settings.host,
-                                            "-p", str(settings.dagster_port)]))
+        procs.append(
+            (
+                "dagster-webserver",
+                [
+                    _bin("dagster-webserver"),
+                    "-w",
+                    workspace,
+                    "-h",
+                    settings.host,
+                    "-p",
+                    str(settings.dagster_port),
+                ],
+            )
+        )
     if with_daemon:
         procs.append(("dagster-daemon", [_bin("dagster-daemon"), "run", "-w", workspace]))
     return procs
@@ -189,7 +217,9 @@ def up_processes(*, with_webserver: bool = True, with_daemon: bool = True, worke
 
 @click.command()
 @click.option("--no-dagster-ui", is_flag=True, help="Do not start dagster-webserver.")
-@click.option("--no-daemon", is_flag=True, help="Do not start dagster-daemon (schedules, sensors, queued runs).")
+@click.option(
+    "--no-daemon", is_flag=True, help="Do not start dagster-daemon (schedules, sensors, queued runs)."
+)
 @click.option("--workers", type=int, help="Warm worker processes (default: one per core).")
 def up(no_dagster_ui: bool, no_daemon: bool, workers: int | None) -> None:
     """Start everything on this machine: gateway + editor, workers, Dagster UI and daemon. Ctrl-C stops all."""
@@ -198,13 +228,17 @@ def up(no_dagster_ui: bool, no_daemon: bool, workers: int | None) -> None:
     from connectflow_dagster.store.db import get_engine
 
     settings = get_settings()
-    click.echo(f"ConnectFlow home: {settings.home_dir}  (database: "
-               f"{'PostgreSQL' if settings.uses_postgres else 'SQLite'})")
+    click.echo(
+        f"ConnectFlow home: {settings.home_dir}  (database: "
+        f"{'PostgreSQL' if settings.uses_postgres else 'SQLite'})"
+    )
     get_engine()  # migrate once, before several processes race to do it
     get_instance()  # creates Dagster storage and DAGSTER_HOME, exported to the children
     env = {**os.environ, "DAGSTER_HOME": os.environ["DAGSTER_HOME"], "PYTHONUNBUFFERED": "1"}
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    for label, argv in up_processes(with_webserver=not no_dagster_ui, with_daemon=not no_daemon, workers=workers):
+    for label, argv in up_processes(
+        with_webserver=not no_dagster_ui, with_daemon=not no_daemon, workers=workers
+    ):
         children.append((label, subprocess.Popen(argv, env=env, start_new_session=True)))
         click.echo(f"started {label} (pid {children[-1][1].pid})")
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
@@ -228,7 +262,9 @@ def up(no_dagster_ui: bool, no_daemon: bool, workers: int | None) -> None:
     while not stopping:
         for label, proc in children:
             if proc.poll() is not None:
-                click.secho(f"{label} exited with code {proc.returncode}; stopping everything", fg="red", err=True)
+                click.secho(
+                    f"{label} exited with code {proc.returncode}; stopping everything", fg="red", err=True
+                )
                 exit_code = 1
                 stopping = True
         time.sleep(0.5)

@@ -1,0 +1,152 @@
+"""The Dagster code location: lazy jobs per workflow, `dagster definitions validate`, and the UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def _save(cf, name="Stripe to Slack", wid=None):
+    from connectflow_dagster import spec
+    from connectflow_dagster.store.db import session_scope
+    from connectflow_dagster.store.workflows import save_workflow
+
+    wf = spec.parse_workflow(
+        {
+            "id": wid,
+            "name": name,
+            "nodes": [
+                {"id": "start", "type": "trigger.manual", "name": "When clicked"},
+                {"id": "shape", "type": "set", "name": "Shape the message", "params": {"fields": {"a": 1}}},
+            ],
+            "edges": [{"source": "start", "target": "shape"}],
+        }
+    )
+    with session_scope() as s:
+        return save_workflow(s, cf.new_user(), wf)
+
+
+def test_repository_lists_saved_workflows_and_builds_jobs_lazily(cf):
+    import importlib
+
+    from connectflow_dagster import definitions
+
+    saved = _save(cf)
+    repo = importlib.reload(definitions).connectflow
+    name = f"wf_{saved.workflow.id}"
+    assert name in {j.name for j in repo.get_all_jobs()}
+    job = repo.get_job(name)
+    ops = {n.name: n.definition for n in job.graph.nodes}
+    assert set(ops) == {"start", "shape"}
+    assert ops["shape"].description == "Shape the message"
+    assert ops["shape"].name == f"{name}__shape"
+
+
+def _env(cf) -> dict[str, str]:
+    env = {**os.environ, "CONNECTFLOW_HOME": str(cf.home)}
+    env.pop("DAGSTER_HOME", None)
+    return env
+
+
+def test_dagster_definitions_validate_passes(cf):
+    _save(cf)
+    cf.instance  # noqa: B018  (prepares DAGSTER_HOME)
+    result = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env={**_env(cf), "DAGSTER_HOME": str(cf.home / "dagster")},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    response = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+JOB_QUERY = """query($sel: PipelineSelector!) { pipelineOrError(params: $sel) {
+  __typename ... on Pipeline { name description solids { name definition { description } } } } }"""
+RUNS_QUERY = (
+    """query { runsOrError { ... on Runs { results { runId jobName status tags { key value } } } } }"""
+)
+RELOAD = """mutation { reloadRepositoryLocation(repositoryLocationName: "connectflow") { __typename } }"""
+
+
+@pytest.mark.timeout(240)
+def test_runs_and_jobs_are_visible_in_the_dagster_ui_and_new_workflows_appear_after_reload(cf):
+    first = _save(cf, "First flow")
+    ex = cf.run({"id": first.workflow.id, **first.version.spec}, owner_id=first.workflow.owner_id)
+    port = _free_port()
+    env = {**_env(cf), "DAGSTER_HOME": str(cf.home / "dagster")}
+    proc = subprocess.Popen(
+        [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 150
+        while True:
+            try:
+                if httpx.get(f"{url}/server_info", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, "dagster-webserver exited"
+            assert time.monotonic() < deadline, "dagster-webserver did not start"
+            time.sleep(0.5)  # polling a subprocess that has no readiness signal
+        sel = {
+            "repositoryLocationName": "connectflow",
+            "repositoryName": "connectflow",
+            "pipelineName": f"wf_{first.workflow.id}",
+        }
+        job = _graphql(url, JOB_QUERY, {"sel": sel})["pipelineOrError"]
+        assert job["__typename"] == "Pipeline"
+        assert {s["name"]: s["definition"]["description"] for s in job["solids"]} == {
+            "start": "When clicked",
+            "shape": "Shape the message",
+        }
+        runs = _graphql(url, RUNS_QUERY)["runsOrError"]["results"]
+        [run] = [r for r in runs if r["runId"] == ex.id]
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        assert run["status"] == "SUCCESS" and tags["connectflow/workflow_id"] == first.workflow.id
+
+        second = _save(cf, "Saved after start-up")
+        sel2 = {**sel, "pipelineName": f"wf_{second.workflow.id}"}
+        assert (
+            _graphql(url, JOB_QUERY, {"sel": sel2})["pipelineOrError"]["__typename"]
+            == "PipelineNotFoundError"
+        )
+        _graphql(url, RELOAD)
+        assert _graphql(url, JOB_QUERY, {"sel": sel2})["pipelineOrError"]["__typename"] == "Pipeline"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    json.dumps(ex.to_dict())
