@@ -8,7 +8,6 @@ otherwise uses SQLite under ``CONNECTFLOW_HOME`` with one consolidated event-log
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from pathlib import Path
@@ -34,6 +33,14 @@ class ConnectFlowStorage(DagsterStorage, ConfigurableClass):
             from dagster_postgres import DagsterPostgresStorage
 
             self._delegate: DagsterStorage = DagsterPostgresStorage(settings.resolved_database_url)
+            # dagster-postgres opens a new TCP connection per event (~9 ms each, DESIGN.md); pool them
+            # the way dagster-webserver does for itself. See docs/decisions.md.
+            for storage in (
+                self._delegate.run_storage,
+                self._delegate.event_log_storage,
+                self._delegate.schedule_storage,
+            ):
+                storage.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=10)
         else:
             from connectflow_dagster.sqlite_storage import TunedSqliteStorage
 
@@ -98,8 +105,19 @@ def prepare_dagster_home() -> Path:
         if not target.exists() or (managed and target.read_text() != wanted):
             target.write_text(wanted)
     elif not target.exists():
-        target.write_text(yaml.safe_dump({"storage": {"custom": {
-            "module": "connectflow_dagster.instance", "class": "ConnectFlowStorage", "config": {}}}}))
+        target.write_text(
+            yaml.safe_dump(
+                {
+                    "storage": {
+                        "custom": {
+                            "module": "connectflow_dagster.instance",
+                            "class": "ConnectFlowStorage",
+                            "config": {},
+                        }
+                    }
+                }
+            )
+        )
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["CONNECTFLOW_HOME"] = str(settings.home_dir)
     if settings.database_url:
@@ -107,17 +125,22 @@ def prepare_dagster_home() -> Path:
     return home
 
 
-@functools.cache
-def _instance_for(home: str, database_url: str) -> DagsterInstance:
-    return DagsterInstance.get()
+_instances: dict[tuple[str, str], DagsterInstance] = {}
 
 
 def get_instance() -> DagsterInstance:
     """The shared Dagster instance of this process (created once per configuration)."""
     with _lock:
         home = prepare_dagster_home()
-        return _instance_for(str(home), get_settings().resolved_database_url)
+        key = (str(home), get_settings().resolved_database_url)
+        if key not in _instances:
+            _instances[key] = DagsterInstance.get()
+        return _instances[key]
 
 
 def reset_instance() -> None:
-    _instance_for.cache_clear()
+    """Dispose of cached instances (tests switch homes and databases)."""
+    with _lock:
+        for instance in _instances.values():
+            instance.dispose()
+        _instances.clear()
