@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".connectflow"), description="Data directory of the embedded default.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; PostgreSQL in production.")
     env: str = Field(default="development", description="development | production")
-    secret_key: SecretStr | None = Field(default=None, description="Credential encryption key(s), comma-separated.")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Credential encryption key(s), comma-separated."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(default=None, description="Base URL users reach the gateway at.")

@@ -1,15 +1,15 @@
 """The exceptions ConnectFlow raises, one tree::
 
-    ConnectFlowError
-    ├── WorkflowInvalid          a workflow failed validation (carries every Problem)
-    ├── NodeTypeError
-    │   ├── UnknownNodeType      no node type of that name/version is registered
-    │   └── DuplicateNodeType    two plugins registered the same type name (fails at start-up)
-    ├── TemplateError            a template failed to render (names node, field, variable)
-    ├── NodeExecutionError       a node failed at run time
-    │   └── NonRetriableNodeError   bad input or rejected credentials: retrying cannot help
-    ├── CredentialError          a credential is missing, of the wrong type, or not the owner's
-    └── NotFound                 an object does not exist (or belongs to someone else)
+ConnectFlowError
+├── WorkflowInvalid          a workflow failed validation (carries every Problem)
+├── NodeTypeError
+│   ├── UnknownNodeType      no node type of that name/version is registered
+│   └── DuplicateNodeType    two plugins registered the same type name (fails at start-up)
+├── TemplateError            a template failed to render (names node, field, variable)
+├── NodeExecutionError       a node failed at run time
+│   └── NonRetriableNodeError   bad input or rejected credentials: retrying cannot help
+├── CredentialError          a credential is missing, of the wrong type, or not the owner's
+└── NotFound                 an object does not exist (or belongs to someone else)
 """
 
 from __future__ import annotations
@@ -64,8 +64,14 @@ class DuplicateNodeType(NodeTypeError):
 class TemplateError(ConnectFlowError):
     """A template failed; the message names the node, the field and, when known, the variable."""
 
-    def __init__(self, message: str, *, node_id: str | None = None, field: str | None = None,
-                 variable: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        node_id: str | None = None,
+        field: str | None = None,
+        variable: str | None = None,
+    ):
         self.node_id, self.field, self.variable = node_id, field, variable
         super().__init__(message)
 

@@ -21,7 +21,9 @@ ENTRY_POINT_GROUP = "connectflow.nodes"
 class NodeRegistry:
     """Node types by (type name, version), and the credential types they declare."""
 
-    def __init__(self, node_types: Iterable[NodeType] = (), *, origin: dict[tuple[str, int], str] | None = None):
+    def __init__(
+        self, node_types: Iterable[NodeType] = (), *, origin: dict[tuple[str, int], str] | None = None
+    ):
         self._types: dict[tuple[str, int], NodeType] = {}
         self._origin: dict[tuple[str, int], str] = {}
         for node_type in node_types:
@@ -32,7 +34,8 @@ class NodeRegistry:
         if key in self._types:
             raise DuplicateNodeType(
                 f"node type '{node_type.type}' v{node_type.version} is registered twice: "
-                f"by {self._origin[key]} and by {origin}")
+                f"by {self._origin[key]} and by {origin}"
+            )
         self._types[key] = node_type
         self._origin[key] = origin
 

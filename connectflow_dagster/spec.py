@@ -223,9 +223,13 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
     variables: dict[str, str] = {}
     for node in workflow.nodes:
         if node.variable_name in variables:
-            problems.append(Problem(
-                f"variable name '{node.variable_name}' is already used by node '{variables[node.variable_name]}'",
-                node_id=node.id, field="variable_name"))
+            problems.append(
+                Problem(
+                    f"variable name '{node.variable_name}' is already used by node '{variables[node.variable_name]}'",
+                    node_id=node.id,
+                    field="variable_name",
+                )
+            )
         variables.setdefault(node.variable_name, node.id)
 
     types = {}
@@ -234,8 +238,13 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
             types[node.id] = registry.get(node.type, node.type_version)
         except KeyError:
             known = ", ".join(sorted(registry.type_names()))
-            problems.append(Problem(f"unknown node type '{node.type}' (v{node.type_version}); known types: {known}",
-                                    node_id=node.id, field="type"))
+            problems.append(
+                Problem(
+                    f"unknown node type '{node.type}' (v{node.type_version}); known types: {known}",
+                    node_id=node.id,
+                    field="type",
+                )
+            )
     for node in workflow.nodes:
         if node.id in types:
             problems.extend(types[node.id].check_params(node))
@@ -247,22 +256,40 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
     for i, e in enumerate(workflow.edges):
         for end in ("source", "target"):
             if getattr(e, end) not in node_ids:
-                problems.append(Problem(f"edge #{i} {end} '{getattr(e, end)}' is not a node of this workflow",
-                                        field=f"edges.{i}.{end}"))
+                problems.append(
+                    Problem(
+                        f"edge #{i} {end} '{getattr(e, end)}' is not a node of this workflow",
+                        field=f"edges.{i}.{end}",
+                    )
+                )
         if e.source == e.target:
-            problems.append(Problem("an edge cannot connect a node to itself", node_id=e.source, field=f"edges.{i}"))
+            problems.append(
+                Problem("an edge cannot connect a node to itself", node_id=e.source, field=f"edges.{i}")
+            )
         target_type = types.get(e.target)
         if target_type is not None and target_type.is_trigger:
-            problems.append(Problem("a trigger cannot have incoming edges", node_id=e.target, field=f"edges.{i}"))
+            problems.append(
+                Problem("a trigger cannot have incoming edges", node_id=e.target, field=f"edges.{i}")
+            )
         source_type = types.get(e.source)
         if source_type is not None:
             handles = source_type.outputs
             if e.source_handle is not None and e.source_handle not in handles:
-                problems.append(Problem(f"output '{e.source_handle}' does not exist (outputs: {', '.join(handles)})",
-                                        node_id=e.source, field=f"edges.{i}.source_handle"))
+                problems.append(
+                    Problem(
+                        f"output '{e.source_handle}' does not exist (outputs: {', '.join(handles)})",
+                        node_id=e.source,
+                        field=f"edges.{i}.source_handle",
+                    )
+                )
             if e.source_handle is None and len(handles) > 1:
-                problems.append(Problem(f"choose which output this edge leaves from ({', '.join(handles)})",
-                                        node_id=e.source, field=f"edges.{i}.source_handle"))
+                problems.append(
+                    Problem(
+                        f"choose which output this edge leaves from ({', '.join(handles)})",
+                        node_id=e.source,
+                        field=f"edges.{i}.source_handle",
+                    )
+                )
     pairs = [(e.source, e.source_handle, e.target) for e in workflow.edges]
     if len(pairs) != len(set(pairs)):
         problems.append(Problem("the same connection appears twice", field="edges"))

@@ -46,8 +46,12 @@ class CredentialType:
     test: Callable[[CredentialFields, httpx.Client], str] | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"type": self.type, "display_name": self.display_name,
-                "schema": self.fields.model_json_schema(), "testable": self.test is not None}
+        return {
+            "type": self.type,
+            "display_name": self.display_name,
+            "schema": self.fields.model_json_schema(),
+            "testable": self.test is not None,
+        }
 
 
 @dataclass
@@ -94,8 +98,10 @@ class NodeContext:
         from connectflow_dagster.errors import CredentialError
 
         if not self.credential_id:
-            raise CredentialError(f"node '{self.node_id}' needs a credential"
-                                  + (f" of type '{expected_type}'" if expected_type else ""))
+            raise CredentialError(
+                f"node '{self.node_id}' needs a credential"
+                + (f" of type '{expected_type}'" if expected_type else "")
+            )
         if self.credential_resolver is None:
             raise CredentialError("no credential store is configured for this run")
         data = self.credential_resolver(self.owner_id, self.credential_id, expected_type)
@@ -152,10 +158,17 @@ class NodeType:
                 path = ".".join(str(p) for p in err["loc"])
                 if is_template(_lookup(node.params, err["loc"])):
                     continue
-                problems.append(Problem(err["msg"], node_id=node.id, field=f"params.{path}" if path else "params"))
+                problems.append(
+                    Problem(err["msg"], node_id=node.id, field=f"params.{path}" if path else "params")
+                )
         if self.credential is not None and not node.credential_id:
-            problems.append(Problem(f"choose a '{self.credential.display_name}' credential",
-                                    node_id=node.id, field="credential_id"))
+            problems.append(
+                Problem(
+                    f"choose a '{self.credential.display_name}' credential",
+                    node_id=node.id,
+                    field="credential_id",
+                )
+            )
         return problems
 
     def describe(self) -> dict[str, Any]:

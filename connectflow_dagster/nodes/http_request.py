@@ -88,7 +88,9 @@ def execute(params: HttpRequestParams, ctx: NodeContext) -> dict[str, Any]:
         elif params.body_type == "form":
             kwargs["data"] = params.body
         else:
-            kwargs["content"] = params.body if isinstance(params.body, str | bytes) else json.dumps(params.body)
+            kwargs["content"] = (
+                params.body if isinstance(params.body, str | bytes) else json.dumps(params.body)
+            )
     response = send(ctx, params.method, params.url, what=f"{params.method} {params.url}", **kwargs)
     if len(response.content) > MAX_RESPONSE_BYTES:
         raise NonRetriableNodeError(f"response is larger than {MAX_RESPONSE_BYTES} bytes")

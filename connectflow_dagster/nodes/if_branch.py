@@ -11,8 +11,21 @@ from connectflow_dagster.errors import NonRetriableNodeError
 from connectflow_dagster.nodes.base import Branch, NodeContext, NodeType, Params
 
 Operator = Literal[
-    "equals", "not_equals", "gt", "gte", "lt", "lte", "contains", "not_contains", "starts_with",
-    "ends_with", "matches", "is_empty", "is_not_empty", "is_true", "is_false",
+    "equals",
+    "not_equals",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "contains",
+    "not_contains",
+    "starts_with",
+    "ends_with",
+    "matches",
+    "is_empty",
+    "is_not_empty",
+    "is_true",
+    "is_false",
 ]
 
 

@@ -11,7 +11,8 @@ from connectflow_dagster.nodes.base import NodeContext, NodeType, Params
 
 class ManualParams(Params):
     default_input: dict[str, Any] = Field(
-        default_factory=dict, description="Used when the run is started without an input.")
+        default_factory=dict, description="Used when the run is started without an input."
+    )
 
 
 def execute(params: ManualParams, ctx: NodeContext) -> Any:

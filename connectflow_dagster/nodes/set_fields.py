@@ -12,10 +12,12 @@ from connectflow_dagster.nodes.base import NodeContext, NodeType, Params
 
 
 class SetParams(Params):
-    fields: dict[str, Any] = Field(default_factory=dict,
-                                   description="Field name → value; values may be templates.")
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="Field name → value; values may be templates."
+    )
     convert: Literal["keep", "string", "number", "boolean", "json"] = Field(
-        default="keep", description="Convert every value to this type.")
+        default="keep", description="Convert every value to this type."
+    )
 
 
 def _convert(name: str, value: Any, to: str) -> Any:

@@ -21,10 +21,42 @@ from connectflow_dagster.store.models import User, Workflow, WorkflowVersion, ne
 
 LOCAL_USER_EMAIL = "local@connectflow.invalid"
 
-_ADJECTIVES = ["amber", "brisk", "calm", "deft", "eager", "fleet", "gentle", "hardy", "keen", "lucid",
-               "mellow", "nimble", "quiet", "rapid", "steady", "tidy", "vivid", "witty"]
-_NOUNS = ["badger", "comet", "falcon", "harbor", "lantern", "maple", "otter", "pebble", "quartz",
-         "river", "sparrow", "tulip", "willow", "zephyr"]
+_ADJECTIVES = [
+    "amber",
+    "brisk",
+    "calm",
+    "deft",
+    "eager",
+    "fleet",
+    "gentle",
+    "hardy",
+    "keen",
+    "lucid",
+    "mellow",
+    "nimble",
+    "quiet",
+    "rapid",
+    "steady",
+    "tidy",
+    "vivid",
+    "witty",
+]
+_NOUNS = [
+    "badger",
+    "comet",
+    "falcon",
+    "harbor",
+    "lantern",
+    "maple",
+    "otter",
+    "pebble",
+    "quartz",
+    "river",
+    "sparrow",
+    "tulip",
+    "willow",
+    "zephyr",
+]
 
 
 def generated_name() -> str:
@@ -57,7 +89,9 @@ def local_user(session: Session) -> User:
     return user
 
 
-def get_workflow(session: Session, owner_id: str, workflow_id: str, *, include_deleted: bool = False) -> Workflow:
+def get_workflow(
+    session: Session, owner_id: str, workflow_id: str, *, include_deleted: bool = False
+) -> Workflow:
     wf = session.get(Workflow, workflow_id)
     if wf is None or wf.owner_id != owner_id or (wf.deleted_at is not None and not include_deleted):
         raise NotFound(f"workflow '{workflow_id}' not found")
@@ -70,14 +104,17 @@ def get_workflow_any_owner(session: Session, workflow_id: str) -> Workflow | Non
     return None if wf is None or wf.deleted_at is not None else wf
 
 
-def list_workflows(session: Session, owner_id: str, *, search: str | None = None, offset: int = 0,
-                   limit: int = 50) -> tuple[list[Workflow], int]:
+def list_workflows(
+    session: Session, owner_id: str, *, search: str | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[Workflow], int]:
     query = select(Workflow).where(Workflow.owner_id == owner_id, Workflow.deleted_at.is_(None))
     if search:
         like = f"%{search.lower()}%"
         query = query.where(or_(func.lower(Workflow.name).like(like), Workflow.id.like(like)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Workflow.updated_at.desc(), Workflow.id).offset(offset).limit(limit))
+    rows = session.scalars(
+        query.order_by(Workflow.updated_at.desc(), Workflow.id).offset(offset).limit(limit)
+    )
     return list(rows), total
 
 
@@ -97,14 +134,22 @@ def save_workflow(session: Session, owner_id: str, workflow: spec.Workflow) -> S
     elif existing.deleted_at is not None:
         existing.deleted_at = None
     content_hash = workflow.content_hash()
-    version = session.scalar(select(WorkflowVersion).where(
-        WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.content_hash == content_hash))
+    version = session.scalar(
+        select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.content_hash == content_hash
+        )
+    )
     created = False
     if version is None:
-        number = (session.scalar(select(func.max(WorkflowVersion.number))
-                                 .where(WorkflowVersion.workflow_id == workflow_id)) or 0) + 1
-        version = WorkflowVersion(workflow_id=workflow_id, number=number, content_hash=content_hash,
-                                  spec=workflow.content())
+        number = (
+            session.scalar(
+                select(func.max(WorkflowVersion.number)).where(WorkflowVersion.workflow_id == workflow_id)
+            )
+            or 0
+        ) + 1
+        version = WorkflowVersion(
+            workflow_id=workflow_id, number=number, content_hash=content_hash, spec=workflow.content()
+        )
         session.add(version)
         try:
             session.flush()
@@ -130,8 +175,11 @@ def current_version(session: Session, wf: Workflow) -> WorkflowVersion:
 
 def get_version(session: Session, owner_id: str, workflow_id: str, number: int) -> WorkflowVersion:
     get_workflow(session, owner_id, workflow_id)
-    version = session.scalar(select(WorkflowVersion).where(
-        WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number))
+    version = session.scalar(
+        select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number
+        )
+    )
     if version is None:
         raise NotFound(f"workflow '{workflow_id}' has no version {number}")
     return version
@@ -146,8 +194,13 @@ def version_by_id(session: Session, version_id: int) -> WorkflowVersion:
 
 def list_versions(session: Session, owner_id: str, workflow_id: str) -> list[WorkflowVersion]:
     get_workflow(session, owner_id, workflow_id)
-    return list(session.scalars(select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow_id)
-                                .order_by(WorkflowVersion.number.desc())))
+    return list(
+        session.scalars(
+            select(WorkflowVersion)
+            .where(WorkflowVersion.workflow_id == workflow_id)
+            .order_by(WorkflowVersion.number.desc())
+        )
+    )
 
 
 def restore_version(session: Session, owner_id: str, workflow_id: str, number: int) -> SavedVersion:
@@ -177,5 +230,6 @@ def active_workflows(session: Session) -> list[tuple[Workflow, WorkflowVersion]]
         select(Workflow, WorkflowVersion)
         .join(WorkflowVersion, WorkflowVersion.id == Workflow.current_version_id)
         .where(Workflow.deleted_at.is_(None))
-        .order_by(Workflow.id))
+        .order_by(Workflow.id)
+    )
     return [(wf, v) for wf, v in rows]
