@@ -48,6 +48,7 @@ from pydantic import ValidationError
 
 from connectflow_dagster import spec
 from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError, TemplateError
+from connectflow_dagster.io_manager import ContextPickleIOManager
 from connectflow_dagster.nodes.base import Branch, NodeContext, NodeType
 from connectflow_dagster.registry import NodeRegistry, get_registry
 from connectflow_dagster.templates import render_value
@@ -325,6 +326,7 @@ def _compile(workflow: spec.Workflow, registry: NodeRegistry, runtime: Runtime) 
         resource_defs={
             TRIGGER_RESOURCE: trigger_default,
             RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients"),
+            "io_manager": ContextPickleIOManager(),
         },
         executor_def=in_process_executor,
         logger_defs={"console": console_logger},
