@@ -306,13 +306,11 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
         if event is None:
             continue
         key = event.step_key
+        data: Any = event.event_specific_data
         if key is None:
             if event.event_type == DagsterEventType.RUN_FAILURE and not execution.error:
-                execution.error = entry.message or (
-                    event.event_specific_data.error.message
-                    if getattr(event.event_specific_data, "error", None)
-                    else None
-                )
+                error = getattr(data, "error", None)
+                execution.error = entry.message or (error.message if error else None)
             continue
         node = nodes.setdefault(key, NodeStatus(node_id=key, name=key, status="pending"))
         etype = event.event_type
@@ -325,10 +323,10 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
             node.attempts += 1
         elif etype == DagsterEventType.STEP_UP_FOR_RETRY:
             node.status = "retrying"
-            err = getattr(event.event_specific_data, "error", None)
+            err = getattr(data, "error", None)
             node.error = err.message.strip() if err else None
         elif etype == DagsterEventType.STEP_OUTPUT:
-            meta = event.event_specific_data.metadata
+            meta = data.metadata
             if "output" in meta:
                 value = meta["output"].value
                 if "output_wrapped" in meta and isinstance(value, dict):
@@ -344,7 +342,6 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
         elif etype == DagsterEventType.STEP_FAILURE:
             node.status = "failed"
             node.finished_at = entry.timestamp
-            data = event.event_specific_data
             err = getattr(data, "error", None)
             if err is not None:
                 chain = err

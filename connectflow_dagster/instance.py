@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import yaml
 from dagster import DagsterInstance
@@ -32,7 +33,7 @@ class ConnectFlowStorage(DagsterStorage, ConfigurableClass):
         if settings.uses_postgres:
             from dagster_postgres import DagsterPostgresStorage
 
-            self._delegate: DagsterStorage = DagsterPostgresStorage(settings.resolved_database_url)
+            self._delegate: Any = DagsterPostgresStorage(settings.resolved_database_url)
             # dagster-postgres opens a new TCP connection per event (~9 ms each, DESIGN.md); pool them
             # the way dagster-webserver does for itself. See docs/decisions.md.
             for storage in (
@@ -56,7 +57,7 @@ class ConnectFlowStorage(DagsterStorage, ConfigurableClass):
         return {}
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: dict) -> ConnectFlowStorage:
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Any) -> ConnectFlowStorage:
         return cls(inst_data=inst_data)
 
     def register_instance(self, instance: DagsterInstance) -> None:

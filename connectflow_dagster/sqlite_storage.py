@@ -87,7 +87,7 @@ class TunedSqliteStorage(DagsterSqliteStorage):
         os.makedirs(base_dir, exist_ok=True)
         self.base_dir = base_dir
         self._run_storage = PooledRunStorage.from_local(os.path.join(base_dir, "history"))
-        self._event_log_storage = PooledEventLogStorage(os.path.join(base_dir, "event_logs"))
+        self._event_log_storage = PooledEventLogStorage(os.path.join(base_dir, "event_logs"))  # type: ignore[assignment]
         self._schedule_storage = PooledScheduleStorage.from_local(os.path.join(base_dir, "schedules"))
         self._inst_data = None
         super(DagsterSqliteStorage, self).__init__()

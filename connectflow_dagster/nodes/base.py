@@ -8,6 +8,7 @@ run's secrets stay inside the executor.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import inspect
 import logging
@@ -42,7 +43,7 @@ class CredentialType:
 
     type: str
     display_name: str
-    fields: type[CredentialFields]
+    fields: builtins.type[CredentialFields]
     test: Callable[[CredentialFields, httpx.Client], str] | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -129,10 +130,10 @@ class NodeType:
     display_name: str
     group: Group
     description: str
-    params: type[Params]
+    params: builtins.type[Params]
     execute: Callable[[Any, NodeContext], Any]
     version: int = 1
-    output: type[BaseModel] | None = None
+    output: builtins.type[BaseModel] | None = None
     credential: CredentialType | None = None
     outputs: tuple[str, ...] = ("main",)
     icon: str = ""
