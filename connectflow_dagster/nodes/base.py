@@ -14,6 +14,7 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal
 
 import httpx
@@ -77,6 +78,7 @@ class NodeContext:
     credential_id: str | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("connectflow.node"))
     http_transport: httpx.BaseTransport | None = None
+    shared_http: httpx.Client | None = None
     credential_resolver: Callable[[str, str, str | None], Mapping[str, Any]] | None = None
     attempt: int = 0
     upstream_node_ids: tuple[str, ...] = ()
@@ -90,8 +92,11 @@ class NodeContext:
 
     @property
     def http(self) -> httpx.Client:
+        """The HTTP client to use: the runtime's shared, pooled one when there is one."""
+        if self.shared_http is not None:
+            return self.shared_http
         if self._http is None:
-            self._http = httpx.Client(transport=self.http_transport, timeout=30.0, follow_redirects=True)
+            self._http = new_http_client(self.http_transport)
         return self._http
 
     def credential(self, expected_type: str | None = None) -> Mapping[str, Any]:
@@ -120,6 +125,17 @@ class NodeContext:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+
+
+def new_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """An httpx client for executors: pooled, redirects followed, and no cookie jar shared between
+    runs (cookies are refused, so one workflow never sends another's session)."""
+    return httpx.Client(
+        transport=transport,
+        timeout=30.0,
+        follow_redirects=True,
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+    )
 
 
 @dataclass(frozen=True)

@@ -150,11 +150,10 @@ def save_workflow(session: Session, owner_id: str, workflow: spec.Workflow) -> S
         version = WorkflowVersion(
             workflow_id=workflow_id, number=number, content_hash=content_hash, spec=workflow.content()
         )
-        session.add(version)
         try:
-            session.flush()
-        except IntegrityError:  # a concurrent save of the same content won
-            session.rollback()
+            with session.begin_nested():  # a savepoint: losing a race must not undo the caller's work
+                session.add(version)
+        except IntegrityError:  # a concurrent save of the same content (or number) won; use theirs
             return save_workflow(session, owner_id, workflow)
         created = True
     if existing.current_version_id != version.id or existing.name != workflow.name:
