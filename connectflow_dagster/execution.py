@@ -378,15 +378,32 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
     execution.context = context
 
 
+_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError", "RetryRequested")
+
+
 def _user_error_message(err: Any) -> str:
-    """The message of the node's own exception, not Dagster's wrapper around it."""
+    """The message of the node's own exception, not Dagster's wrappers around it.
+
+    After the last retry Dagster reports "Exceeded max_retries of N" (RetryRequested); the cause
+    that says what went wrong is further down the chain.
+    """
     current = err
     while (
-        current is not None and current.cls_name and current.cls_name.startswith("Dagster") and current.cause
+        current is not None
+        and current.cause is not None
+        and (current.cls_name in _WRAPPERS or (current.cls_name or "").startswith("Dagster"))
     ):
         current = current.cause
-    message = (current or err).message.strip()
-    prefix = "connectflow_dagster.errors."
-    if message.startswith(prefix):
-        message = message.split(": ", 1)[1] if ": " in message else message
+    chosen = current or err
+    message = chosen.message.strip()
+    prefix = f"{chosen.cls_name}: " if chosen.cls_name else ""
+    for candidate in (f"connectflow_dagster.errors.{prefix}", prefix):
+        if candidate and message.startswith(candidate) and chosen.cls_name in _OWN_ERRORS:
+            message = message[len(candidate) :]
+            break
+    if err is not chosen and err.cls_name == "RetryRequested":
+        message = f"{message} ({err.message.strip()})"
     return message
+
+
+_OWN_ERRORS = {"NodeExecutionError", "NonRetriableNodeError", "CredentialError", "TemplateError"}

@@ -15,10 +15,10 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from connectflow_dagster.errors import Problem
 from connectflow_dagster.templates import is_template
@@ -111,8 +111,11 @@ class NodeContext:
         if self.credential_resolver is None:
             raise CredentialError("no credential store is configured for this run")
         data = self.credential_resolver(self.owner_id, self.credential_id, expected_type)
-        for value in data.values():
-            if isinstance(value, str) and len(value) >= 4:
+        secret_names = _secret_field_names(expected_type)
+        for name, value in data.items():
+            # Scrub the SecretStr fields of a known type; for an unknown type every longer string.
+            is_secret = name in secret_names if secret_names is not None else len(str(value)) >= 8
+            if isinstance(value, str) and value and is_secret:
                 self._secrets_seen.append(value)
         return data
 
@@ -125,6 +128,22 @@ class NodeContext:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+
+
+def _secret_field_names(credential_type: str | None) -> set[str] | None:
+    """Names of the ``SecretStr`` fields of a registered credential type (None: type unknown)."""
+    if credential_type is None:
+        return None
+    from connectflow_dagster.registry import get_registry
+
+    ctype = get_registry().credential_types().get(credential_type)
+    if ctype is None:
+        return None
+    return {
+        name
+        for name, info in ctype.fields.model_fields.items()
+        if info.annotation is SecretStr or SecretStr in get_args(info.annotation)
+    }
 
 
 def new_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:

@@ -139,6 +139,28 @@ def test_retry_policy_retries_a_server_error_then_succeeds(cf, http_server):
     assert call.attempts == 2 and call.output["data"] == {"ok": True}
 
 
+def test_when_retries_run_out_the_error_still_says_what_went_wrong(cf, http_server):
+    http_server.route("GET", "/down", lambda req: (503, {"Retry-After": "0"}, {"error": "down"}))
+    wf = {
+        "name": "exhausted",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual", "name": "Start"},
+            {
+                "id": "call",
+                "type": "http.request",
+                "name": "Call",
+                "retry": {"max_retries": 1, "delay_seconds": 0},
+                "params": {"url": f"{http_server.url}/down"},
+            },
+        ],
+        "edges": [{"source": "start", "target": "call"}],
+    }
+    ex = cf.run(wf)
+    call = next(n for n in ex.nodes if n.node_id == "call")
+    assert ex.status == "failed" and call.attempts == 2 and len(http_server.requests) == 2
+    assert "answered HTTP 503" in call.error and "Exceeded max_retries of 1" in call.error
+
+
 def test_invalid_input_fails_at_once_without_retrying(cf, http_server):
     calls = []
     http_server.route("GET", "/x", lambda req: (calls.append(req), (200, {}, {}))[1])
