@@ -38,7 +38,6 @@ from dagster import (
     ResourceDefinition,
     RetryPolicy,
     RetryRequested,
-    in_process_executor,
     logger,
     op,
 )
@@ -47,6 +46,7 @@ from dagster._utils.log import create_console_logger
 from pydantic import ValidationError
 
 from connectflow_dagster import spec
+from connectflow_dagster.dispatch.executor import threaded_executor
 from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError, TemplateError
 from connectflow_dagster.io_manager import ContextPickleIOManager
 from connectflow_dagster.nodes.base import Branch, NodeContext, NodeType, new_http_client
@@ -348,7 +348,7 @@ def _compile(workflow: spec.Workflow, registry: NodeRegistry, runtime: Runtime) 
             RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients"),
             "io_manager": ContextPickleIOManager(),
         },
-        executor_def=in_process_executor,
+        executor_def=threaded_executor,  # independent branches run concurrently (dispatch/executor.py)
         logger_defs={"console": console_logger},
         tags={TAG_WORKFLOW: workflow.id or "draft"},
         description=workflow.name,

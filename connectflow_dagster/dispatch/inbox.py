@@ -1,0 +1,275 @@
+"""The trigger inbox: every accepted trigger event is a durable row before anyone answers 2xx.
+
+Life of an event (``cf_trigger_inbox.status``)::
+
+    pending ──claim──► claimed ──complete──► done        (its run finished: success or failure)
+       ▲                  │
+       └── lease expired ─┤──fail(retry)──► pending     (worker died / could not start the run)
+                          └──fail(final)──► failed      (attempts exhausted, or nothing to run)
+    pending ──sensor──► submitted                       (handed to Dagster's run coordinator)
+
+The row id is the Dagster run id of the event's execution. ``dedup_key`` is unique per workflow, so a
+redelivery returns the original id and creates nothing. Claims are leases: a worker renews its lease
+while it runs the event; when a worker dies the lease expires and another worker claims the event
+again (``attempts`` counts claims, capped by ``max_attempts``).
+
+PostgreSQL claims with ``SELECT … FOR UPDATE SKIP LOCKED``; SQLite with one short ``UPDATE … WHERE
+id = (SELECT …) RETURNING`` statement, which SQLite executes atomically under its write lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from connectflow_dagster.dispatch.config import get_dispatch_settings
+from connectflow_dagster.store.db import session_scope
+from connectflow_dagster.store.models import TriggerEvent
+
+PENDING, CLAIMED, DONE, FAILED, SUBMITTED = "pending", "claimed", "done", "failed", "submitted"
+TERMINAL = frozenset({DONE, FAILED, SUBMITTED})
+
+_inbox: Table = TriggerEvent.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to an accepted trigger: its execution id, and whether this call created it."""
+
+    execution_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """An event a worker (or the sensor) now holds a lease on."""
+
+    id: str
+    workflow_id: str
+    owner_id: str
+    version_id: int
+    trigger_node_id: str
+    payload: Any
+    attempts: int
+    claimed_by: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def accept_event(
+    session: Session,
+    *,
+    workflow_id: str,
+    owner_id: str,
+    version_id: int,
+    trigger_node_id: str,
+    payload: Any,
+    dedup_key: str | None = None,
+) -> Accepted:
+    """Store an event in ``session`` (the caller commits) unless its dedup key is already there.
+
+    Without a dedup key every call is a new event. With one, a second call returns the first
+    event's id and ``created=False``; concurrent duplicates are resolved by the unique constraint.
+    """
+    event_id = str(uuid.uuid4())
+    now = _now()
+    values = {
+        "id": event_id,
+        "workflow_id": workflow_id,
+        "owner_id": owner_id,
+        "version_id": version_id,
+        "trigger_node_id": trigger_node_id,
+        "dedup_key": dedup_key or f"id:{event_id}",
+        "payload": json.dumps(payload, separators=(",", ":"), default=str),
+        "status": PENDING,
+        "attempts": 0,
+        "available_at": now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(_inbox)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["workflow_id", "dedup_key"])
+        .returning(_inbox.c.id)
+    )
+    inserted = session.execute(statement).scalar()
+    if inserted is not None:
+        return Accepted(inserted, True)
+    existing = session.execute(
+        select(_inbox.c.id).where(_inbox.c.workflow_id == workflow_id, _inbox.c.dedup_key == dedup_key)
+    ).scalar_one()
+    return Accepted(existing, False)
+
+
+def enqueue(
+    workflow_id: str,
+    owner_id: str,
+    version_id: int,
+    trigger_node_id: str,
+    payload: Any,
+    dedup_key: str | None = None,
+    *,
+    session: Session | None = None,
+) -> tuple[str, bool]:
+    """Accept an event and commit it; returns ``(execution_id, created)``.
+
+    This is what the editor's and the API's "Execute" call. With ``session`` the row is added to that
+    session and the caller commits.
+    """
+    kwargs = dict(
+        workflow_id=workflow_id,
+        owner_id=owner_id,
+        version_id=version_id,
+        trigger_node_id=trigger_node_id,
+        payload=payload,
+        dedup_key=dedup_key,
+    )
+    if session is not None:
+        accepted = accept_event(session, **kwargs)  # type: ignore[arg-type]
+    else:
+        with session_scope() as own:
+            accepted = accept_event(own, **kwargs)  # type: ignore[arg-type]
+    return accepted.execution_id, accepted.created
+
+
+def _claimable(now: dt.datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        and_(_inbox.c.status == PENDING, _inbox.c.available_at <= now),
+        and_(_inbox.c.status == CLAIMED, _inbox.c.lease_expires_at < now),
+    )
+
+
+def has_claimable_event(session: Session) -> bool:
+    """A cheap read an idle worker polls before it takes the write lock to claim."""
+    now = _now()
+    return session.execute(select(_inbox.c.id).where(_claimable(now)).limit(1)).first() is not None
+
+
+def claim_next_event(
+    session: Session, worker_id: str, *, lease_seconds: float | None = None, status: str = CLAIMED
+) -> ClaimedEvent | None:
+    """Lease the oldest claimable event to ``worker_id`` (committed at once), or None.
+
+    Claimable: pending and due, or claimed under a lease that expired (its worker died). Each claim
+    counts as an attempt.
+    """
+    lease = lease_seconds if lease_seconds is not None else get_dispatch_settings().lease_seconds
+    now = _now()
+    candidate = (
+        select(_inbox.c.id)
+        .where(_claimable(now))
+        .order_by(_inbox.c.available_at, _inbox.c.created_at)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    statement = (
+        update(_inbox)
+        .where(_inbox.c.id == candidate.scalar_subquery())
+        .where(_claimable(now))
+        .values(
+            status=status,
+            claimed_by=worker_id,
+            attempts=_inbox.c.attempts + 1,
+            lease_expires_at=now + dt.timedelta(seconds=lease),
+        )
+        .returning(
+            _inbox.c.id,
+            _inbox.c.workflow_id,
+            _inbox.c.owner_id,
+            _inbox.c.version_id,
+            _inbox.c.trigger_node_id,
+            _inbox.c.payload,
+            _inbox.c.attempts,
+        )
+    )
+    row = session.execute(statement).first()
+    session.commit()
+    if row is None:
+        return None
+    return ClaimedEvent(
+        id=row.id,
+        workflow_id=row.workflow_id,
+        owner_id=row.owner_id,
+        version_id=row.version_id,
+        trigger_node_id=row.trigger_node_id,
+        payload=json.loads(row.payload),
+        attempts=row.attempts,
+        claimed_by=worker_id,
+    )
+
+
+def renew_lease(
+    session: Session, event_id: str, worker_id: str, *, lease_seconds: float | None = None
+) -> bool:
+    """Extend the lease; False when this worker no longer holds the event."""
+    lease = lease_seconds if lease_seconds is not None else get_dispatch_settings().lease_seconds
+    result = session.execute(
+        update(_inbox)
+        .where(_inbox.c.id == event_id, _inbox.c.claimed_by == worker_id, _inbox.c.status == CLAIMED)
+        .values(lease_expires_at=_now() + dt.timedelta(seconds=lease))
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _finish(session: Session, event_id: str, worker_id: str, **values: Any) -> bool:
+    result = session.execute(
+        update(_inbox)
+        .where(_inbox.c.id == event_id, _inbox.c.claimed_by == worker_id, _inbox.c.status == CLAIMED)
+        .values(**values)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def complete_event(session: Session, event_id: str, worker_id: str, *, status: str = DONE) -> bool:
+    """Mark the event's execution finished (its run reached a terminal state)."""
+    return _finish(session, event_id, worker_id, status=status, lease_expires_at=None, finished_at=_now())
+
+
+def fail_event(
+    session: Session, event_id: str, worker_id: str, error: str, *, retry: bool, attempts: int
+) -> str:
+    """Record a failure to execute; back to pending while attempts remain (and ``retry``), else failed.
+
+    Returns the new status.
+    """
+    settings = get_dispatch_settings()
+    if retry and attempts < settings.max_attempts:
+        _finish(
+            session,
+            event_id,
+            worker_id,
+            status=PENDING,
+            error=error,
+            claimed_by=None,
+            lease_expires_at=None,
+            available_at=_now() + dt.timedelta(seconds=settings.retry_delay_seconds * attempts),
+        )
+        return PENDING
+    _finish(
+        session, event_id, worker_id, status=FAILED, error=error, lease_expires_at=None, finished_at=_now()
+    )
+    return FAILED
+
+
+def get_event(session: Session, event_id: str) -> TriggerEvent | None:
+    return session.get(TriggerEvent, event_id)
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """How many events are in each status (for benches, tests and ``connectflow worker --status``)."""
+    rows = session.execute(select(_inbox.c.status, func.count()).group_by(_inbox.c.status))
+    return {status: count for status, count in rows}

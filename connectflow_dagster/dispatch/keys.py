@@ -1,0 +1,212 @@
+"""The server key, API trigger keys and per-trigger secrets.
+
+Nothing secret is stored in a workflow, a run or the event log:
+
+- **API keys** (``cf_sk_<prefix>_<secret>``, 256 random bits) are shown once; the database keeps the
+  public prefix and ``HMAC-SHA256(server key, key)``. A stolen database does not yield usable keys.
+- **Trigger secrets** (Stripe signing secret, Google Form / webhook shared secret) live in
+  ``cf_trigger_secrets`` keyed by (workflow, trigger node), never in node params. A Stripe signing
+  secret must be read back to compute the HMAC, so it is encrypted (Fernet: AES-128-CBC +
+  HMAC-SHA256); a shared secret is only compared, so only its keyed hash is kept.
+
+The server key comes from ``CONNECTFLOW_TRIGGER_KEY`` or, by default, a random key created once in
+``$CONNECTFLOW_HOME/trigger.key`` (mode 0600) and shared by the gateway and workers of that home.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from connectflow_dagster.config import get_settings
+from connectflow_dagster.dispatch.config import get_dispatch_settings
+from connectflow_dagster.store.models import ApiKey, Base, utcnow
+
+API_KEY_PREFIX = "cf_sk_"
+_lock = threading.Lock()
+_keys: dict[str, bytes] = {}
+
+
+def server_key() -> bytes:
+    """32 bytes every process of this installation shares (see the module docstring)."""
+    configured = get_dispatch_settings().trigger_key
+    if configured:
+        return hashlib.sha256(configured.encode()).digest()
+    path = get_settings().home_dir / "trigger.key"
+    cache_key = str(path)
+    with _lock:
+        if cache_key in _keys:
+            return _keys[cache_key]
+        _keys[cache_key] = _read_or_create_key(path)
+        return _keys[cache_key]
+
+
+def _read_or_create_key(path: Path) -> bytes:
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # atomic: the first process to create the key wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _derived(purpose: str) -> bytes:
+    return hmac.new(server_key(), purpose.encode(), hashlib.sha256).digest()
+
+
+def keyed_hash(value: str, purpose: str) -> str:
+    """HMAC-SHA256 of ``value`` under a key derived from the server key for ``purpose`` (hex)."""
+    return hmac.new(_derived(purpose), value.encode(), hashlib.sha256).hexdigest()
+
+
+def _fernet() -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_derived("trigger-secret-encryption")))
+
+
+# ---- API keys ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    """A freshly created key: ``key`` is the only time the full secret exists outside the caller."""
+
+    row: ApiKey
+    key: str
+
+
+def create_api_key(session: Session, *, owner_id: str, workflow_id: str, name: str = "") -> NewApiKey:
+    """Create a key for one workflow; the returned ``key`` is shown once and never stored."""
+    prefix = secrets.token_hex(6)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(
+        owner_id=owner_id,
+        workflow_id=workflow_id,
+        name=name,
+        prefix=f"{API_KEY_PREFIX}{prefix}",
+        key_hash=keyed_hash(key, "api-key"),
+    )
+    session.add(row)
+    session.flush()
+    return NewApiKey(row, key)
+
+
+def verify_api_key(session: Session, presented: str) -> ApiKey | None:
+    """The live key row for a presented key, or None (unknown, revoked or wrong secret)."""
+    if not presented.startswith(API_KEY_PREFIX) or presented.count("_") < 3:
+        return None
+    prefix = presented[: len(API_KEY_PREFIX) + 12]
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.key_hash, keyed_hash(presented, "api-key")):
+        return None
+    return row
+
+
+def list_api_keys(session: Session, *, owner_id: str, workflow_id: str) -> list[ApiKey]:
+    return list(
+        session.scalars(
+            select(ApiKey)
+            .where(ApiKey.owner_id == owner_id, ApiKey.workflow_id == workflow_id)
+            .order_by(ApiKey.created_at.desc())
+        )
+    )
+
+
+def revoke_api_key(session: Session, *, owner_id: str, workflow_id: str, key_id: str) -> ApiKey | None:
+    row = session.get(ApiKey, key_id)
+    if row is None or row.owner_id != owner_id or row.workflow_id != workflow_id:
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = dt.datetime.now(dt.UTC)
+        session.flush()
+    return row
+
+
+# ---- trigger secrets ---------------------------------------------------------------------------------
+
+
+class TriggerSecret(Base):
+    """The secret of one trigger node: encrypted (``kind='signing'``) or keyed-hashed (``'shared'``)."""
+
+    __tablename__ = "cf_trigger_secrets"
+
+    workflow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def set_signing_secret(session: Session, workflow_id: str, node_id: str, secret: str) -> None:
+    """Store a secret that must be read back (a Stripe ``whsec_…`` endpoint secret), encrypted."""
+    _put(session, workflow_id, node_id, "signing", _fernet().encrypt(secret.encode()).decode())
+
+
+def set_shared_secret(session: Session, workflow_id: str, node_id: str, secret: str) -> None:
+    """Store a secret callers present as-is (forms, webhooks): only its keyed hash is kept."""
+    _put(session, workflow_id, node_id, "shared", keyed_hash(secret, f"trigger:{workflow_id}:{node_id}"))
+
+
+def generate_shared_secret(session: Session, workflow_id: str, node_id: str) -> str:
+    """Create, store (hashed) and return a new random shared secret; the caller shows it once."""
+    secret = secrets.token_urlsafe(32)
+    set_shared_secret(session, workflow_id, node_id, secret)
+    return secret
+
+
+def _put(session: Session, workflow_id: str, node_id: str, kind: str, value: str) -> None:
+    row = session.get(TriggerSecret, (workflow_id, node_id))
+    if row is None:
+        session.add(TriggerSecret(workflow_id=workflow_id, node_id=node_id, kind=kind, value=value))
+    else:
+        row.kind, row.value, row.created_at = kind, value, utcnow()
+    session.flush()
+
+
+def delete_trigger_secret(session: Session, workflow_id: str, node_id: str) -> bool:
+    row = session.get(TriggerSecret, (workflow_id, node_id))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def get_trigger_secret(session: Session, workflow_id: str, node_id: str) -> TriggerSecret | None:
+    return session.get(TriggerSecret, (workflow_id, node_id))
+
+
+def signing_secret(row: TriggerSecret) -> str | None:
+    """The decrypted signing secret of a ``signing`` row (None if it cannot be decrypted)."""
+    if row.kind != "signing":
+        return None
+    try:
+        return _fernet().decrypt(row.value.encode()).decode()
+    except InvalidToken:
+        return None
+
+
+def shared_secret_matches(row: TriggerSecret, presented: str) -> bool:
+    """Constant-time check of a presented shared secret against the stored keyed hash."""
+    if row.kind != "shared":
+        return False
+    expected = keyed_hash(presented, f"trigger:{row.workflow_id}:{row.node_id}")
+    return hmac.compare_digest(row.value, expected)

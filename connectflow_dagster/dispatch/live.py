@@ -1,0 +1,112 @@
+"""Live run events: a run's Dagster event log read as node status changes, incrementally.
+
+``RunEventReader.poll()`` returns what happened since the last poll (by event-log cursor): each node
+going ``running``, ``success``, ``failed``, ``skipped`` or ``retrying``, the run starting and the run's
+end. The gateway streams these as server-sent events; the editor patches node status from them.
+A node that completed without an output (a trigger that did not fire) counts as skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster import DagsterEventType, DagsterInstance
+
+from connectflow_dagster.execution import run_status_name
+
+_OF_INTEREST = {
+    DagsterEventType.RUN_START,
+    DagsterEventType.RUN_SUCCESS,
+    DagsterEventType.RUN_FAILURE,
+    DagsterEventType.RUN_CANCELED,
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_RESTARTED,
+    DagsterEventType.STEP_OUTPUT,
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.STEP_SKIPPED,
+    DagsterEventType.STEP_UP_FOR_RETRY,
+}
+_RUN_END = {
+    DagsterEventType.RUN_SUCCESS: "success",
+    DagsterEventType.RUN_FAILURE: "failed",
+    DagsterEventType.RUN_CANCELED: "canceled",
+}
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """One change: ``kind`` is ``run`` (started), ``node`` (status change) or ``end`` (run finished)."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass
+class RunEventReader:
+    """Reads one run's event log forward from a cursor."""
+
+    instance: DagsterInstance
+    run_id: str
+    cursor: str | None = None
+    finished: bool = False
+    _with_output: set[str] = field(default_factory=set)
+
+    def poll(self) -> list[LiveEvent]:
+        out: list[LiveEvent] = []
+        while True:
+            conn = self.instance.get_records_for_run(
+                self.run_id, cursor=self.cursor, of_type=_OF_INTEREST, limit=500
+            )
+            for record in conn.records:
+                change = self._translate(record.event_log_entry)
+                if change is not None:
+                    out.append(change)
+            self.cursor = conn.cursor
+            if not conn.has_more:
+                return out
+
+    def _translate(self, entry: Any) -> LiveEvent | None:
+        event = entry.dagster_event
+        if event is None:
+            return None
+        etype, step, at = event.event_type, event.step_key, entry.timestamp
+        if etype == DagsterEventType.RUN_START:
+            return LiveEvent("run", {"status": "running", "at": at})
+        if etype in _RUN_END:
+            self.finished = True
+            data: dict[str, Any] = {"status": _RUN_END[etype], "at": at}
+            if etype == DagsterEventType.RUN_FAILURE and entry.message:
+                data["error"] = entry.message
+            return LiveEvent("end", data)
+        if step is None:
+            return None
+        if etype in (DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED):
+            return LiveEvent("node", {"node_id": step, "status": "running", "at": at})
+        if etype == DagsterEventType.STEP_OUTPUT:
+            self._with_output.add(step)
+            return None
+        if etype == DagsterEventType.STEP_SUCCESS:
+            status = "success" if step in self._with_output else "skipped"
+            return LiveEvent("node", {"node_id": step, "status": status, "at": at})
+        if etype == DagsterEventType.STEP_SKIPPED:
+            return LiveEvent("node", {"node_id": step, "status": "skipped", "at": at})
+        if etype == DagsterEventType.STEP_UP_FOR_RETRY:
+            return LiveEvent("node", {"node_id": step, "status": "retrying", "at": at})
+        if etype == DagsterEventType.STEP_FAILURE:
+            data = {"node_id": step, "status": "failed", "at": at}
+            failure = getattr(event.event_specific_data, "user_failure_data", None)
+            error = getattr(event.event_specific_data, "error", None)
+            if failure is not None and failure.description:
+                data["error"] = failure.description
+            elif error is not None:
+                data["error"] = error.message.strip()
+            return LiveEvent("node", data)
+        return None
+
+
+def run_status(instance: DagsterInstance, run_id: str) -> str | None:
+    """The ConnectFlow status name of a run, or None when the run does not exist (yet)."""
+    run = instance.get_run_by_id(run_id)
+    return run_status_name(run.status) if run is not None else None

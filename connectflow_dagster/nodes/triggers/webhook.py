@@ -1,0 +1,66 @@
+"""Webhook trigger: any JSON or form body POSTed to ``/api/webhooks/{workflow_id}/{path}``.
+
+Context: ``{body, query, headers, method, path}`` (credential-bearing headers removed). The caller
+gets 202 with the execution id at once, or — with ``response_mode='after_run'`` — the final context
+(or one node's output) when the run finishes within ``response_timeout_seconds``, else the 202.
+An optional shared secret (``X-ConnectFlow-Secret`` header or ``Authorization: Bearer``) is set
+through ``/api/workflows/{id}/triggers/{node}/secret``, never in params.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from connectflow_dagster.nodes.base import NodeType, Params
+from connectflow_dagster.nodes.triggers import passthrough
+
+HIDDEN_HEADERS = frozenset(
+    {"authorization", "cookie", "x-connectflow-secret", "stripe-signature", "proxy-authorization"}
+)
+
+
+class WebhookParams(Params):
+    path: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_\-./]{0,200}$",
+        description="The part of the URL after /api/webhooks/{workflow_id}/; empty matches any path.",
+    )
+    response_mode: Literal["immediate", "after_run"] = Field(
+        default="immediate", description="Answer 202 at once, or with the result once the run finishes."
+    )
+    response_node: str | None = Field(
+        default=None, description="after_run: answer with this node's output instead of the whole context."
+    )
+    response_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="after_run: answer 202 if the run takes longer."
+    )
+
+
+class WebhookOutput(BaseModel):
+    body: Any
+    query: dict[str, Any]
+    headers: dict[str, str]
+    method: str
+    path: str
+
+
+def event_context(
+    *, body: Any, query: dict[str, Any], headers: dict[str, str], method: str, path: str
+) -> dict[str, Any]:
+    """The context entry of an accepted webhook call."""
+    visible = {k.lower(): v for k, v in headers.items() if k.lower() not in HIDDEN_HEADERS}
+    return {"body": body, "query": query, "headers": visible, "method": method, "path": path}
+
+
+node = NodeType(
+    type="trigger.webhook",
+    display_name="Webhook",
+    group="trigger",
+    description="Starts the workflow when a JSON or form body is POSTed to its URL.",
+    params=WebhookParams,
+    output=WebhookOutput,
+    execute=passthrough,
+    icon="webhook",
+)

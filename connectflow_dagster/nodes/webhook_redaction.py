@@ -1,0 +1,50 @@
+"""Keep webhook tokens out of httpx's request log.
+
+httpx logs every request at INFO as ``HTTP Request: POST <full URL> …``. A Discord or Slack incoming
+webhook URL carries its token in the path, so the URL itself is a secret: this filter on the
+``httpx`` logger replaces the token part of such paths with ``***`` before any handler sees the
+record. The webhook nodes install it when they are imported (idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_TOKEN_PATHS = (
+    re.compile(r"(/webhooks/[^/\s?#]+/)[^/\s?#\"']+"),  # Discord: /api[/v10]/webhooks/{id}/{token}
+    re.compile(r"(/services/[^/\s?#]+/[^/\s?#]+/)[^/\s?#\"']+"),  # Slack: /services/T…/B…/{secret}
+)
+
+
+def redact_webhook_tokens(text: str) -> str:
+    """``…/webhooks/123/abc?wait=true`` → ``…/webhooks/123/***?wait=true`` (and Slack's form)."""
+    for pattern in _TOKEN_PATHS:
+        text = pattern.sub(r"\1***", text)
+    return text
+
+
+class WebhookTokenFilter(logging.Filter):
+    """Rewrites a record's message and arguments with webhook tokens redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_webhook_tokens(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        return True
+
+
+def _redacted(arg: object) -> object:
+    if isinstance(arg, int | float) or arg is None:
+        return arg
+    text = str(arg)
+    redacted = redact_webhook_tokens(text)
+    return arg if redacted == text else redacted
+
+
+def install_webhook_log_filter(logger_name: str = "httpx") -> None:
+    """Add the filter to ``logger_name`` once."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, WebhookTokenFilter) for f in logger.filters):
+        logger.addFilter(WebhookTokenFilter())

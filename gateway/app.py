@@ -1,0 +1,121 @@
+"""The gateway: one FastAPI app for the editor, notebooks and external callers.
+
+``create_app()`` builds it; ``app`` is the instance ``connectflow serve`` runs. Routers are listed in
+``ROUTERS`` (adding a resource is one line there); the Panel UI, when installed, mounts itself with
+``mount_ui=True`` (what ``connectflow serve`` does).
+
+Start-up checks the credential key (production refuses to start without ``CONNECTFLOW_SECRET_KEY``)
+and migrates the app database when it is reachable; an unreachable database does not stop the
+gateway, it answers 503 on health and on writes until the database is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from connectflow_dagster.registry import NodeRegistry
+from gateway import errors
+from gateway.auth.oauth import OAuthStateMiddleware, build_oauth
+from gateway.auth.rate_limit import SignInLimiter
+from gateway.limits import BodySizeLimit
+from gateway.routes import (
+    api_keys,
+    auth,
+    credentials,
+    events,
+    executions,
+    health,
+    node_types,
+    trigger,
+    webhooks,
+    workflows,
+)
+from gateway.runs import BackgroundRuns
+from gateway.settings import GatewaySettings
+
+log = logging.getLogger("gateway")
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    auth.router,
+    workflows.router,
+    credentials.types_router,
+    credentials.router,
+    executions.router,
+    node_types.router,
+    webhooks.router,
+    trigger.router,
+    api_keys.router,
+    events.router,
+]
+
+
+def check_startup() -> None:
+    """Refuse to start without a usable credential key; migrate the app database if reachable."""
+    from sqlalchemy.exc import OperationalError
+
+    from connectflow_dagster.crypto import get_keyring
+    from connectflow_dagster.store.db import get_engine
+
+    get_keyring()  # raises SecretKeyMissing in production without CONNECTFLOW_SECRET_KEY
+    try:
+        get_engine()
+    except OperationalError as exc:
+        log.warning("the app database is unreachable at start-up (%s); serving 503 until it is back", exc)
+
+
+def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) -> FastAPI:
+    """A new gateway app. ``registry`` replaces the installed node types (tests); ``mount_ui`` serves
+    the Panel editor from the same process (``ui.app.mount``)."""
+    settings = GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(check_startup)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(app.state.background_runs.shutdown)
+
+    app = FastAPI(
+        title="ConnectFlow API",
+        version=_version(),
+        description="Workflows, credentials and executions of ConnectFlow on Dagster.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
+        lifespan=lifespan,
+    )
+    app.state.gateway_settings = settings
+    app.state.registry = registry
+    app.state.sign_in_limiter = SignInLimiter(settings.sign_in_attempts, settings.sign_in_window_seconds)
+    app.state.background_runs = BackgroundRuns()
+    app.state.oauth = build_oauth(settings)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(OAuthStateMiddleware, https_only=bool(settings.cookie_secure))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if mount_ui:
+        from ui.app import mount
+
+        mount(app)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("connectflow-dagster")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""One module per resource; ``gateway.app.ROUTERS`` lists the routers the app includes."""

@@ -1,0 +1,270 @@
+"""``/api/workflows``: create, list, get, save (a new immutable version), rename, delete, versions,
+restore, and manual execute."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectflow_dagster import spec
+from connectflow_dagster.dagster_ui import request_reload
+from connectflow_dagster.errors import Problem, WorkflowInvalid
+from connectflow_dagster.execution import RunTarget
+from connectflow_dagster.registry import NodeRegistry
+from connectflow_dagster.store import workflows as store
+from connectflow_dagster.store.models import Credential, Workflow, WorkflowVersion
+from gateway.deps import CurrentUser, InstanceDep, RegistryDep, SessionDep
+from gateway.runs import start_execution
+from gateway.schemas.common import ProblemPublic
+from gateway.schemas.workflows import (
+    ExecuteRequest,
+    ExecutionStarted,
+    VersionDetail,
+    VersionPublic,
+    VersionsPublic,
+    WorkflowCreate,
+    WorkflowPublic,
+    WorkflowSave,
+    WorkflowsPublic,
+    WorkflowSummary,
+    WorkflowUpdate,
+)
+
+router = APIRouter(prefix="/api/workflows", tags=["workflows"])
+
+
+# ---- shaping -----------------------------------------------------------------------------------------
+
+
+def _numbers(session: Session, version_ids: list[int]) -> dict[int, int]:
+    if not version_ids:
+        return {}
+    rows = session.execute(
+        select(WorkflowVersion.id, WorkflowVersion.number).where(WorkflowVersion.id.in_(version_ids))
+    )
+    return {vid: number for vid, number in rows}
+
+
+def _summary(wf: Workflow, number: int | None) -> WorkflowSummary:
+    return WorkflowSummary(
+        id=wf.id,
+        name=wf.name,
+        version=number,
+        active=wf.active,
+        created_at=wf.created_at,
+        updated_at=wf.updated_at,
+    )
+
+
+def _problems(
+    session: Session, owner_id: str, workflow: spec.Workflow, registry: NodeRegistry
+) -> list[Problem]:
+    """Everything that stops the workflow from running, including credentials the owner lacks."""
+    problems = spec.validate(workflow, registry)
+    for node in workflow.nodes:
+        if not node.credential_id:
+            continue
+        cred = session.get(Credential, node.credential_id)
+        if cred is None or cred.owner_id != owner_id:
+            problems.append(Problem("credential not found", node_id=node.id, field="credential_id"))
+            continue
+        try:
+            wanted = registry.get(node.type, node.type_version).credential
+        except KeyError:
+            continue
+        if wanted is not None and cred.type != wanted.type:
+            problems.append(
+                Problem(
+                    f"credential '{cred.name}' is a '{cred.type}' credential; this node needs '{wanted.type}'",
+                    node_id=node.id,
+                    field="credential_id",
+                )
+            )
+    return problems
+
+
+def _public(
+    session: Session,
+    wf: Workflow,
+    registry: NodeRegistry,
+    *,
+    version_created: bool | None = None,
+) -> WorkflowPublic:
+    version = store.current_version(session, wf) if wf.current_version_id is not None else None
+    document = store.version_spec(version) if version else spec.Workflow(id=wf.id, name=wf.name)
+    document = document.model_copy(update={"name": wf.name})
+    return WorkflowPublic(
+        **_summary(wf, version.number if version else None).model_dump(),
+        spec=document.model_dump(mode="json"),
+        problems=[ProblemPublic(**p.as_dict()) for p in _problems(session, wf.owner_id, document, registry)],
+        version_created=version_created,
+    )
+
+
+def _document(body: WorkflowCreate, workflow_id: str | None, name: str) -> spec.Workflow:
+    return spec.Workflow(
+        id=workflow_id, name=name, nodes=body.nodes, edges=body.edges, settings=body.settings
+    )
+
+
+# ---- routes ------------------------------------------------------------------------------------------
+
+
+@router.post("", status_code=201, response_model=WorkflowPublic)
+def create_workflow(
+    body: WorkflowCreate, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> WorkflowPublic:
+    """Create a workflow (version 1). Without a name it gets a readable generated one."""
+    saved = store.save_workflow(session, user.id, _document(body, None, body.name or store.generated_name()))
+    session.commit()
+    request_reload()
+    return _public(session, saved.workflow, registry, version_created=saved.created)
+
+
+@router.get("", response_model=WorkflowsPublic)
+def list_workflows(
+    session: SessionDep,
+    user: CurrentUser,
+    search: str | None = Query(default=None, max_length=200, description="Part of the name or id."),
+    offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=50, ge=1, le=200),
+) -> WorkflowsPublic:
+    """The signed-in user's workflows, most recently changed first."""
+    rows, total = store.list_workflows(session, user.id, search=search, offset=offset, limit=limit)
+    numbers = _numbers(session, [w.current_version_id for w in rows if w.current_version_id is not None])
+    return WorkflowsPublic(
+        data=[_summary(w, numbers.get(w.current_version_id or -1)) for w in rows], count=total
+    )
+
+
+@router.get("/{workflow_id}", response_model=WorkflowPublic)
+def get_workflow(
+    workflow_id: str, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> WorkflowPublic:
+    """The workflow with its current version's document and what must be fixed before it runs."""
+    return _public(session, store.get_workflow(session, user.id, workflow_id), registry)
+
+
+@router.put("/{workflow_id}", response_model=WorkflowPublic)
+def save_workflow(
+    workflow_id: str, body: WorkflowSave, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> WorkflowPublic:
+    """Save the whole workflow as a new immutable version (identical content reuses its version)."""
+    wf = store.get_workflow(session, user.id, workflow_id)
+    if body.id is not None and body.id != workflow_id:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["body", "id"],
+                    "msg": "must be the id in the URL (or left out)",
+                    "type": "value_error",
+                }
+            ],
+        )
+    saved = store.save_workflow(session, user.id, _document(body, workflow_id, body.name or wf.name))
+    session.commit()
+    request_reload()
+    return _public(session, saved.workflow, registry, version_created=saved.created)
+
+
+@router.patch("/{workflow_id}", response_model=WorkflowPublic)
+def rename_workflow(
+    workflow_id: str, body: WorkflowUpdate, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> WorkflowPublic:
+    """Rename (the versions are not changed; the next save carries the new name)."""
+    wf = store.rename_workflow(session, user.id, workflow_id, body.name)
+    session.commit()
+    return _public(session, wf, registry)
+
+
+@router.delete("/{workflow_id}", status_code=204)
+def delete_workflow(workflow_id: str, session: SessionDep, user: CurrentUser) -> Response:
+    """Delete (its executions stay inspectable; its triggers stop accepting events)."""
+    store.delete_workflow(session, user.id, workflow_id)
+    session.commit()
+    request_reload()
+    return Response(status_code=204)
+
+
+def _version_public(version: WorkflowVersion, current_id: int | None) -> VersionPublic:
+    return VersionPublic(
+        number=version.number,
+        content_hash=version.content_hash,
+        created_at=version.created_at,
+        current=version.id == current_id,
+    )
+
+
+@router.get("/{workflow_id}/versions", response_model=VersionsPublic)
+def list_versions(workflow_id: str, session: SessionDep, user: CurrentUser) -> VersionsPublic:
+    """Every saved version, newest first."""
+    wf = store.get_workflow(session, user.id, workflow_id)
+    versions = store.list_versions(session, user.id, workflow_id)
+    return VersionsPublic(
+        data=[_version_public(v, wf.current_version_id) for v in versions], count=len(versions)
+    )
+
+
+@router.get("/{workflow_id}/versions/{number}", response_model=VersionDetail)
+def get_version(workflow_id: str, number: int, session: SessionDep, user: CurrentUser) -> VersionDetail:
+    """One saved version with its document."""
+    wf = store.get_workflow(session, user.id, workflow_id)
+    version = store.get_version(session, user.id, workflow_id, number)
+    return VersionDetail(
+        **_version_public(version, wf.current_version_id).model_dump(),
+        spec=store.version_spec(version).model_dump(mode="json"),
+    )
+
+
+@router.post("/{workflow_id}/versions/{number}/restore", response_model=WorkflowPublic)
+def restore_version(
+    workflow_id: str, number: int, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> WorkflowPublic:
+    """Make an old version current again (saved as the newest version, so history stays linear)."""
+    saved = store.restore_version(session, user.id, workflow_id, number)
+    session.commit()
+    request_reload()
+    return _public(session, saved.workflow, registry, version_created=saved.created)
+
+
+@router.post("/{workflow_id}/execute", status_code=202, response_model=ExecutionStarted)
+def execute_workflow(
+    workflow_id: str,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    registry: RegistryDep,
+    instance: InstanceDep,
+    body: ExecuteRequest | None = None,
+) -> ExecutionStarted:
+    """Run the current version now with an optional JSON input; returns the execution id at once."""
+    body = body or ExecuteRequest()
+    wf = store.get_workflow(session, user.id, workflow_id)
+    version = store.current_version(session, wf)
+    document = store.version_spec(version)
+    problems = _problems(session, user.id, document, registry)
+    if problems:
+        raise WorkflowInvalid(problems)
+    target = RunTarget(document, version.id, version.number, user.id)
+    trigger_ids = [n.id for n in spec.triggers_of(document, registry)]
+    if body.trigger_node_id is not None and body.trigger_node_id not in trigger_ids:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["body", "trigger_node_id"],
+                    "msg": f"not a trigger of this workflow (triggers: {', '.join(trigger_ids)})",
+                    "type": "value_error",
+                }
+            ],
+        )
+    run_id = start_execution(
+        instance,
+        request.app.state.background_runs,
+        target,
+        trigger_node_id=body.trigger_node_id,
+        payload=body.input,
+    )
+    return ExecutionStarted(execution_id=run_id, workflow_id=wf.id, version=version.number, status="queued")

@@ -1,0 +1,52 @@
+"""Executions: Dagster runs of workflows, read from Dagster run storage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class NodeStatusPublic(BaseModel):
+    node_id: str
+    name: str
+    status: str = Field(description="pending | running | success | failed | skipped | retrying | not_run")
+    variable: str | None = None
+    output: Any = None
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration_ms: float | None = None
+    attempts: int = 0
+
+
+class ExecutionSummary(BaseModel):
+    id: str
+    workflow_id: str | None
+    workflow_name: str | None = None
+    status: str
+    version: str | None
+    trigger: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    parent_id: str | None = Field(default=None, description="The execution this one retried.")
+    dagster_url: str = Field(description="This run in the Dagster UI.")
+
+
+class ExecutionPublic(ExecutionSummary):
+    nodes: list[NodeStatusPublic]
+    error: str | None = None
+    failed_node: str | None = None
+    context: dict[str, Any] | None = None
+
+
+class ExecutionsPublic(BaseModel):
+    data: list[ExecutionSummary]
+    count: int
+    next_cursor: str | None = Field(default=None, description="Pass as ?cursor= for the next page.")
+
+
+class ExecutionAccepted(BaseModel):
+    execution_id: str
+    status: str

@@ -1,0 +1,86 @@
+"""Workflows and their versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from connectflow_dagster import spec
+from gateway.schemas.common import ProblemPublic, RequestBody
+
+Name = Field(min_length=1, max_length=200)
+
+
+class WorkflowCreate(RequestBody):
+    """A new workflow; a readable name is generated when none is given."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    nodes: list[spec.Node] = Field(default_factory=list)
+    edges: list[spec.Edge] = Field(default_factory=list)
+    settings: spec.WorkflowSettings = Field(default_factory=spec.WorkflowSettings)
+
+
+class WorkflowSave(WorkflowCreate):
+    """The whole workflow, saved as a new immutable version. ``id``, if sent, must be the URL's."""
+
+    id: str | None = Field(default=None, pattern=spec.ID_PATTERN)
+
+
+class WorkflowUpdate(RequestBody):
+    """Rename."""
+
+    name: str = Name
+
+
+class WorkflowSummary(BaseModel):
+    id: str
+    name: str
+    version: int | None = Field(description="Number of the current version.")
+    active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class WorkflowPublic(WorkflowSummary):
+    spec: dict[str, Any] = Field(description="The workflow document of the current version.")
+    problems: list[ProblemPublic] = Field(
+        default_factory=list, description="What must be fixed before it can run (empty when valid)."
+    )
+    version_created: bool | None = Field(
+        default=None, description="On save: whether the content differed from every earlier version."
+    )
+
+
+class WorkflowsPublic(BaseModel):
+    data: list[WorkflowSummary]
+    count: int
+
+
+class VersionPublic(BaseModel):
+    number: int
+    content_hash: str
+    created_at: dt.datetime
+    current: bool
+
+
+class VersionDetail(VersionPublic):
+    spec: dict[str, Any]
+
+
+class VersionsPublic(BaseModel):
+    data: list[VersionPublic]
+    count: int
+
+
+class ExecuteRequest(RequestBody):
+    input: Any = Field(default=None, description="JSON handed to the trigger as its input.")
+    trigger_node_id: str | None = Field(default=None, description="Which trigger fires (default: the first).")
+
+
+class ExecutionStarted(BaseModel):
+    execution_id: str
+    workflow_id: str
+    version: int
+    status: str
