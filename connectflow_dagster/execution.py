@@ -342,14 +342,10 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
         elif etype == DagsterEventType.STEP_FAILURE:
             node.status = "failed"
             node.finished_at = entry.timestamp
+            node.error = step_failure_message(data)
             err = getattr(data, "error", None)
             if err is not None:
                 chain = err
-                message = _user_error_message(err)
-                # A Failure raised by a node carries its user-facing description; show that.
-                if getattr(data, "user_failure_data", None) and data.user_failure_data.description:
-                    message = data.user_failure_data.description
-                node.error = message
                 stack = []
                 while chain is not None:
                     stack.append("".join(chain.stack) + chain.message)
@@ -376,6 +372,15 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
         key=lambda n: (n.started_at or n.finished_at or float("inf"), position.get(n.node_id, len(position))),
     )
     execution.context = context
+
+
+def step_failure_message(data: Any) -> str | None:
+    """What a user should read for a STEP_FAILURE: the node's own message, not Dagster's wrappers."""
+    failure = getattr(data, "user_failure_data", None)
+    if failure is not None and failure.description:
+        return str(failure.description)  # a Failure raised by the node carries its user-facing text
+    error = getattr(data, "error", None)
+    return _user_error_message(error) if error is not None else None
 
 
 _WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError", "RetryRequested")

@@ -13,7 +13,7 @@ from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance
 
-from connectflow_dagster.execution import run_status_name
+from connectflow_dagster.execution import run_status_name, step_failure_message
 
 _OF_INTEREST = {
     DagsterEventType.RUN_START,
@@ -96,12 +96,9 @@ class RunEventReader:
             return LiveEvent("node", {"node_id": step, "status": "retrying", "at": at})
         if etype == DagsterEventType.STEP_FAILURE:
             data = {"node_id": step, "status": "failed", "at": at}
-            failure = getattr(event.event_specific_data, "user_failure_data", None)
-            error = getattr(event.event_specific_data, "error", None)
-            if failure is not None and failure.description:
-                data["error"] = failure.description
-            elif error is not None:
-                data["error"] = error.message.strip()
+            message = step_failure_message(event.event_specific_data)
+            if message:
+                data["error"] = message
             return LiveEvent("node", data)
         return None
 

@@ -75,3 +75,28 @@ def test_another_user_gets_404_and_anonymous_401(cf, live_gateway):
     assert live_gateway.user().get(f"/api/executions/{execution_id}/events").status_code == 404
     assert live_gateway.client().get(f"/api/executions/{execution_id}/events").status_code == 401
     assert owner.get("/api/executions/no-such-execution/events").status_code == 404
+
+
+def test_a_node_error_is_streamed_as_the_node_said_it_not_as_dagster_wraps_it(
+    cf, live_gateway, worker_thread
+):
+    owner = live_gateway.user()
+    workflow = {
+        "name": "Unreachable",
+        "nodes": [
+            {"id": "hook", "type": "trigger.webhook", "name": "Webhook"},
+            {
+                "id": "call",
+                "type": "http.request",
+                "name": "Call",
+                "params": {"url": "http://127.0.0.1:9/", "timeout": 2},
+            },
+        ],
+        "edges": [{"source": "hook", "target": "call"}],
+    }
+    wid, _ = save(workflow, owner.user_id)
+    execution_id = live_gateway.client().post(f"/api/webhooks/{wid}", json={}).json()["execution_id"]
+    failed = next(d for k, d in read_stream(owner, execution_id) if k == "node" and d["status"] == "failed")
+    assert failed["error"].startswith("node 'call' (Call): GET http://127.0.0.1:9/")
+    assert "connection failed" in failed["error"]
+    assert "Dagster" not in failed["error"]

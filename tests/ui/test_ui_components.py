@@ -1,0 +1,348 @@
+"""The editor's components without a browser: their param state and how they react to canvas events.
+
+Canvas events are fed in exactly as the browser sends them (``ReactFlow._handle_msg``), so these
+tests cover the same code path as a user's drag, connect and delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from connectflow_dagster.registry import get_registry
+from ui.api_client import GatewayClient, NotSignedIn, ValidationFailed
+from ui.components.canvas import Canvas, node_class
+from ui.components.draft import WorkflowDraft, edge_key
+from ui.components.node_settings import NodeSettings, credential_options, trigger_url
+from ui.components.palette import Palette, palette_groups
+from ui.components.schema_form import SchemaForm, field_specs
+from ui.components.status import RunStatus, parse_event
+
+
+@pytest.fixture
+def catalogue() -> dict[str, dict]:
+    return {t["type"]: t for t in get_registry().catalogue()}
+
+
+@pytest.fixture
+def draft(catalogue) -> WorkflowDraft:  # type: ignore[no-untyped-def]
+    return WorkflowDraft(workflow_id="wf1", catalogue=catalogue)
+
+
+def test_draft_adds_nodes_with_unique_ids_names_and_variables(draft: WorkflowDraft) -> None:
+    first = draft.add_node("http.request", {"x": 10, "y": 20})
+    second = draft.add_node("http.request", draft.next_position())
+    assert (first["id"], first["name"], first["variable_name"]) == (
+        "http_request",
+        "HTTP Request",
+        "http_request",
+    )
+    assert (second["id"], second["name"], second["variable_name"]) == (
+        "http_request_2",
+        "HTTP Request 2",
+        "http_request_2",
+    )
+    assert second["position"] == {"x": 270.0, "y": 20.0}  # placed right of the right-most node
+    assert draft.dirty
+
+
+def test_draft_refuses_bad_connections_and_lists_context_variables(draft: WorkflowDraft) -> None:
+    trigger = draft.add_node("trigger.manual")["id"]
+    http = draft.add_node("http.request")["id"]
+    setter = draft.add_node("set")["id"]
+    assert draft.connect(trigger, http) is None
+    assert draft.connect(http, setter) is None
+    assert draft.connect(http, trigger) == "a trigger cannot have incoming connections"
+    assert draft.connect(setter, http) == "this connection would make a cycle"
+    assert draft.connect(trigger, http) == "these nodes are already connected"
+    assert [v["variable"] for v in draft.context_variables(setter)] == ["http_request", "manual_trigger"]
+    draft.remove_nodes([http])
+    assert draft.edges == []
+
+
+def test_draft_round_trips_a_saved_workflow(draft: WorkflowDraft) -> None:
+    saved = {
+        "id": "wf1",
+        "name": "Orders",
+        "version": 3,
+        "nodes": [
+            {"id": "t", "type": "trigger.manual", "name": "Start", "position": {"x": 0, "y": 0}, "params": {}}
+        ],
+        "edges": [],
+    }
+    draft.load(saved)
+    assert (draft.title, draft.version, draft.dirty) == ("Orders", 3, False)
+    draft.update_node("t", name="Begin")
+    assert draft.dirty
+    assert draft.to_spec()["nodes"][0]["name"] == "Begin"
+    draft.mark_saved({"version": 4})
+    assert (draft.dirty, draft.version) == (False, 4)
+
+
+def test_canvas_applies_browser_events_to_the_draft(draft: WorkflowDraft) -> None:
+    canvas = Canvas(draft=draft)
+    canvas.flow._handle_msg(
+        {
+            "type": "drop",
+            "drop_type": "application/x-connectflow-node",
+            "data": {"type": "trigger.manual"},
+            "position": {"x": 5, "y": 6},
+        }
+    )
+    canvas.flow._handle_msg(
+        {
+            "type": "drop",
+            "drop_type": "application/x-connectflow-node",
+            "data": {"type": "set"},
+            "position": {"x": 300, "y": 6},
+        }
+    )
+    assert [n["id"] for n in draft.nodes] == ["trigger_manual", "set"]
+    assert draft.nodes[0]["position"] == {"x": 5.0, "y": 6.0}
+    assert len(canvas.flow.nodes) == 2
+
+    canvas.flow._handle_msg(
+        {
+            "type": "edge_added",
+            "edge": {"id": "xy-edge", "source": "trigger_manual", "target": "set", "sourceHandle": "main"},
+        }
+    )
+    assert draft.edges == [{"source": "trigger_manual", "target": "set"}]
+    assert [e["id"] for e in canvas.flow.edges] == [edge_key(draft.edges[0])]
+
+    canvas.flow._handle_msg(
+        {"type": "edge_added", "edge": {"id": "back", "source": "set", "target": "trigger_manual"}}
+    )
+    assert canvas.message == "a trigger cannot have incoming connections"
+    assert len(canvas.flow.edges) == 1
+
+    canvas.flow._handle_msg({"type": "node_moved", "node_id": "set", "position": {"x": 400, "y": 50}})
+    assert draft.node("set")["position"] == {"x": 400.0, "y": 50.0}
+
+    canvas.flow._handle_msg({"type": "selection_changed", "nodes": ["set"], "edges": []})
+    assert canvas.selected_node == "set"
+
+    canvas.flow._handle_msg({"type": "node_deleted", "node_id": "set"})
+    assert [n["id"] for n in draft.nodes] == ["trigger_manual"]
+    assert draft.edges == [] and canvas.selected_node is None
+
+
+def test_canvas_patches_status_without_resending_the_graph(draft: WorkflowDraft) -> None:
+    draft.add_node("trigger.manual")
+    canvas = Canvas(draft=draft)
+    sent: list[dict] = []
+    canvas.flow._send_msg = sent.append  # record the patches the browser would receive
+    graph_updates: list[str] = []
+    canvas.flow.param.watch(lambda e: graph_updates.append(e.name), ["nodes", "edges"])
+
+    canvas.set_status("trigger_manual", "running")
+    canvas.set_status("trigger_manual", "success")
+    canvas.show_problems([{"node_id": "trigger_manual", "field": "params", "message": "bad"}])
+
+    assert graph_updates == []
+    assert {"type": "patch_node_data", "node_id": "trigger_manual", "patch": {"status": "success"}} in sent
+    classes = [m["patch"]["className"] for m in sent if m["type"] == "patch_node_props"]
+    assert classes[-1] == node_class("trigger", "success", invalid=True)
+    assert canvas.statuses == {"trigger_manual": "success"}
+
+
+def test_palette_groups_filter_and_click(catalogue) -> None:  # type: ignore[no-untyped-def]
+    groups = palette_groups(list(catalogue.values()))
+    assert [g["group"] for g in groups] == ["trigger", "action", "logic"]
+    assert "trigger.manual" in [i["type"] for i in groups[0]["items"]]
+    found = [i["type"] for g in palette_groups(list(catalogue.values()), "http") for i in g["items"]]
+    assert "http.request" in found and "set" not in found and "trigger.manual" not in found
+    picked: list[str] = []
+    palette = Palette(catalogue=list(catalogue.values()), on_pick=picked.append)
+    palette._list._handle_msg({"type": "set"})
+    assert picked == ["set"] and palette.picked == "set"
+    palette.search = "merge"
+    assert [i["type"] for g in palette._list.groups for i in g["items"]] == ["merge"]
+
+
+def test_schema_form_generates_fields_and_parses_values(catalogue) -> None:  # type: ignore[no-untyped-def]
+    schema = catalogue["http.request"]["params_schema"]
+    kinds = {f.name: f.kind for f in field_specs(schema)}
+    assert kinds["method"] == "select" and kinds["url"] == "text" and kinds["headers"] == "json"
+    assert kinds["fail_on_error_status"] == "boolean" and kinds["timeout"] == "number"
+    form = SchemaForm(schema=schema, value={"url": "http://x"})
+    form.widgets["url"].value_input = "http://example.test/{{ trigger.id }}"
+    form.widgets["headers"].value_input = '{"X-A": "1"}'
+    form.widgets["query"].value_input = "{not json"
+    assert form.value["url"] == "http://example.test/{{ trigger.id }}"
+    assert form.value["headers"] == {"X-A": "1"}
+    assert "query" in form.errors and "query" not in form.value
+
+
+def test_node_settings_writes_to_the_draft(draft: WorkflowDraft) -> None:
+    trigger = draft.add_node("trigger.manual")["id"]
+    http = draft.add_node("http.request")["id"]
+    draft.connect(trigger, http)
+    renamed: list[tuple[str, str]] = []
+    settings = NodeSettings(draft=draft, on_rename=lambda i, n: renamed.append((i, n)))
+    settings.node_id = http
+    settings.form.widgets["url"].value_input = "http://127.0.0.1/x"
+    assert draft.node(http)["params"] == {"url": "http://127.0.0.1/x"}
+    settings.problems = [{"node_id": http, "field": "params.url", "message": "Field required"}]
+    assert "Field required" in settings._problems_pane.object
+    assert credential_options(
+        [{"id": "c1", "name": "A", "type": "smtp"}, {"id": "c2", "name": "B", "type": "openai_api"}], "smtp"
+    ) == {"— choose a credential —": None, "A (smtp)": "c1"}
+
+
+def test_run_status_follows_the_live_events_the_gateway_streams(cf) -> None:  # type: ignore[no-untyped-def]
+    """A real run's event log, read by the gateway's reader and shaped as its SSE events are."""
+    from connectflow_dagster.dispatch.live import RunEventReader
+
+    execution = cf.run(
+        {
+            "name": "fails in the middle",
+            "nodes": [
+                {"id": "start", "type": "trigger.manual", "name": "Start"},
+                {
+                    "id": "fetch",
+                    "type": "http.request",
+                    "name": "Fetch",
+                    "params": {"url": "http://127.0.0.1:9/x"},
+                },
+                {"id": "after", "type": "set", "name": "After", "params": {"fields": {"a": 1}}},
+            ],
+            "edges": [{"source": "start", "target": "fetch"}, {"source": "fetch", "target": "after"}],
+        }
+    )
+    reader = RunEventReader(cf.instance, execution.id)
+    events = [{"event": "queued", "execution_id": execution.id}]
+    events += [{**change.data, "event": change.kind} for change in reader.poll()]  # as events.py sends them
+
+    seen: list[tuple[str, str, str | None]] = []
+    status = RunStatus(on_node=lambda n, s, e: seen.append((n, s, e)))
+    status.start(execution.id)
+    for event in events:
+        status.apply_event(event)
+    assert [(n, s) for n, s, _ in seen] == [
+        ("start", "running"),
+        ("start", "success"),
+        ("fetch", "running"),
+        ("fetch", "failed"),
+    ]
+    assert seen[-1][2]  # the live event carries an error (Dagster's step error; the detail has the cause)
+    assert (status.status, status.finished) == ("failed", True)
+    assert status.node_statuses == {"start": "success", "fetch": "failed"}
+
+    # The recorded detail (read once the stream ends) fills in what no event said: "after" never ran.
+    from connectflow_dagster.execution import get_execution
+
+    recorded = get_execution(cf.instance, execution.id)
+    status.apply_execution(
+        {
+            "status": recorded.status,
+            "error": recorded.error,
+            "nodes": [{"node_id": n.node_id, "status": n.status, "error": n.error} for n in recorded.nodes],
+        }
+    )
+    assert status.node_statuses == {"start": "success", "fetch": "failed", "after": "not_run"}
+    fetch_error = next(n.error for n in recorded.nodes if n.node_id == "fetch")
+    assert ("fetch", "failed", fetch_error) in seen and "127.0.0.1:9" in (fetch_error or "")
+    assert "127.0.0.1:9" in status.error
+    assert parse_event({"event": "run", "status": "running", "at": 1.0}) == ("run", None, "running", None)
+    assert parse_event({"event": "queued", "execution_id": "x"})[0] == "other"
+
+
+def test_api_client_forwards_the_session_and_maps_errors() -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if request.url.path == "/api/workflows" and request.method == "GET":
+            return httpx.Response(200, json={"data": [{"id": "w1", "name": "A"}], "count": 1})
+        if request.url.path == "/api/workflows/w1":
+            return httpx.Response(
+                422,
+                json={
+                    "detail": "invalid workflow",
+                    "problems": [{"message": "Field required", "node_id": "n1", "field": "params.url"}],
+                },
+            )
+        return httpx.Response(401, json={"detail": "not signed in"})
+
+    client = GatewayClient(
+        transport=httpx.MockTransport(handler), cookies={"cf_session": "s", "cf_csrf": "t"}
+    )
+
+    async def scenario() -> None:
+        assert await client.list_workflows() == [{"id": "w1", "name": "A"}]
+        with pytest.raises(ValidationFailed) as invalid:
+            await client.save_workflow("w1", {"name": "A"})
+        assert invalid.value.problems[0]["node_id"] == "n1"
+        with pytest.raises(NotSignedIn):
+            await client.get_execution("x")
+        await client.aclose()
+
+    asyncio.run(scenario())
+    assert "cf_session=s" in calls[0].headers["cookie"]
+    assert calls[1].headers["x-csrf-token"] == "t" and json.loads(calls[1].content) == {"name": "A"}
+    assert "x-csrf-token" not in calls[0].headers
+
+
+def test_node_settings_shows_trigger_urls_secrets_and_the_last_run(draft: WorkflowDraft) -> None:
+    hook = draft.add_node("trigger.webhook")["id"]
+    api = draft.add_node("trigger.api")["id"]
+    draft.update_node(hook, params={"path": "/orders/"})
+    settings = NodeSettings(draft=draft, base_url="http://cf.test")
+    settings.node_id = hook
+    assert "Save the workflow first" in settings._trigger_pane.object  # never saved: no URL yet
+
+    draft.mark_saved({"version": 2})
+    assert trigger_url("http://cf.test/", "wf1", draft.node(hook)) == "http://cf.test/api/webhooks/wf1/orders"
+    settings.trigger_info = {
+        hook: {
+            "url": "https://public.example/api/webhooks/wf1/orders",
+            "secret_configured": True,
+            "secret": "s3cret-shown-once",
+        }
+    }
+    pane = settings._trigger_pane.object
+    assert "https://public.example/api/webhooks/wf1/orders" in pane  # the gateway's answer wins
+    assert "Secret: <b>set</b>" in pane and "s3cret-shown-once" in pane
+
+    settings.run_results = {hook: {"status": "failed", "error": "boom <b>"}}
+    assert "cf-badge-failed" in settings._run_pane.object and "boom &lt;b&gt;" in settings._run_pane.object
+
+    settings.node_id = api
+    assert "POST http://cf.test/api/trigger" in settings._trigger_pane.object
+    assert "/ui/api-keys?workflow=wf1" in settings._trigger_pane.object
+    assert settings._run_pane.object == ""
+
+
+def test_api_client_asks_who_is_signed_in_and_sends_the_csrf_cookie() -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if request.url.path == "/api/auth/me":
+            signed_in = "cf_session=s" in request.headers.get("cookie", "")
+            return (
+                httpx.Response(200, json={"id": "u1", "email": "a@b.c"}) if signed_in else httpx.Response(401)
+            )
+        if request.url.path == "/api/auth/sign-out":
+            return httpx.Response(204)
+        return httpx.Response(404, json={"detail": "no such route"})
+
+    async def scenario() -> None:
+        anonymous = GatewayClient(transport=httpx.MockTransport(handler))
+        assert await anonymous.current_user() is None
+        signed_in = GatewayClient(
+            transport=httpx.MockTransport(handler),
+            cookies={"cf_session": "s", "cf_csrf": "tok", "other": "x"},
+        )
+        assert (await signed_in.current_user())["id"] == "u1"
+        await signed_in.request("POST", "/api/auth/sign-out")
+        await anonymous.aclose()
+        await signed_in.aclose()
+
+    asyncio.run(scenario())
+    assert [c.url.path for c in calls] == ["/api/auth/me", "/api/auth/me", "/api/auth/sign-out"]
+    assert calls[2].headers["x-csrf-token"] == "tok"

@@ -1,0 +1,149 @@
+"""Serve the Panel pages inside the gateway process: same origin, same sign-in as the API.
+
+``mount(app)`` adds the pages to the gateway's FastAPI app through Panel's FastAPI integration
+(``panel.io.fastapi``, bokeh-fastapi). Pages live under ``/ui/``; ``/`` sends the browser to the
+workflows list. A small ASGI middleware asks the gateway (``GET`` on its auth session route, in
+process) whether the browser is signed in before a page is built, and sends it to the sign-in page
+otherwise, so no page is ever rendered for an anonymous visitor.
+
+Each page talks to the gateway through ``GatewayClient`` with the browser's own cookies, over an
+in-process transport: every read and write goes through the API's authorisation.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import panel as pn
+from fastapi import FastAPI
+from starlette.responses import RedirectResponse
+
+from ui._asgi_transport import StreamingASGITransport
+from ui.api_client import GatewayClient
+
+__all__ = ["PAGES", "PUBLIC_PAGES", "client_for_session", "mount"]
+
+PUBLIC_PAGES = ("/ui/sign-in", "/ui/sign-up")
+_state: dict[str, Any] = {"app": None}
+
+
+def _page_factories() -> dict[str, Callable[[], Any]]:
+    from ui.pages import api_keys, auth, credentials, editor, executions, workflows
+
+    return {
+        "/ui/sign-in": auth.sign_in_page,
+        "/ui/sign-up": auth.sign_up_page,
+        "/ui/workflows": workflows.page,
+        "/ui/editor": editor.page,
+        "/ui/executions": executions.page,
+        "/ui/credentials": credentials.page,
+        "/ui/api-keys": api_keys.page,
+    }
+
+
+PAGES = (
+    "/ui/sign-in",
+    "/ui/sign-up",
+    "/ui/workflows",
+    "/ui/editor",
+    "/ui/executions",
+    "/ui/credentials",
+    "/ui/api-keys",
+)
+TITLES = {
+    "/ui/sign-in": "Sign in · ConnectFlow",
+    "/ui/sign-up": "Sign up · ConnectFlow",
+    "/ui/workflows": "Workflows · ConnectFlow",
+    "/ui/editor": "Editor · ConnectFlow",
+    "/ui/executions": "Executions · ConnectFlow",
+    "/ui/credentials": "Credentials · ConnectFlow",
+    "/ui/api-keys": "API keys · ConnectFlow",
+}
+
+
+def client_for_session() -> GatewayClient:
+    """A gateway client acting as the browser of the current Panel session."""
+    headers = pn.state.headers or {}
+    host = headers.get("Host") or headers.get("host") or "localhost"
+    scheme = headers.get("X-Forwarded-Proto") or headers.get("x-forwarded-proto") or "http"
+    return GatewayClient(
+        transport=StreamingASGITransport(_state["app"]),
+        base_url=f"{scheme}://{host}",
+        cookies=dict(pn.state.cookies or {}),
+        origin=f"{scheme}://{host}",
+    )
+
+
+def client_for_request(app: Any, scope: dict[str, Any]) -> GatewayClient:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    cookies = {}
+    for part in headers.get("cookie", "").split(";"):
+        if "=" in part:
+            name, _, value = part.strip().partition("=")
+            cookies[name] = value
+    host = headers.get("host", "localhost")
+    scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
+    return GatewayClient(
+        transport=StreamingASGITransport(app),
+        base_url=f"{scheme}://{host}",
+        cookies=cookies,
+        origin=f"{scheme}://{host}",
+    )
+
+
+class SignInGate:
+    """ASGI middleware: UI pages need a signed-in browser; sign-in pages skip for one that is."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope.get("method") != "GET" or path not in PAGES:
+            await self.app(scope, receive, send)
+            return
+        client = client_for_request(_state["app"] or self.app, scope)
+        try:
+            user = await client.current_user()
+        finally:
+            await client.aclose()
+        query = scope.get("query_string", b"").decode("latin-1")
+        if user is None and path not in PUBLIC_PAGES:
+            target = path + (f"?{query}" if query else "")
+            response = RedirectResponse(f"/ui/sign-in?next={quote(target, safe='')}", status_code=303)
+            await response(scope, receive, send)
+            return
+        if user is not None and path in PUBLIC_PAGES:
+            await RedirectResponse("/ui/workflows", status_code=303)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the UI from ``app`` (the gateway): pages under ``/ui/``, ``/`` redirects to them."""
+    from panel.io.fastapi import add_applications
+
+    _state["app"] = app
+    factories = _page_factories()
+    add_applications(
+        {path: factories[path] for path in PAGES},
+        app=app,
+        title=TITLES,
+        # Sessions are tied to this process; a per-process key signs their tokens.
+        secret_key=secrets.token_bytes(32),
+        sign_sessions=True,
+    )
+    if not any(getattr(r, "path", None) == "/" for r in app.router.routes):
+
+        @app.get("/", include_in_schema=False)
+        async def _root() -> RedirectResponse:
+            return RedirectResponse("/ui/workflows", status_code=303)
+
+    @app.get("/ui", include_in_schema=False)
+    async def _ui_root() -> RedirectResponse:
+        return RedirectResponse("/ui/workflows", status_code=303)
+
+    app.add_middleware(SignInGate)

@@ -1,0 +1,253 @@
+"""The workflow canvas: panel-reactflow showing a ``WorkflowDraft``, with run status patched in.
+
+The graph is built once when a workflow opens. After that every change is incremental: the user's
+drags, connections and deletions arrive as ReactFlow events and are applied to the draft; run status
+and validation problems are patched onto single nodes (``patch_node_data`` for the data,
+``patch_node_props`` for the class the CSS colours), never by re-sending the graph.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import param
+from panel.viewable import Viewer
+from panel_reactflow import NodeType, ReactFlow
+
+from ui.components.draft import WorkflowDraft, edge_key
+
+__all__ = ["DROP_TYPE", "STATUSES", "Canvas", "flow_edge", "flow_node", "node_class", "node_type_specs"]
+
+DROP_TYPE = "application/x-connectflow-node"
+STATUSES = ("idle", "queued", "running", "success", "failed", "skipped", "retrying", "not_run")
+
+CANVAS_CSS = """
+.react-flow__node.cf-node {
+  min-width: 170px; border-radius: 10px; background: #fff; border: 1.5px solid #cbd5e1;
+  box-shadow: 0 1px 3px rgba(15,23,42,.08); font-family: system-ui, sans-serif; font-size: 13px;
+  padding: 2px 6px 8px 6px; color: #0f172a;
+}
+.react-flow__node.cf-node.selected { box-shadow: 0 0 0 3px rgba(99,102,241,.35); border-color: #6366f1; }
+.react-flow__node.cf-node::before {
+  display: block; font-size: 10px; letter-spacing: .04em; text-transform: uppercase; color: #64748b;
+  margin: 4px 0 0 8px;
+}
+.react-flow__node.cf-group-trigger::before { content: "⚡ trigger"; color: #b45309; }
+.react-flow__node.cf-group-action::before { content: "▶ action"; color: #2563eb; }
+.react-flow__node.cf-group-logic::before { content: "◆ logic"; color: #7c3aed; }
+.react-flow__node.cf-node::after {
+  position: absolute; top: -10px; right: -8px; border-radius: 9px; padding: 1px 8px; font-size: 11px;
+  font-weight: 600; color: #fff;
+}
+.react-flow__node.cf-status-queued::after { content: "queued"; background: #94a3b8; }
+.react-flow__node.cf-status-running { border-color: #3b82f6; }
+.react-flow__node.cf-status-running::after { content: "running…"; background: #3b82f6; }
+.react-flow__node.cf-status-retrying { border-color: #f59e0b; }
+.react-flow__node.cf-status-retrying::after { content: "retrying"; background: #f59e0b; }
+.react-flow__node.cf-status-success { border-color: #16a34a; background: #f0fdf4; }
+.react-flow__node.cf-status-success::after { content: "✓ success"; background: #16a34a; }
+.react-flow__node.cf-status-failed { border-color: #dc2626; background: #fef2f2; }
+.react-flow__node.cf-status-failed::after { content: "✕ failed"; background: #dc2626; }
+.react-flow__node.cf-status-skipped { border-style: dashed; opacity: .75; }
+.react-flow__node.cf-status-skipped::after { content: "skipped"; background: #64748b; }
+.react-flow__node.cf-status-not_run { opacity: .6; }
+.react-flow__node.cf-invalid { border-color: #f97316; border-width: 2px; }
+.react-flow__node.cf-invalid.cf-status-idle::after { content: "⚠ fix settings"; background: #f97316; }
+.react-flow__handle { width: 10px; height: 10px; background: #64748b; }
+.react-flow__handle:hover { background: #6366f1; }
+"""
+
+
+def node_type_specs(catalogue: dict[str, dict[str, Any]]) -> dict[str, NodeType]:
+    """One ReactFlow node type per registered node type: triggers have no input handle."""
+    specs = {}
+    for name, info in catalogue.items():
+        outputs = info.get("outputs") or ["main"]
+        specs[name] = NodeType(
+            type=name,
+            label=info.get("display_name") or name,
+            inputs=[] if info.get("group") == "trigger" else [{"id": "in", "label": "input"}],
+            outputs=[{"id": o, "label": o} for o in outputs] if len(outputs) > 1 else ["main"],
+        )
+    return specs
+
+
+def node_class(group: str | None, status: str = "idle", invalid: bool = False) -> str:
+    """The CSS classes of a canvas node: its group, run status and validity."""
+    classes = ["cf-node", f"cf-group-{group or 'action'}", f"cf-status-{status}"]
+    if invalid:
+        classes.append("cf-invalid")
+    return " ".join(classes)
+
+
+def flow_node(node: dict[str, Any], group: str | None) -> dict[str, Any]:
+    """A ReactFlow node dict for a spec node (status data starts idle)."""
+    return {
+        "id": node["id"],
+        "type": node["type"],
+        "label": node["name"],
+        "position": dict(node.get("position") or {"x": 0.0, "y": 0.0}),
+        "data": {"status": "idle"},
+        "className": node_class(group),
+    }
+
+
+def flow_edge(edge: dict[str, Any], multi_output: bool = False) -> dict[str, Any]:
+    out = {
+        "id": edge_key(edge),
+        "source": edge["source"],
+        "target": edge["target"],
+        "sourceHandle": edge.get("source_handle") or "main",
+        "targetHandle": "in",
+    }
+    if multi_output and edge.get("source_handle"):
+        out["label"] = edge["source_handle"]
+    return out
+
+
+class Canvas(Viewer):
+    """Shows ``draft`` on a ReactFlow canvas and keeps the two in step."""
+
+    draft = param.ClassSelector(class_=WorkflowDraft)
+    selected_node = param.String(default=None, allow_None=True, doc="Id of the selected node.")
+    statuses = param.Dict(default={}, doc="Node id → run status currently shown.")
+    invalid_nodes = param.List(default=[], doc="Ids of nodes with validation problems.")
+    message = param.String(default="", doc="Why the last connection was refused, if it was.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        catalogue = self.draft.catalogue
+        self.flow = ReactFlow(
+            nodes=[flow_node(n, catalogue.get(n["type"], {}).get("group")) for n in self.draft.nodes],
+            edges=[self._flow_edge(e) for e in self.draft.edges],
+            node_types=node_type_specs(catalogue),
+            drop_types=[DROP_TYPE],
+            editor_mode="side",
+            default_node_editor=_no_editor,
+            default_edge_options={"type": "smoothstep", "markerEnd": {"type": "arrowclosed"}},
+            stylesheets=[CANVAS_CSS],
+            sizing_mode="stretch_both",
+            min_height=420,
+            max_zoom=1.2,
+            min_zoom=0.1,
+            validate_on_add=False,
+            css_classes=["cf-canvas"],
+        )
+        self.flow.on("drop", self._on_drop)
+        self.flow.on("node_moved", self._on_moved)
+        self.flow.on("node_deleted", self._on_node_deleted)
+        self.flow.on("edge_added", self._on_edge_added)
+        self.flow.on("edge_deleted", self._on_edge_deleted)
+        self.flow.on("selection_changed", self._on_selection)
+
+    def _group(self, node_id: str) -> str | None:
+        return self.draft.type_info(node_id).get("group")
+
+    def _flow_edge(self, edge: dict[str, Any]) -> dict[str, Any]:
+        outputs = self.draft.catalogue.get(
+            next((n["type"] for n in self.draft.nodes if n["id"] == edge["source"]), ""), {}
+        ).get("outputs") or ["main"]
+        return flow_edge(edge, multi_output=len(outputs) > 1)
+
+    # ---- user actions ------------------------------------------------------------------------------
+
+    def add_node(self, type_name: str, position: dict[str, float] | None = None) -> str:
+        """Add a node of ``type_name`` to the draft and the canvas; returns its id."""
+        node = self.draft.add_node(type_name, position or self.draft.next_position())
+        self.flow.add_node(flow_node(node, self._group(node["id"])))
+        return node["id"]
+
+    def remove_node(self, node_id: str) -> None:
+        self.flow.remove_node(node_id)
+        self.draft.remove_nodes([node_id])
+        if self.selected_node == node_id:
+            self.selected_node = None
+
+    def rename_node(self, node_id: str, name: str) -> None:
+        self.flow.patch_node_props(node_id, {"label": name})
+
+    def _on_drop(self, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        type_name = data.get("type") if isinstance(data, dict) else str(data)
+        if type_name in self.draft.catalogue:
+            self.add_node(type_name, event.get("position"))
+
+    def _on_moved(self, event: dict[str, Any]) -> None:
+        node_id, position = event.get("node_id"), event.get("position")
+        if node_id and position and any(n["id"] == node_id for n in self.draft.nodes):
+            self.draft.move_node(node_id, position)
+
+    def _on_node_deleted(self, event: dict[str, Any]) -> None:
+        node_id = event.get("node_id")
+        if node_id:
+            self.draft.remove_nodes([node_id])
+            if self.selected_node == node_id:
+                self.selected_node = None
+
+    def _on_edge_added(self, event: dict[str, Any]) -> None:
+        edge = event.get("edge") or {}
+        source, target = edge.get("source"), edge.get("target")
+        if any(edge_key(e) == edge.get("id") for e in self.draft.edges):
+            return  # added by us (or already known)
+        handle = edge.get("sourceHandle")
+        refused = self.draft.connect(source, target, handle if handle != "main" else None)
+        self.flow.remove_edge(edge.get("id"))
+        if refused:
+            self.message = refused
+            return
+        self.message = ""
+        added = self.draft.edges[-1]
+        self.flow.add_edge(self._flow_edge(added))
+
+    def _on_edge_deleted(self, event: dict[str, Any]) -> None:
+        ids = list(event.get("edge_ids") or [])
+        if event.get("edge_id"):
+            ids.append(event["edge_id"])
+        self.draft.disconnect(ids)
+
+    def _on_selection(self, event: dict[str, Any]) -> None:
+        nodes = event.get("nodes") or []
+        self.selected_node = nodes[0] if nodes else None
+
+    # ---- status and problems (patched, never re-rendered) ------------------------------------------
+
+    def _restyle(self, node_id: str) -> None:
+        status = self.statuses.get(node_id, "idle")
+        self.flow.patch_node_props(
+            node_id, {"className": node_class(self._group(node_id), status, node_id in self.invalid_nodes)}
+        )
+
+    def set_status(self, node_id: str, status: str, error: str | None = None) -> None:
+        """Show a node's run status (``running``, ``success``, ``failed``, ``skipped``…)."""
+        if not any(n["id"] == node_id for n in self.draft.nodes):
+            return
+        if self.statuses.get(node_id) == status and error is None:
+            return
+        self.statuses = {**self.statuses, node_id: status}
+        patch: dict[str, Any] = {"status": status}
+        if error is not None:
+            patch["error"] = error
+        self.flow.patch_node_data(node_id, patch)
+        self._restyle(node_id)
+
+    def reset_statuses(self, status: str = "idle") -> None:
+        for node in self.draft.nodes:
+            self.set_status(node["id"], status)
+
+    def show_problems(self, problems: list[dict[str, Any]]) -> None:
+        """Mark the nodes named in ``problems`` (and clear the mark on the others)."""
+        known = {n["id"] for n in self.draft.nodes}
+        invalid = sorted({p["node_id"] for p in problems if p.get("node_id") in known})
+        previous = set(self.invalid_nodes)
+        self.invalid_nodes = invalid
+        for node_id in previous ^ set(invalid):
+            if node_id in known:
+                self._restyle(node_id)
+
+    def __panel__(self) -> Any:
+        return self.flow
+
+
+def _no_editor(*args: Any, **kwargs: Any) -> None:
+    """Node settings live in the editor's side panel (NodeSettings), not inside the canvas."""
+    return None
