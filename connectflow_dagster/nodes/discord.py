@@ -10,31 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from connectflow_dagster.errors import NonRetriableNodeError
 from connectflow_dagster.nodes.base import CredentialFields, CredentialType, NodeContext, NodeType, Params
 from connectflow_dagster.nodes.http_request import raise_for_status, send
-from connectflow_dagster.nodes.webhook_redaction import install_webhook_log_filter
+from connectflow_dagster.nodes.incoming_webhook import IncomingWebhookFields, install_webhook_log_filter
 
 CREDENTIAL_TYPE = "discord_webhook"
 MAX_CONTENT_CHARS = 2000  # Discord's limit for a message's content
 install_webhook_log_filter()  # the webhook URL (with its token) must not reach httpx's request log
 
 
-class DiscordWebhookFields(CredentialFields):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
+class DiscordWebhookFields(IncomingWebhookFields):
     webhook_url: SecretStr = Field(
         description="The webhook's URL (channel settings → Integrations → Webhooks → Copy Webhook URL)."
     )
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _check_url(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
-        return value
 
 
 class DiscordParams(Params):

@@ -11,12 +11,12 @@ import json
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 
 from connectflow_dagster.errors import NonRetriableNodeError
 from connectflow_dagster.nodes.base import CredentialFields, CredentialType, NodeContext, NodeType, Params
 from connectflow_dagster.nodes.http_request import raise_for_status, send
-from connectflow_dagster.nodes.webhook_redaction import install_webhook_log_filter
+from connectflow_dagster.nodes.incoming_webhook import IncomingWebhookFields, install_webhook_log_filter
 
 CREDENTIAL_TYPE = "slack_webhook"
 MAX_BLOCKS = 50  # Slack's limit per message
@@ -25,19 +25,10 @@ _VALID_HOOK_REPLIES = {"no_text", "invalid_payload", "missing_text_or_fallback_o
 install_webhook_log_filter()  # the webhook URL (with its token) must not reach httpx's request log
 
 
-class SlackWebhookFields(CredentialFields):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
+class SlackWebhookFields(IncomingWebhookFields):
     webhook_url: SecretStr = Field(
         description="The incoming webhook URL (https://hooks.slack.com/services/…) from your Slack app."
     )
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _check_url(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
-        return value
 
 
 class SlackParams(Params):

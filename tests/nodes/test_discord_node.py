@@ -7,7 +7,7 @@ import logging
 import httpx
 
 from connectflow_dagster.nodes.discord import credential
-from connectflow_dagster.nodes.webhook_redaction import redact_webhook_tokens
+from connectflow_dagster.nodes.incoming_webhook import redact_webhook_tokens
 
 
 def test_posts_the_templated_message_and_returns_the_created_one(run_action, book, discord):

@@ -1,4 +1,8 @@
-"""Keep webhook tokens out of httpx's request log.
+"""What the incoming-webhook nodes (Discord, Slack) share: the credential and log redaction.
+
+The credential is the webhook URL itself (it carries the token), validated as an http(s) URL.
+
+Keep webhook tokens out of httpx's request log.
 
 httpx logs every request at INFO as ``HTTP Request: POST <full URL> …``. A Discord or Slack incoming
 webhook URL carries its token in the path, so the URL itself is a secret: this filter on the
@@ -10,6 +14,10 @@ from __future__ import annotations
 
 import logging
 import re
+
+from pydantic import ConfigDict, SecretStr, field_validator
+
+from connectflow_dagster.nodes.base import CredentialFields
 
 _TOKEN_PATHS = (
     re.compile(r"(/webhooks/[^/\s?#]+/)[^/\s?#\"']+"),  # Discord: /api[/v10]/webhooks/{id}/{token}
@@ -48,3 +56,18 @@ def install_webhook_log_filter(logger_name: str = "httpx") -> None:
     logger = logging.getLogger(logger_name)
     if not any(isinstance(f, WebhookTokenFilter) for f in logger.filters):
         logger.addFilter(WebhookTokenFilter())
+
+
+class IncomingWebhookFields(CredentialFields):
+    """A credential that is an incoming-webhook URL; subclasses describe where to find it."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    webhook_url: SecretStr
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
