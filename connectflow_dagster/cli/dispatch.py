@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
 
 import click
@@ -25,9 +23,9 @@ def worker(processes: int | None, show_status: bool) -> None:
     SIGTERM / Ctrl-C lets every worker finish its current run, then stops. A worker that dies
     mid-run loses nothing: its event is retried when its lease expires (CONNECTFLOW_LEASE_SECONDS).
     """
-    logging.basicConfig(
-        level=os.environ.get("CONNECTFLOW_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s"
-    )
+    from connectflow_dagster.dispatch.worker import configure_logging
+
+    configure_logging()
     from connectflow_dagster.dispatch.config import get_dispatch_settings
 
     if show_status:

@@ -292,8 +292,14 @@ def run_worker_processes(count: int | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def configure_logging() -> None:
+    """Worker logs at CONNECTFLOW_LOG_LEVEL (INFO); migration chatter stays quiet."""
     logging.basicConfig(
         level=os.environ.get("CONNECTFLOW_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    configure_logging()
     run_worker()

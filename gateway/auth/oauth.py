@@ -11,10 +11,16 @@ The OAuth ``state`` (and the OIDC nonce) travel in a short-lived signed cookie, 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.integrations.starlette_client import OAuth
+import authlib.deprecate  # noqa: F401  (installs authlib's own "always" filter first, so ours wins)
+
+with warnings.catch_warnings():
+    # authlib announces its move to an "httpx2" package on import; nothing to act on here yet.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.starlette_client import OAuth
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
