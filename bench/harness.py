@@ -145,9 +145,9 @@ def new_workflow_id(prefix: str) -> str:
 
 
 class Gateway:
-    """``uvicorn gateway.app:app`` as its own process on a free loopback port."""
+    """``uvicorn gateway.app:app`` as its own process(es) on a free loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
@@ -163,6 +163,7 @@ class Gateway:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                *(["--workers", str(workers)] if workers > 1 else []),
             ],
             cwd=ROOT,
             env=os.environ.copy(),

@@ -41,6 +41,10 @@ from gateway.settings import GatewaySettings
 log = logging.getLogger("gateway")
 
 ROUTERS: list[APIRouter] = [
+    # Trigger ingest first: routes are matched in this order, one by one, and ingest is the hot path
+    # (docs/decisions.md, "Ingest hot path"). No other router serves /api/webhooks/ or /api/trigger.
+    webhooks.router,
+    trigger.router,
     health.router,
     auth.router,
     workflows.router,
@@ -48,8 +52,7 @@ ROUTERS: list[APIRouter] = [
     credentials.router,
     executions.router,
     node_types.router,
-    webhooks.router,
-    trigger.router,
+    webhooks.settings_router,
     api_keys.router,
     events.router,
 ]

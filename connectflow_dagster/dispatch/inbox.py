@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -65,8 +65,27 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _dialect_name(executor: Session | Connection) -> str:
+    if isinstance(executor, Connection):
+        return executor.dialect.name
+    return executor.get_bind().dialect.name
+
+
+# Built once per dialect and executed with parameters, so SQLAlchemy neither rebuilds nor re-keys the
+# statement per event (docs/decisions.md, "Ingest hot path").
+_ACCEPT = {
+    name: dialect_insert(_inbox)
+    .on_conflict_do_nothing(index_elements=["workflow_id", "dedup_key"])
+    .returning(_inbox.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_EXISTING = select(_inbox.c.id).where(
+    _inbox.c.workflow_id == bindparam("workflow_id"), _inbox.c.dedup_key == bindparam("dedup_key")
+)
+
+
 def accept_event(
-    session: Session,
+    executor: Session | Connection,
     *,
     workflow_id: str,
     owner_id: str,
@@ -75,7 +94,7 @@ def accept_event(
     payload: Any,
     dedup_key: str | None = None,
 ) -> Accepted:
-    """Store an event in ``session`` (the caller commits) unless its dedup key is already there.
+    """Store an event with ``executor`` (the caller commits) unless its dedup key is already there.
 
     Without a dedup key every call is a new event. With one, a second call returns the first
     event's id and ``created=False``; concurrent duplicates are resolved by the unique constraint.
@@ -95,20 +114,12 @@ def accept_event(
         "available_at": now,
         "created_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(_inbox)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["workflow_id", "dedup_key"])
-        .returning(_inbox.c.id)
-    )
-    inserted = session.execute(statement).scalar()
+    dialect = _dialect_name(executor)
+    statement = _ACCEPT["postgresql" if dialect == "postgresql" else "sqlite"]
+    inserted = executor.execute(statement, values).scalar()
     if inserted is not None:
         return Accepted(inserted, True)
-    existing = session.execute(
-        select(_inbox.c.id).where(_inbox.c.workflow_id == workflow_id, _inbox.c.dedup_key == dedup_key)
-    ).scalar_one()
+    existing = executor.execute(_EXISTING, {"workflow_id": workflow_id, "dedup_key": dedup_key}).scalar_one()
     return Accepted(existing, False)
 
 

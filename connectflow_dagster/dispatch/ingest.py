@@ -3,6 +3,12 @@
 The gateway's trigger routes do HTTP (size limit, content type, authentication, parsing); this module
 finds the live workflow version and its trigger node, and stores the event. A workflow that does not
 exist, is deleted or inactive, or has no (enabled) trigger of the requested kind is "not found".
+
+The hot path (``resolve`` + ``accept_on``) is SQLAlchemy Core on a plain ``Connection``: one indexed
+read of the workflow, its current version's hash and its trigger secrets, then one insert and the
+commit. Nothing about a workflow is cached across requests except the parsed spec of an immutable
+version (keyed by content hash), so a deleted or deactivated workflow, a new version or a changed
+secret takes effect on the very next request, in every process.
 """
 
 from __future__ import annotations
@@ -13,14 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
 from connectflow_dagster.dispatch import inbox
+from connectflow_dagster.dispatch.keys import StoredSecret, TriggerSecret
 from connectflow_dagster.registry import get_registry
 from connectflow_dagster.store.models import Workflow, WorkflowVersion
-from connectflow_dagster.store.workflows import version_spec
 
 
 @dataclass(frozen=True)
@@ -65,23 +71,88 @@ _parsed_cache: OrderedDict[tuple[str, str, str], tuple[spec.Workflow, list[tuple
     OrderedDict()
 )
 _cache_lock = threading.Lock()
+_PARSED_CACHE_SIZE = 512
 
 
-def _parsed(
-    version: WorkflowVersion, trigger_type: str
+def _parsed_by_hash(
+    connection: Connection, workflow_id: str, version_id: int, content_hash: str, trigger_type: str
 ) -> tuple[spec.Workflow, list[tuple[spec.Node, BaseModel]]]:
-    """Versions are immutable, so their parsed spec and trigger params are cached by content hash."""
-    key = (version.workflow_id, version.content_hash, trigger_type)
+    """Versions are immutable, so their parsed spec and trigger params are cached by content hash; the
+    stored document is read only on a miss."""
+    key = (workflow_id, content_hash, trigger_type)
     with _cache_lock:
-        if key in _parsed_cache:
-            return _parsed_cache[key]
-    workflow = version_spec(version)
+        cached = _parsed_cache.get(key)
+        if cached is not None:
+            _parsed_cache.move_to_end(key)
+            return cached
+    document = connection.execute(_VERSION_SPEC, {"version_id": version_id}).scalar_one()
+    workflow = spec.Workflow.model_validate({**document, "id": workflow_id})
     value = (workflow, trigger_nodes(workflow, trigger_type))
     with _cache_lock:
         _parsed_cache[key] = value
-        while len(_parsed_cache) > 512:
+        while len(_parsed_cache) > _PARSED_CACHE_SIZE:
             _parsed_cache.popitem(last=False)
     return value
+
+
+_workflows: Table = Workflow.__table__  # type: ignore[assignment]
+_versions: Table = WorkflowVersion.__table__  # type: ignore[assignment]
+_secrets: Table = TriggerSecret.__table__  # type: ignore[assignment]
+
+# Built once: a statement object reused with bound parameters skips SQLAlchemy's per-call cache-key
+# generation and compilation (measured in bench/ingest.py, docs/decisions.md "Ingest hot path").
+_LIVE_TRIGGER = (
+    select(
+        _workflows.c.owner_id,
+        _workflows.c.active,
+        _versions.c.id,
+        _versions.c.content_hash,
+        _secrets.c.node_id,
+        _secrets.c.kind,
+        _secrets.c.value,
+    )
+    .select_from(
+        _workflows.join(_versions, _versions.c.id == _workflows.c.current_version_id).outerjoin(
+            _secrets, _secrets.c.workflow_id == _workflows.c.id
+        )
+    )
+    .where(and_(_workflows.c.id == bindparam("workflow_id"), _workflows.c.deleted_at.is_(None)))
+)
+_VERSION_SPEC = select(_versions.c.spec).where(_versions.c.id == bindparam("version_id"))
+
+
+def resolve(
+    connection: Connection,
+    workflow_id: str,
+    trigger_type: str,
+    *,
+    path: str | None = None,
+    owner_id: str | None = None,
+    require_active: bool = True,
+) -> tuple[TriggerTarget, StoredSecret | None] | None:
+    """The trigger that should receive this request and its secret (or None), or None (→ 404).
+
+    One query reads the live workflow, its current version's id and hash, and its trigger secrets;
+    the version's parsed spec comes from the cache. For webhooks ``path`` picks the node whose
+    ``params.path`` equals it; a node with an empty path catches any path no other webhook node claims.
+    """
+    rows = connection.execute(_LIVE_TRIGGER, {"workflow_id": workflow_id}).all()
+    if not rows:
+        return None
+    wf_owner, active, version_id, content_hash = rows[0][:4]
+    if (owner_id is not None and wf_owner != owner_id) or (require_active and not active):
+        return None
+    workflow, candidates = _parsed_by_hash(connection, workflow_id, version_id, content_hash, trigger_type)
+    if path is not None:
+        exact = [(n, p) for n, p in candidates if getattr(p, "path", "").strip("/") == path.strip("/")]
+        candidates = exact or [(n, p) for n, p in candidates if not getattr(p, "path", "")]
+    if not candidates:
+        return None
+    node, params = candidates[0]
+    secret = next(
+        (StoredSecret(workflow_id, r.node_id, r.kind, r.value) for r in rows if r.node_id == node.id), None
+    )
+    return TriggerTarget(workflow_id, wf_owner, version_id, workflow, node, params), secret
 
 
 def find_trigger(
@@ -93,25 +164,16 @@ def find_trigger(
     owner_id: str | None = None,
     require_active: bool = True,
 ) -> TriggerTarget | None:
-    """The trigger of ``trigger_type`` that should receive this request, or None (→ 404).
-
-    For webhooks ``path`` picks the node whose ``params.path`` equals it; a node with an empty path
-    catches any path no other webhook node claims.
-    """
-    live = live_version(session, workflow_id)
-    if live is None:
-        return None
-    wf, version = live
-    if (owner_id is not None and wf.owner_id != owner_id) or (require_active and not wf.active):
-        return None
-    workflow, candidates = _parsed(version, trigger_type)
-    if path is not None:
-        exact = [(n, p) for n, p in candidates if getattr(p, "path", "").strip("/") == path.strip("/")]
-        candidates = exact or [(n, p) for n, p in candidates if not getattr(p, "path", "")]
-    if not candidates:
-        return None
-    node, params = candidates[0]
-    return TriggerTarget(wf.id, wf.owner_id, version.id, workflow, node, params)
+    """``resolve`` in ``session``'s transaction, without the secret."""
+    found = resolve(
+        session.connection(),
+        workflow_id,
+        trigger_type,
+        path=path,
+        owner_id=owner_id,
+        require_active=require_active,
+    )
+    return found[0] if found is not None else None
 
 
 def accept(
@@ -128,4 +190,21 @@ def accept(
         dedup_key=dedup_key,
     )
     session.commit()
+    return accepted
+
+
+def accept_on(
+    connection: Connection, target: TriggerTarget, payload: Any, *, dedup_key: str | None = None
+) -> inbox.Accepted:
+    """``accept`` on a Core connection: insert the event and commit before returning."""
+    accepted = inbox.accept_event(
+        connection,
+        workflow_id=target.workflow_id,
+        owner_id=target.owner_id,
+        version_id=target.version_id,
+        trigger_node_id=target.node.id,
+        payload=payload,
+        dedup_key=dedup_key,
+    )
+    connection.commit()
     return accepted

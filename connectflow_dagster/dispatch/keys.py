@@ -36,20 +36,32 @@ from connectflow_dagster.store.models import ApiKey, Base, utcnow
 API_KEY_PREFIX = "cf_sk_"
 _lock = threading.Lock()
 _keys: dict[str, bytes] = {}
+_current: tuple[object, object, bytes] | None = None  # (dispatch settings, settings, key)
 
 
 def server_key() -> bytes:
-    """32 bytes every process of this installation shares (see the module docstring)."""
-    configured = get_dispatch_settings().trigger_key
+    """32 bytes every process of this installation shares (see the module docstring).
+
+    Remembered for the current settings objects: a webhook with a secret needs it on every request,
+    and finding the key file resolves (and creates) the home directory.
+    """
+    global _current
+    dispatch, settings = get_dispatch_settings(), get_settings()
+    current = _current
+    if current is not None and current[0] is dispatch and current[1] is settings:
+        return current[2]
+    configured = dispatch.trigger_key
     if configured:
-        return hashlib.sha256(configured.encode()).digest()
-    path = get_settings().home_dir / "trigger.key"
-    cache_key = str(path)
-    with _lock:
-        if cache_key in _keys:
-            return _keys[cache_key]
-        _keys[cache_key] = _read_or_create_key(path)
-        return _keys[cache_key]
+        key = hashlib.sha256(configured.encode()).digest()
+    else:
+        path = settings.home_dir / "trigger.key"
+        cache_key = str(path)
+        with _lock:
+            if cache_key not in _keys:
+                _keys[cache_key] = _read_or_create_key(path)
+            key = _keys[cache_key]
+    _current = (dispatch, settings, key)
+    return key
 
 
 def _read_or_create_key(path: Path) -> bytes:
@@ -194,7 +206,17 @@ def get_trigger_secret(session: Session, workflow_id: str, node_id: str) -> Trig
     return session.get(TriggerSecret, (workflow_id, node_id))
 
 
-def signing_secret(row: TriggerSecret) -> str | None:
+@dataclass(frozen=True)
+class StoredSecret:
+    """The columns of a ``cf_trigger_secrets`` row, as the ingest path reads them (Core, no ORM)."""
+
+    workflow_id: str
+    node_id: str
+    kind: str
+    value: str
+
+
+def signing_secret(row: TriggerSecret | StoredSecret) -> str | None:
     """The decrypted signing secret of a ``signing`` row (None if it cannot be decrypted)."""
     if row.kind != "signing":
         return None
@@ -204,7 +226,7 @@ def signing_secret(row: TriggerSecret) -> str | None:
         return None
 
 
-def shared_secret_matches(row: TriggerSecret, presented: str) -> bool:
+def shared_secret_matches(row: TriggerSecret | StoredSecret, presented: str) -> bool:
     """Constant-time check of a presented shared secret against the stored keyed hash."""
     if row.kind != "shared":
         return False

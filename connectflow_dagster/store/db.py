@@ -78,16 +78,29 @@ def head_revision() -> str:
 
 
 _engines: dict[str, Engine] = {}
+_current: tuple[object, Engine] | None = None  # (the Settings object it was resolved for, its engine)
 
 
 def get_engine() -> Engine:
-    """The migrated engine of the configured app database (one per URL per process)."""
-    url = get_settings().resolved_database_url
+    """The migrated engine of the configured app database (one per URL per process).
+
+    Resolving the URL touches the file system (the home directory is resolved and created), so the
+    engine is remembered for the current ``Settings`` object: every request of the ingest path asks
+    for it twice (docs/decisions.md, "Ingest hot path"). A new ``Settings`` (``get_settings.cache_clear()``)
+    or ``reset_caches()`` resolves again.
+    """
+    global _current
+    settings = get_settings()
+    current = _current
+    if current is not None and current[0] is settings:
+        return current[1]
+    url = settings.resolved_database_url
     with _lock:
         if url not in _engines:
             engine = make_engine(url)
             migrate(engine)
             _engines[url] = engine
+        _current = (settings, _engines[url])
         return _engines[url]
 
 
@@ -112,8 +125,10 @@ def session_scope() -> Iterator[Session]:
 
 def reset_caches() -> None:
     """Dispose of every engine (tests switch databases between suites)."""
+    global _current
     with _lock:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _current = None
     _sessionmaker.cache_clear()

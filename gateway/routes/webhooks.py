@@ -24,12 +24,13 @@ from pydantic import BaseModel, Field
 
 from connectflow_dagster.dispatch import keys
 from connectflow_dagster.dispatch.config import get_dispatch_settings
-from connectflow_dagster.dispatch.ingest import TriggerTarget, accept, find_trigger
+from connectflow_dagster.dispatch.ingest import TriggerTarget, accept_on, resolve
 from connectflow_dagster.nodes.triggers import google_form, stripe, webhook
-from connectflow_dagster.store.db import session_scope
+from connectflow_dagster.store.db import get_engine
 from gateway.deps import CurrentUser, SessionDep
 
-router = APIRouter(tags=["triggers"])
+router = APIRouter(tags=["triggers"])  # the ingest routes: gateway.app.ROUTERS matches them first
+settings_router = APIRouter(tags=["triggers"])  # trigger URLs and secrets, for the workflow's owner
 
 SECRET_HEADER = "x-connectflow-secret"  # noqa: S105 — a header name, not a secret
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -87,16 +88,19 @@ def accepted_response(execution_id: str, created: bool) -> JSONResponse:
     return JSONResponse(body, status_code=202 if created else 200)
 
 
-def _target(workflow_id: str, trigger_type: str, path: str | None = None) -> tuple[TriggerTarget, Any]:
-    """The trigger and its secret row (or None), read in one session."""
-    with session_scope() as session:
-        target = find_trigger(session, workflow_id, trigger_type, path=path)
-        if target is None:
-            raise HTTPException(404, f"no active {trigger_type} trigger for workflow '{workflow_id}'")
-        return target, keys.get_trigger_secret(session, target.workflow_id, target.node.id)
+def _target(
+    workflow_id: str, trigger_type: str, path: str | None = None
+) -> tuple[TriggerTarget, keys.StoredSecret | None]:
+    """The trigger and its secret (or None): one Core query, the connection returned at once (it is
+    never held across an ``await``)."""
+    with get_engine().connect() as connection:
+        found = resolve(connection, workflow_id, trigger_type, path=path)
+    if found is None:
+        raise HTTPException(404, f"no active {trigger_type} trigger for workflow '{workflow_id}'")
+    return found
 
 
-def _check_shared_secret(row: Any, request: Request, *, required: bool) -> None:
+def _check_shared_secret(row: keys.StoredSecret | None, request: Request, *, required: bool) -> None:
     if row is None:
         if required:
             raise HTTPException(401, "this trigger has no secret yet: generate one in the trigger's settings")
@@ -107,8 +111,9 @@ def _check_shared_secret(row: Any, request: Request, *, required: bool) -> None:
 
 
 def _accept(target: TriggerTarget, payload: Any, dedup_key: str | None) -> tuple[str, bool]:
-    with session_scope() as session:
-        accepted = accept(session, target, payload, dedup_key=dedup_key)
+    """Insert the event and commit (Core); the caller answers 2xx only after this returns."""
+    with get_engine().connect() as connection:
+        accepted = accept_on(connection, target, payload, dedup_key=dedup_key)
     return accepted.execution_id, accepted.created
 
 
@@ -308,7 +313,7 @@ def _info(
     )
 
 
-@router.get("/api/workflows/{workflow_id}/triggers/{node_id}", response_model=TriggerInfo)
+@settings_router.get("/api/workflows/{workflow_id}/triggers/{node_id}", response_model=TriggerInfo)
 def get_trigger(
     workflow_id: str, node_id: str, request: Request, session: SessionDep, user: CurrentUser
 ) -> TriggerInfo:
@@ -318,7 +323,7 @@ def get_trigger(
     return _info(request, target, configured)
 
 
-@router.post(
+@settings_router.post(
     "/api/workflows/{workflow_id}/triggers/{node_id}/secret", response_model=TriggerInfo, status_code=201
 )
 def generate_trigger_secret(
@@ -333,7 +338,7 @@ def generate_trigger_secret(
     return _info(request, target, True, secret)
 
 
-@router.put("/api/workflows/{workflow_id}/triggers/{node_id}/secret", response_model=TriggerInfo)
+@settings_router.put("/api/workflows/{workflow_id}/triggers/{node_id}/secret", response_model=TriggerInfo)
 def set_trigger_secret(
     workflow_id: str,
     node_id: str,
@@ -352,7 +357,7 @@ def set_trigger_secret(
     return _info(request, target, True)
 
 
-@router.delete("/api/workflows/{workflow_id}/triggers/{node_id}/secret", status_code=204)
+@settings_router.delete("/api/workflows/{workflow_id}/triggers/{node_id}/secret", status_code=204)
 def delete_trigger_secret(workflow_id: str, node_id: str, session: SessionDep, user: CurrentUser) -> Response:
     _owned_trigger(session, user.id, workflow_id, node_id)
     keys.delete_trigger_secret(session, workflow_id, node_id)

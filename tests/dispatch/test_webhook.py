@@ -113,3 +113,39 @@ def test_after_run_falls_back_to_202_when_the_run_takes_too_long(cf, live_gatewa
     response = live_gateway.client().post(f"/api/webhooks/{wid}/orders", json={"orderId": "E-5"})
     assert response.status_code == 202
     assert [r.id for r in inbox_rows(wid)] == [response.json()["execution_id"]]
+
+
+def test_every_change_to_the_workflow_takes_effect_on_the_next_request(cf, live_gateway):
+    """The ingest path caches only parsed immutable versions: a new version, a secret set or rotated,
+    deactivation and deletion are seen by the very next webhook (after one already warmed the cache)."""
+    from sqlalchemy import update
+
+    from connectflow_dagster.store.db import session_scope
+    from connectflow_dagster.store.models import Workflow
+
+    owner = live_gateway.user()
+    wid, first_version = save(hook_workflow(), owner.user_id)
+    client = live_gateway.client()
+    assert client.post(f"/api/webhooks/{wid}/orders", json={"orderId": 1}).status_code == 202
+    _, second_version = save({**hook_workflow(path="invoices"), "id": wid}, owner.user_id)
+    assert client.post(f"/api/webhooks/{wid}/orders", json={}).status_code == 404
+    assert client.post(f"/api/webhooks/{wid}/invoices", json={}).status_code == 202
+    assert [r.version_id for r in sorted(inbox_rows(wid), key=lambda r: r.created_at)] == [
+        first_version,
+        second_version,
+    ]
+    old = owner.post(f"/api/workflows/{wid}/triggers/hook/secret").json()["secret"]
+    assert client.post(f"/api/webhooks/{wid}/invoices", json={}).status_code == 401
+    new = owner.post(f"/api/workflows/{wid}/triggers/hook/secret").json()["secret"]
+    url = f"/api/webhooks/{wid}/invoices"
+    assert client.post(url, json={}, headers={"X-ConnectFlow-Secret": old}).status_code == 401
+    assert client.post(url, json={}, headers={"X-ConnectFlow-Secret": new}).status_code == 202
+    with session_scope() as session:
+        session.execute(update(Workflow).where(Workflow.id == wid).values(active=False))
+    assert client.post(url, json={}, headers={"X-ConnectFlow-Secret": new}).status_code == 404
+    with session_scope() as session:
+        session.execute(update(Workflow).where(Workflow.id == wid).values(active=True))
+    assert client.post(url, json={}, headers={"X-ConnectFlow-Secret": new}).status_code == 202
+    assert owner.delete(f"/api/workflows/{wid}").status_code == 204
+    assert client.post(url, json={}, headers={"X-ConnectFlow-Secret": new}).status_code == 404
+    assert len(inbox_rows(wid)) == 4

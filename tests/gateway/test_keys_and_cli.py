@@ -133,3 +133,10 @@ def test_serve_starts_the_gateway_on_the_configured_port(cf):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_serve_runs_several_processes_for_the_api_only(cf):
+    result = CliRunner().invoke(main, ["serve", "--workers", "2"])
+    assert result.exit_code == 1 and "--no-ui" in result.output
+    result = CliRunner().invoke(main, ["serve", "--workers", "0", "--no-ui"])
+    assert result.exit_code == 2
