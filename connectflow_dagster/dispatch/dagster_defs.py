@@ -11,7 +11,10 @@
   the configured launcher (Default / Docker / K8s / Celery). It does not yield ``RunRequest``s because
   a ``RunRequest`` cannot carry a run id, and the inbox id *is* the execution id the caller already
   holds; creating the run under that id plays the role of the run key (a second submission of the same
-  event finds the run instead of making another). See docs/decisions.md.
+  event finds the run instead of making another). An event is ``submitted`` while its run is queued or
+  executing in another process; each tick first marks ``done`` the submitted events whose runs have
+  finished (success, failure or canceled), as a worker does for the runs it executes. See
+  docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -25,21 +28,28 @@ from dagster import (
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
+    RunsFilter,
     ScheduleDefinition,
     SensorDefinition,
     SkipReason,
     sensor,
 )
+from sqlalchemy import select, update
 
 from connectflow_dagster.compiler import job_name
 from connectflow_dagster.dispatch import inbox
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.store.db import session_scope
+from connectflow_dagster.store.models import TriggerEvent
 
 log = logging.getLogger("connectflow.dispatch")
 
 SENSOR_NAME = "connectflow_inbox"
 SENSOR_WORKER_ID = "dagster-sensor"
+# Submitted events looked at per tick when marking finished ones done (they are the runs queued or
+# executing right now, bounded by the run coordinator's queue, so one page is normally all of them).
+RECONCILE_BATCH = 1000
+_FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
 # ---- schedules -----------------------------------------------------------------------------------------
@@ -157,12 +167,54 @@ def submit_pending_events(instance: DagsterInstance, limit: int) -> list[str]:
     return submitted
 
 
+def complete_finished_submissions(instance: DagsterInstance, limit: int = RECONCILE_BATCH) -> list[str]:
+    """Mark ``done`` the submitted events whose runs have finished; returns their execution ids.
+
+    A worker marks its event done when the run it executed returns; on the sensor path the run
+    executes in a process the launcher started, so the sensor records the outcome on a later tick.
+    An event whose run no longer exists (deleted from the Dagster UI) is marked failed.
+    """
+    with session_scope() as session:
+        ids = list(
+            session.scalars(
+                select(TriggerEvent.id)
+                .where(TriggerEvent.status == inbox.SUBMITTED)
+                .order_by(TriggerEvent.created_at)
+                .limit(limit)
+            )
+        )
+    if not ids:
+        return []
+    runs = {run.run_id: run.status for run in instance.get_runs(RunsFilter(run_ids=ids))}
+    finished = [i for i in ids if runs.get(i) in _FINISHED]
+    missing = [i for i in ids if i not in runs]
+    now = dt.datetime.now(dt.UTC)
+    submitted = (TriggerEvent.status == inbox.SUBMITTED, TriggerEvent.claimed_by == SENSOR_WORKER_ID)
+    with session_scope() as session:
+        if finished:
+            session.execute(
+                update(TriggerEvent)
+                .where(TriggerEvent.id.in_(finished), *submitted)
+                .values(status=inbox.DONE, finished_at=now)
+            )
+        if missing:
+            session.execute(
+                update(TriggerEvent)
+                .where(TriggerEvent.id.in_(missing), *submitted)
+                .values(status=inbox.FAILED, finished_at=now, error="its Dagster run was deleted")
+            )
+    return finished
+
+
 def inbox_sensor() -> SensorDefinition:
     settings = get_dispatch_settings()
 
     @sensor(
         name=SENSOR_NAME,
-        minimum_interval_seconds=5,
+        # The daemon's sensor loop runs every 5 s (hard-coded) and skips a sensor whose last tick
+        # *started* less than minimum_interval_seconds ago; at 5 the tick of the next loop is always
+        # a few ms short, so the sensor ticked every 10 s. Anything below 5 means every loop.
+        minimum_interval_seconds=1,
         default_status=(
             DefaultSensorStatus.RUNNING if settings.dispatch == "sensor" else DefaultSensorStatus.STOPPED
         ),
@@ -172,10 +224,12 @@ def inbox_sensor() -> SensorDefinition:
     def connectflow_inbox(context: Any) -> SkipReason:
         if get_dispatch_settings().dispatch != "sensor":
             return SkipReason("CONNECTFLOW_DISPATCH is 'worker': the warm workers run inbox events")
+        done = complete_finished_submissions(context.instance)
         ids = submit_pending_events(context.instance, get_dispatch_settings().sensor_batch)
-        return SkipReason(
-            f"submitted {len(ids)} event(s) as runs: {', '.join(ids)}" if ids else "inbox empty"
-        )
+        parts = [f"submitted {len(ids)} event(s) as runs: {', '.join(ids)}"] if ids else []
+        if done:
+            parts.append(f"{len(done)} finished run(s) marked done: {', '.join(done)}")
+        return SkipReason("; ".join(parts) or "inbox empty")
 
     return connectflow_inbox
 

@@ -135,3 +135,32 @@ def test_the_sensor_and_the_worker_make_the_same_runs(cf, monkeypatch):
     assert sensor_run.remote_job_origin == worker_run.remote_job_origin
     with session_scope() as session:
         assert inbox.get_event(session, by_sensor).status == "submitted"
+
+
+def test_the_sensor_marks_submitted_events_done_when_their_runs_finish(cf, monkeypatch):
+    from connectflow_dagster.dispatch.config import get_dispatch_settings
+    from connectflow_dagster.dispatch.dagster_defs import inbox_sensor
+
+    monkeypatch.setenv("CONNECTFLOW_DISPATCH", "sensor")
+    get_dispatch_settings.cache_clear()
+    owner = cf.new_user()
+    wid, vid = save(manual_set_workflow(), owner)
+    finished, _ = inbox.enqueue(wid, owner, vid, "start", {"name": "Ada"})
+    running, _ = inbox.enqueue(wid, owner, vid, "start", {"name": "Bob"})
+    deleted, _ = inbox.enqueue(wid, owner, vid, "start", {"name": "Cy"})
+    sensor = inbox_sensor()
+    with build_sensor_context(instance=cf.instance) as context:
+        sensor.evaluate_tick(context)
+    assert {r.status for r in inbox_rows(wid)} == {"submitted"}
+
+    # What the launched processes would do: one run ends (canceled counts), one is still going, and
+    # one is deleted from the Dagster UI.
+    cf.instance.report_run_canceled(cf.instance.get_run_by_id(finished))
+    cf.instance.delete_run(deleted)
+    with build_sensor_context(instance=cf.instance) as context:
+        result = sensor.evaluate_tick(context)
+    assert result.skip_message == f"1 finished run(s) marked done: {finished}"
+    rows = {r.id: r for r in inbox_rows(wid)}
+    assert rows[finished].status == "done" and rows[finished].finished_at is not None
+    assert rows[running].status == "submitted"
+    assert rows[deleted].status == "failed" and rows[deleted].error == "its Dagster run was deleted"
