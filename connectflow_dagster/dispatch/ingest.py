@@ -4,7 +4,7 @@ The gateway's trigger routes do HTTP (size limit, content type, authentication, 
 finds the live workflow version and its trigger node, and stores the event. A workflow that does not
 exist, is deleted or inactive, or has no (enabled) trigger of the requested kind is "not found".
 
-The hot path (``resolve`` + ``accept_on``) is SQLAlchemy Core on a plain ``Connection``: one indexed
+The hot path (``resolve`` + ``accept``) is SQLAlchemy Core on a plain ``Connection``: one indexed
 read of the workflow, its current version's hash and its trigger secrets, then one insert and the
 commit. Nothing about a workflow is cached across requests except the parsed spec of an immutable
 version (keyed by content hash), so a deleted or deactivated workflow, a new version or a changed
@@ -177,26 +177,11 @@ def find_trigger(
 
 
 def accept(
-    session: Session, target: TriggerTarget, payload: Any, *, dedup_key: str | None = None
+    connection: Session | Connection, target: TriggerTarget, payload: Any, *, dedup_key: str | None = None
 ) -> inbox.Accepted:
-    """Store the event for ``target`` and commit; the caller answers 2xx only after this returns."""
-    accepted = inbox.accept_event(
-        session,
-        workflow_id=target.workflow_id,
-        owner_id=target.owner_id,
-        version_id=target.version_id,
-        trigger_node_id=target.node.id,
-        payload=payload,
-        dedup_key=dedup_key,
-    )
-    session.commit()
-    return accepted
+    """Store the event for ``target`` and commit; the caller answers 2xx only after this returns.
 
-
-def accept_on(
-    connection: Connection, target: TriggerTarget, payload: Any, *, dedup_key: str | None = None
-) -> inbox.Accepted:
-    """``accept`` on a Core connection: insert the event and commit before returning."""
+    Takes an ORM session or, on the webhook hot path, a plain Core connection."""
     accepted = inbox.accept_event(
         connection,
         workflow_id=target.workflow_id,

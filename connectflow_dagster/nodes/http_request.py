@@ -35,6 +35,16 @@ class HttpRequestOutput(BaseModel):
     data: Any
 
 
+def normalize_base_url(value: str | None) -> str | None:
+    """An optional API root from a credential: empty → None (the service's default), else an
+    http(s) URL without a trailing slash."""
+    if not value or not value.strip():
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.strip().rstrip("/")
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
     """The ``Retry-After`` header in seconds (delta-seconds form), if present and sane."""
     value = response.headers.get("retry-after")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError
 from connectflow_dagster.nodes.base import CredentialFields, CredentialType, NodeContext, NodeType, Params
-from connectflow_dagster.nodes.http_request import raise_for_status, send
+from connectflow_dagster.nodes.http_request import normalize_base_url, raise_for_status, send
 
 CREDENTIAL_TYPE = "luma_api"
 LUMA_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
@@ -37,11 +37,7 @@ class LumaCredentialFields(CredentialFields):
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
-        if not value or not value.strip():
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.strip().rstrip("/")
+        return normalize_base_url(value)
 
     def url(self, path: str) -> str:
         return f"{self.base_url or LUMA_BASE_URL}{path}"

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from connectflow_dagster.dispatch import keys
 from connectflow_dagster.dispatch.config import get_dispatch_settings
-from connectflow_dagster.dispatch.ingest import TriggerTarget, accept_on, resolve
+from connectflow_dagster.dispatch.ingest import TriggerTarget, accept, resolve
 from connectflow_dagster.nodes.triggers import google_form, stripe, webhook
 from connectflow_dagster.store.db import get_engine
 from gateway.deps import CurrentUser, SessionDep
@@ -113,7 +113,7 @@ def _check_shared_secret(row: keys.StoredSecret | None, request: Request, *, req
 def _accept(target: TriggerTarget, payload: Any, dedup_key: str | None) -> tuple[str, bool]:
     """Insert the event and commit (Core); the caller answers 2xx only after this returns."""
     with get_engine().connect() as connection:
-        accepted = accept_on(connection, target, payload, dedup_key=dedup_key)
+        accepted = accept(connection, target, payload, dedup_key=dedup_key)
     return accepted.execution_id, accepted.created
 
 
