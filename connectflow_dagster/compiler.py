@@ -98,7 +98,6 @@ class Runtime:
 
     http_transport: httpx.BaseTransport | None = None
     credential_resolver: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
     _http: httpx.Client | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -22,10 +22,6 @@ def run_url(run_id: str) -> str:
     return f"{get_settings().dagster_ui_url.rstrip('/')}/runs/{run_id}"
 
 
-def job_url(job: str) -> str:
-    return f"{get_settings().dagster_ui_url.rstrip('/')}/locations/{CODE_LOCATION}/jobs/{job}"
-
-
 def request_reload(*, wait: bool = False) -> None:
     """Ask a running dagster-webserver to reload the code location so a saved workflow shows up.
 

@@ -3,7 +3,6 @@
 ConnectFlowError
 ├── WorkflowInvalid          a workflow failed validation (carries every Problem)
 ├── NodeTypeError
-│   ├── UnknownNodeType      no node type of that name/version is registered
 │   └── DuplicateNodeType    two plugins registered the same type name (fails at start-up)
 ├── TemplateError            a template failed to render (names node, field, variable)
 ├── NodeExecutionError       a node failed at run time
@@ -50,10 +49,6 @@ class WorkflowInvalid(ConnectFlowError):
 
 
 class NodeTypeError(ConnectFlowError):
-    pass
-
-
-class UnknownNodeType(NodeTypeError):
     pass
 
 

@@ -42,12 +42,6 @@ class NodeRegistry:
     def get(self, type_name: str, version: int = 1) -> NodeType:
         return self._types[(type_name, version)]
 
-    def latest(self, type_name: str) -> NodeType:
-        versions = [v for (t, v) in self._types if t == type_name]
-        if not versions:
-            raise KeyError(type_name)
-        return self._types[(type_name, max(versions))]
-
     def type_names(self) -> list[str]:
         return sorted({t for t, _ in self._types})
 

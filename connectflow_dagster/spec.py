@@ -147,15 +147,6 @@ class Workflow(_Model):
                         ready.sort(key=index.__getitem__)
         return order
 
-    def reachable_from(self, node_id: str) -> set[str]:
-        seen, stack = {node_id}, [node_id]
-        while stack:
-            for e in self.downstream(stack.pop()):
-                if e.target not in seen:
-                    seen.add(e.target)
-                    stack.append(e.target)
-        return seen
-
 
 def find_cycle(workflow: Workflow) -> list[str] | None:
     """The node ids on one cycle (in edge order), or None."""

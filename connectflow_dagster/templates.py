@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -172,12 +172,3 @@ def render_value(
     if isinstance(value, list):
         return [render_value(v, context, node_id=node_id, field=f"{field}[{i}]") for i, v in enumerate(value)]
     return value
-
-
-def referenced_variables(source: str) -> set[str]:
-    """Top-level names a template reads (for the editor's variable hints and static checks)."""
-    try:
-        tree = _ENV.parse(source)
-    except TemplateSyntaxError:
-        return set()
-    return {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}

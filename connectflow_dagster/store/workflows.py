@@ -98,12 +98,6 @@ def get_workflow(
     return wf
 
 
-def get_workflow_any_owner(session: Session, workflow_id: str) -> Workflow | None:
-    """For trigger ingest only, where the caller is authenticated by the workflow's own secret."""
-    wf = session.get(Workflow, workflow_id)
-    return None if wf is None or wf.deleted_at is not None else wf
-
-
 def list_workflows(
     session: Session, owner_id: str, *, search: str | None = None, offset: int = 0, limit: int = 50
 ) -> tuple[list[Workflow], int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -149,4 +148,3 @@ def test_runs_and_jobs_are_visible_in_the_dagster_ui_and_new_workflows_appear_af
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    json.dumps(ex.to_dict())
