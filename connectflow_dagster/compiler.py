@@ -22,7 +22,6 @@ from typing import Any, NamedTuple
 import httpx
 from dagster import (
     Backoff,
-    ConfigurableResource,
     DependencyDefinition,
     Failure,
     Field,
@@ -48,7 +47,7 @@ from pydantic import ValidationError
 from connectflow_dagster import spec
 from connectflow_dagster.dispatch.executor import threaded_executor
 from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError, TemplateError
-from connectflow_dagster.io_manager import ContextPickleIOManager
+from connectflow_dagster.io_manager import context_pickle_io_manager
 from connectflow_dagster.nodes.base import Branch, NodeContext, NodeType, new_http_client
 from connectflow_dagster.registry import NodeRegistry, get_registry
 from connectflow_dagster.templates import render_value
@@ -80,12 +79,31 @@ def job_name(workflow_id: str) -> str:
     return f"wf_{workflow_id}"
 
 
-class TriggerEventResource(ConfigurableResource):
+@dataclass(frozen=True)
+class TriggerEvent:
     """Which trigger fired and its input. Run config, so it is visible in the Dagster UI: never secrets."""
 
     node_id: str = ""
     input_json: str = "{}"
     event_id: str = ""
+
+
+def trigger_event_resource(default_node_id: str) -> ResourceDefinition:
+    """The ``cf_trigger`` resource: run config ``{node_id, input_json, event_id}`` as a ``TriggerEvent``.
+
+    A plain config-schema resource rather than a Pythonic ``ConfigurableResource``: the same run
+    config, but Dagster initialises it without re-validating a pydantic model on every run (that was
+    ~5 % of a worker's CPU per run; docs/decisions.md).
+    """
+    return ResourceDefinition(
+        resource_fn=lambda init_context: TriggerEvent(**init_context.resource_config),
+        config_schema={
+            "node_id": Field(str, is_required=False, default_value=default_node_id),
+            "input_json": Field(str, is_required=False, default_value="{}"),
+            "event_id": Field(str, is_required=False, default_value=""),
+        },
+        description=TriggerEvent.__doc__,
+    )
 
 
 @dataclass
@@ -180,7 +198,7 @@ def _build_op(
         merged: dict[str, Any] = {}
         for emitted in arrived:
             merged.update(emitted.context)
-        trigger: TriggerEventResource = getattr(context.resources, TRIGGER_RESOURCE)
+        trigger: TriggerEvent = getattr(context.resources, TRIGGER_RESOURCE)
         trigger_input: Any = None
         if node_type.is_trigger:
             if (trigger.node_id or first_trigger) != node.id:
@@ -340,12 +358,11 @@ def _compile(workflow: spec.Workflow, registry: NodeRegistry, runtime: Runtime) 
         dependencies=dependencies,
         description=workflow.name,
     )
-    trigger_default = TriggerEventResource(node_id=first_trigger or "")
     return graph.to_job(
         resource_defs={
-            TRIGGER_RESOURCE: trigger_default,
+            TRIGGER_RESOURCE: trigger_event_resource(first_trigger or ""),
             RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients"),
-            "io_manager": ContextPickleIOManager(),
+            "io_manager": context_pickle_io_manager,
         },
         executor_def=threaded_executor,  # independent branches run concurrently (dispatch/executor.py)
         logger_defs={"console": console_logger},

@@ -11,14 +11,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, JobDefinition, RunsFilter
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.execution.api import execute_run
+from dagster._core.execution.api import (
+    ExecuteRunWithPlanIterable,
+    create_execution_plan,
+    execute_run,
+    job_execution_iterator,
+)
+from dagster._core.execution.context_creation_job import (
+    PlanOrchestrationContextManager,
+    orchestration_context_event_generator,
+)
+from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.remote_origin import (
     ManagedGrpcPythonEnvCodeLocationOrigin,
     RemoteJobOrigin,
@@ -101,6 +113,36 @@ def default_trigger(workflow: spec.Workflow) -> str:
     return triggers[0].id
 
 
+# One execution plan (and origins) per compiled job: a plan depends on the job's graph, not on the
+# run's trigger input, and jobs are cached per immutable version (compiler.py). Building the plan
+# and resolving the origins took ~10 % of a worker's CPU per run (docs/decisions.md).
+_prepared: OrderedDict[int, tuple[JobDefinition, ExecutionPlan, Any, Any]] = OrderedDict()
+_prepared_lock = threading.Lock()
+_PREPARED_SIZE = 256
+
+
+def _prepared_for(
+    job: JobDefinition, run_config: dict[str, Any], tags: dict[str, str], instance: DagsterInstance
+):  # type: ignore[no-untyped-def]
+    with _prepared_lock:
+        hit = _prepared.get(id(job))
+        if hit is not None and hit[0] is job:
+            _prepared.move_to_end(id(job))
+            return hit[1], hit[2], hit[3]
+    plan = create_execution_plan(
+        job,
+        run_config=run_config,
+        instance_ref=instance.get_ref() if instance.is_persistent else None,
+        tags=tags,
+    )
+    remote_origin, code_origin = _origins(job.name)
+    with _prepared_lock:
+        _prepared[id(job)] = (job, plan, remote_origin, code_origin)
+        while len(_prepared) > _PREPARED_SIZE:
+            _prepared.popitem(last=False)
+    return plan, remote_origin, code_origin
+
+
 def create_run(
     instance: DagsterInstance,
     target: RunTarget,
@@ -110,22 +152,68 @@ def create_run(
     run_id: str | None = None,
     event_id: str | None = None,
     runtime: Runtime | None = None,
+    extra_tags: dict[str, str] | None = None,
 ):  # type: ignore[no-untyped-def]
     """Create (not execute) the Dagster run for ``target``; returns (job, run)."""
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
     if trigger_node_id not in {n.id for n in spec.triggers_of(target.workflow)}:
         raise NotFound(f"trigger node '{trigger_node_id}' is not a trigger of this workflow")
     job = compile_workflow(target.workflow, runtime=runtime)
-    remote_origin, code_origin = _origins(job.name)
+    run_config = run_config_for(trigger_node_id, payload, event_id)
+    tags = run_tags(target, trigger_node_id, event_id) | (extra_tags or {})
+    plan, remote_origin, code_origin = _prepared_for(job, run_config, tags, instance)
     run = instance.create_run_for_job(
         job_def=job,
+        execution_plan=plan,
         run_id=run_id or str(uuid.uuid4()),
-        run_config=run_config_for(trigger_node_id, payload, event_id),
-        tags=run_tags(target, trigger_node_id, event_id),
+        run_config=run_config,
+        tags=tags,
         remote_job_origin=remote_origin,
         job_code_origin=code_origin,
     )
     return job, run
+
+
+def execute_created_run(instance: DagsterInstance, job: JobDefinition, run: Any) -> None:
+    """Execute a run made by ``create_run`` here, to completion, as Dagster's ``execute_run`` does.
+
+    Same orchestration, events and run-status changes as ``execute_run``; what it skips is what a
+    worker does not need: re-reading the execution-plan snapshot from storage and re-building the
+    plan (the job's plan is prepared once, ``_prepared_for``), and building a ``JobExecutionResult``
+    (a run-storage read and a job context) nobody reads. Runs that select steps (re-execution from
+    failure) or were created elsewhere go through ``execute_run`` itself.
+    """
+    with _prepared_lock:
+        hit = _prepared.get(id(job))
+    plan = hit[1] if hit is not None and hit[0] is job else None
+    if (
+        plan is None
+        or (run.step_keys_to_execute and list(run.step_keys_to_execute) != plan.step_keys_to_execute)
+        or run.parent_run_id
+        or run.resolved_op_selection
+        or run.asset_selection
+        or run.asset_check_selection
+        or run.status not in (DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING)
+    ):
+        execute_run(InMemoryJob(job), run, instance)
+        return
+    in_memory = InMemoryJob(job)
+    for _event in ExecuteRunWithPlanIterable(
+        execution_plan=plan,
+        iterator=job_execution_iterator,
+        execution_context_manager=PlanOrchestrationContextManager(
+            context_event_generator=orchestration_context_event_generator,
+            job=in_memory,
+            execution_plan=plan,
+            dagster_run=run,
+            instance=instance,
+            run_config=run.run_config,
+            raise_on_error=False,
+            executor_defs=None,
+            output_capture=None,
+        ),
+    ):
+        pass
 
 
 def start_run(
@@ -148,7 +236,7 @@ def start_run(
         event_id=event_id,
         runtime=runtime,
     )
-    execute_run(InMemoryJob(job), run, instance)
+    execute_created_run(instance, job, run)
     return run.run_id
 
 

@@ -29,13 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._core.definitions.job_base import InMemoryJob
-from dagster._core.execution.api import execute_run
 
 from connectflow_dagster.compiler import TAG_EVENT, Runtime
 from connectflow_dagster.dispatch import inbox
 from connectflow_dagster.dispatch.config import get_dispatch_settings
-from connectflow_dagster.execution import RunTarget, create_run
+from connectflow_dagster.execution import RunTarget, create_run, execute_created_run
 from connectflow_dagster.instance import get_instance
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.workflows import version_by_id, version_spec
@@ -148,7 +146,10 @@ class Worker:
 
     def execute(self, event: inbox.ClaimedEvent) -> Outcome:
         settings = get_dispatch_settings()
-        previous = self.instance.get_runs(RunsFilter(tags={TAG_EVENT: event.id}))
+        # A first claim cannot have a run yet (the run is created after the claim): skip the tag query.
+        previous = (
+            self.instance.get_runs(RunsFilter(tags={TAG_EVENT: event.id})) if event.attempts > 1 else []
+        )
         for run in previous:
             if run.status in _FINISHED and TAG_WORKER_LOST not in run.tags:
                 # The run finished but its worker died before recording it: nothing to re-run.
@@ -183,15 +184,6 @@ class Worker:
             version = version_by_id(session, event.version_id)
             target = RunTarget(version_spec(version), version.id, version.number, event.owner_id)
         run_id = attempt_run_id(event.id, event.attempts if previous else 1)
-        job, run = create_run(
-            self.instance,
-            target,
-            trigger_node_id=event.trigger_node_id,
-            payload=event.payload,
-            run_id=run_id,
-            event_id=event.id,
-            runtime=self.runtime,
-        )
         extra = {TAG_WORKER: self.worker_id}
         if previous:
             extra.update(
@@ -201,11 +193,20 @@ class Worker:
                     TAG_ATTEMPT: str(event.attempts),
                 }
             )
-        self.instance.add_run_tags(run_id, extra)
+        job, run = create_run(
+            self.instance,
+            target,
+            trigger_node_id=event.trigger_node_id,
+            payload=event.payload,
+            run_id=run_id,
+            event_id=event.id,
+            runtime=self.runtime,
+            extra_tags=extra,  # in the run's own tags: no second write, no re-read
+        )
         keeper = _LeaseKeeper(event.id, self.worker_id, self.lease_seconds)
         keeper.start()
         try:
-            execute_run(InMemoryJob(job), self.instance.get_run_by_id(run_id) or run, self.instance)
+            execute_created_run(self.instance, job, run)
         finally:
             keeper.stopped.set()
         return self._complete(event, run_id)
