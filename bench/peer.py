@@ -355,12 +355,25 @@ print(json.dumps({{"accepted": len(events), "runs": len(runs), "ok": sum(1 for e
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def n8n_executions(user_folder: Path, workflow_id: str) -> dict[str, int]:
+def n8n_last_execution_id(user_folder: Path) -> int:
+    """The newest execution id in n8n's database before this run (the folder is reused)."""
+    db = user_folder / ".n8n" / "database.sqlite"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        try:
+            return int(conn.execute("select coalesce(max(id), 0) from execution_entity").fetchone()[0])
+        except sqlite3.OperationalError:  # not migrated yet
+            return 0
+
+
+def n8n_executions(user_folder: Path, workflow_id: str, after_id: int) -> dict[str, int]:
+    """This run's executions of one workflow, by status, from n8n's own database."""
     db = user_folder / ".n8n" / "database.sqlite"
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
         rows = conn.execute(
-            "select status, count(*) from execution_entity where workflowId = ? group by status",
-            (workflow_id,),
+            "select status, count(*) from execution_entity where workflowId = ? and id > ? group by status",
+            (workflow_id, after_id),
         ).fetchall()
     return {str(status): int(count) for status, count in rows}
 
@@ -441,12 +454,36 @@ def run(
     )
     wait_until("mock API", lambda: httpx.post(f"{api}/echo", json={}).status_code == 200, 30, mock)
 
-    # n8n, fresh user folder, this run's workflows
+    # n8n: a user folder kept next to the install (its database migrations take minutes on a busy
+    # machine, once), this run's workflows imported (with retries: a busy machine times the CLI out),
+    # then started by the peer's own start-n8n.sh
     n8n_port = free_port()
-    n8n_home = tmp / "n8n-home"
+    n8n_home = N8N_DIR.parent / "n8n-home"
     n8n_files = tmp / "n8n-workflows"
     n8n_documents([PEER / "webhook_http_set.n8n.json", BRANCH_N8N], api_port, n8n_files)
-    n8n_env = {**base_env, "N8N_USER_FOLDER": str(n8n_home), "N8N_PORT": str(n8n_port)}
+    n8n_env = {
+        **base_env,
+        "N8N_USER_FOLDER": str(n8n_home),
+        "N8N_PORT": str(n8n_port),
+        "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "false",
+    }
+    n8n_first_id = n8n_last_execution_id(n8n_home)
+    n8n_bin = str(Path(n8n_dir) / "node_modules" / ".bin" / "n8n")
+    print("  importing the n8n workflows …", flush=True)
+    for document in sorted(n8n_files.glob("*.n8n.json")):
+        for attempt in range(3):
+            done = subprocess.run(
+                [n8n_bin, "import:workflow", f"--input={document}"],
+                env=n8n_env | {"N8N_LOG_LEVEL": "warn"},
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            if done.returncode == 0:
+                break
+            print(f"  n8n import of {document.name} failed (attempt {attempt + 1}): {done.stdout[-300:]}")
+        else:
+            raise RuntimeError(f"n8n could not import {document.name}")
     n8n_proc = spawn(
         "n8n", ["bash", str(n8n_files / "start-n8n.sh"), n8n_dir], env=n8n_env, log=logs / "n8n.log"
     )
@@ -504,7 +541,7 @@ def run(
     wait_until(
         "n8n",
         lambda: httpx.post(n8n.urls["peer3"], json={"orderId": "warm"}, timeout=30).status_code == 200,
-        300,
+        900,
         n8n_proc,
     )
     # both answer with the last node's output: check the two agree before timing anything
@@ -542,7 +579,7 @@ def run(
     for shape in shapes:
         once = cf_exactly_once(cf_env, cf_side.urls[shape])
         n8n_id = "benchwf0000001" if shape == "peer3" else "benchwfbranch01"
-        n8n_exec = n8n_executions(n8n_home, n8n_id)
+        n8n_exec = n8n_executions(n8n_home, n8n_id, n8n_first_id)
         sent = 20 + 1 + rounds * (lat_n + thr_n)  # warm-up, the agreement check, the measured runs
         n8n_sent = sent + (1 if shape == "peer3" else 0)  # + the call that found n8n ready
         n8n_errors = sum(r["errors"] for r in n8n.runs[shape])
