@@ -466,6 +466,11 @@ def run(
         "N8N_USER_FOLDER": str(n8n_home),
         "N8N_PORT": str(n8n_port),
         "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "false",
+        # what start-n8n.sh sets for its own commands; the CLI import needs the same engine settings
+        "N8N_EXPRESSION_ENGINE": "legacy",
+        "N8N_RUNNERS_ENABLED": "false",
+        "N8N_DIAGNOSTICS_ENABLED": "false",
+        "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
     }
     n8n_first_id = n8n_last_execution_id(n8n_home)
     n8n_bin = str(Path(n8n_dir) / "node_modules" / ".bin" / "n8n")

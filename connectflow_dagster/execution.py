@@ -369,14 +369,33 @@ def get_execution(instance: DagsterInstance, run_id: str, *, owner_id: str | Non
     if owner_id is not None and records[0].dagster_run.tags.get(TAG_OWNER) != owner_id:
         raise NotFound(f"execution '{run_id}' not found")
     execution = _summary(instance, records[0])
-    _fill_nodes(instance, execution)
+    _fill_nodes(instance, execution, records[0].dagster_run)
     return execution
 
 
-def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
-    run = instance.get_run_by_id(execution.id)
+_snapshots: OrderedDict[str, Any] = OrderedDict()
+
+
+def _job_snapshot(instance: DagsterInstance, snapshot_id: str) -> Any:
+    """A job snapshot by id, read and deserialised once per process: ids are content hashes, so a
+    snapshot never changes (reading it per execution cost the gateway a query and a deserialisation
+    of the whole job for every answer after a run)."""
+    with _prepared_lock:
+        if snapshot_id in _snapshots:
+            _snapshots.move_to_end(snapshot_id)
+            return _snapshots[snapshot_id]
+    snapshot = instance.get_job_snapshot(snapshot_id)
+    with _prepared_lock:
+        _snapshots[snapshot_id] = snapshot
+        while len(_snapshots) > _PREPARED_SIZE:
+            _snapshots.popitem(last=False)
+    return snapshot
+
+
+def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None) -> None:
+    run = run if run is not None else instance.get_run_by_id(execution.id)
     assert run is not None
-    snapshot = instance.get_job_snapshot(run.job_snapshot_id) if run.job_snapshot_id else None
+    snapshot = _job_snapshot(instance, run.job_snapshot_id) if run.job_snapshot_id else None
     nodes: dict[str, NodeStatus] = {}
     order: list[str] = []
     if snapshot is not None:
