@@ -44,7 +44,7 @@ def test_repository_lists_saved_workflows_and_builds_jobs_lazily(cf):
 
     saved = _save(cf)
     repo = importlib.reload(definitions).connectflow
-    name = f"wf_{saved.workflow.id}"
+    name = f"wf_{saved.workflow.id}__v1"
     assert name in {j.name for j in repo.get_all_jobs()}
     job = repo.get_job(name)
     ops = {n.name: n.definition for n in job.graph.nodes}
@@ -124,7 +124,7 @@ def test_runs_and_jobs_are_visible_in_the_dagster_ui_and_new_workflows_appear_af
         sel = {
             "repositoryLocationName": "connectflow",
             "repositoryName": "connectflow",
-            "pipelineName": f"wf_{first.workflow.id}",
+            "pipelineName": f"wf_{first.workflow.id}__v1",
         }
         job = _graphql(url, JOB_QUERY, {"sel": sel})["pipelineOrError"]
         assert job["__typename"] == "Pipeline"
@@ -138,7 +138,7 @@ def test_runs_and_jobs_are_visible_in_the_dagster_ui_and_new_workflows_appear_af
         assert run["status"] == "SUCCESS" and tags["connectflow/workflow_id"] == first.workflow.id
 
         second = _save(cf, "Saved after start-up")
-        sel2 = {**sel, "pipelineName": f"wf_{second.workflow.id}"}
+        sel2 = {**sel, "pipelineName": f"wf_{second.workflow.id}__v1"}
         assert (
             _graphql(url, JOB_QUERY, {"sel": sel2})["pipelineOrError"]["__typename"]
             == "PipelineNotFoundError"
