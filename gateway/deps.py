@@ -8,6 +8,9 @@
                  ``Authorization: Bearer cf_pat_…`` (no CSRF: a browser never adds that header on its
                  own; the token's scopes must cover the route, else 403). 401 otherwise.
 ``OptionalUser`` the signed-in (cookie) user or None (no CSRF check: for reads and the auth routes).
+``AdminUser``    the signed-in user when they are an administrator (owner, admin, or named in
+                 ``CONNECTFLOW_ADMIN_EMAILS``); 404 for everyone else, so a member cannot even tell
+                 an administrators' route exists (401 when signed out, CSRF as ``CurrentUser``).
 ``RegistryDep``  the node registry this app serves (the installed one unless a test passed another).
 ``InstanceDep``  the Dagster instance (run storage is the execution history).
 """
@@ -25,7 +28,7 @@ from connectflow_dagster.registry import NodeRegistry
 from connectflow_dagster.store.db import get_engine
 from connectflow_dagster.store.models import AuthSession, User
 from connectflow_dagster.store.tokens import Scope, TokenRejected, authenticate_token, is_token, token_scopes
-from connectflow_dagster.store.users import session_user
+from connectflow_dagster.store.users import is_admin, session_user
 from gateway.auth.csrf import SAFE_METHODS, verify_csrf
 from gateway.auth.sessions import SESSION_COOKIE
 
@@ -137,6 +140,16 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+def get_admin_user(user: CurrentUser) -> User:
+    """The signed-in administrator; 404 (not 403) for a member, as for another user's object."""
+    if not is_admin(user):
+        raise HTTPException(404, "not found")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]
 
 
 def get_registry_dep(request: Request) -> NodeRegistry:

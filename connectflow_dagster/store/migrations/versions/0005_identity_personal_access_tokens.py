@@ -1,15 +1,15 @@
 """personal access tokens (cf_personal_access_tokens): Bearer tokens for the management API
 
-Revision ID: 0004_identity
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 22:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_identity"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
