@@ -50,7 +50,8 @@ def test_repository_lists_saved_workflows_and_builds_jobs_lazily(cf):
     ops = {n.name: n.definition for n in job.graph.nodes}
     assert set(ops) == {"start", "shape"}
     assert ops["shape"].description == "Shape the message"
-    assert ops["shape"].name == f"{name}__shape"
+    assert ops["shape"].name == f"{name}__shape"  # op names are unique per version, aliased to node ids
+    assert job.description == "Stripe to Slack (version 1)"
 
 
 def _env(cf) -> dict[str, str]:
@@ -285,3 +286,30 @@ def test_drafts_that_do_not_compile_leave_the_location_loaded_in_a_real_webserve
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_each_version_is_its_own_job_and_unlisted_versions_resolve_by_name(cf):
+    import importlib
+
+    from dagster import DagsterInvariantViolationError
+
+    from connectflow_dagster import definitions
+
+    first = _save(cf, "Orders")
+    wid, owner = first.workflow.id, first.workflow.owner_id
+    edited = {"id": wid, **first.version.spec}
+    edited["nodes"][1]["params"] = {"fields": {"a": 2}}
+    second = _save_raw(owner, edited)
+    assert second.version.number == 2
+    repo = importlib.reload(definitions).connectflow
+    # Version 1 never ran: only the current version is listed (a reload snapshots what is listed) …
+    assert [j.name for j in repo.get_all_jobs() if j.name.startswith(f"wf_{wid}")] == [f"wf_{wid}__v2"]
+    assert not repo.has_job(f"wf_{wid}__v1")
+    # … but a run created for it still gets exactly version 1 (the launched process asks by name).
+    v1 = repo.get_job(f"wf_{wid}__v1")
+    assert v1.description == "Orders (version 1)" and v1.tags["connectflow/version"] == "1"
+    assert {n.name: n.definition.name for n in v1.graph.nodes}["shape"] == f"wf_{wid}__v1__shape"
+    assert repo.get_job(f"wf_{wid}__v2").tags["connectflow/workflow_name"] == "Orders"
+    for missing in (f"wf_{wid}__v3", f"wf_{wid}", "wf_nope__v1", "something_else"):
+        with pytest.raises(DagsterInvariantViolationError):
+            repo.get_job(missing)
