@@ -27,6 +27,7 @@ from gateway.routes import (
     api_keys,
     auth,
     credentials,
+    dagster_ui,
     events,
     executions,
     health,
@@ -55,6 +56,7 @@ ROUTERS: list[APIRouter] = [
     webhooks.settings_router,
     api_keys.router,
     events.router,
+    dagster_ui.router,  # /dagster/: the Dagster UI for administrators (reverse proxy)
 ]
 
 
@@ -84,6 +86,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
             yield
         finally:
             await run_in_threadpool(app.state.background_runs.shutdown)
+            await dagster_ui.close_upstream(app)
 
     app = FastAPI(
         title="ConnectFlow API",
