@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from tests.gateway.conftest import gateway, isolated_gateway  # noqa: F401  (fixtures, shared with gatekeeper)
+
 PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 
