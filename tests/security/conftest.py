@@ -78,8 +78,11 @@ class LiveGateway:
         """A client signed in as a new account (signed up through the API; CSRF header set)."""
         email = email or f"u{secrets.token_hex(4)}@example.com"
         client = self.client()
-        response = client.post("/api/auth/sign-up/email", json={"email": email, "password": password})
-        assert response.status_code == 201, response.text
+        account = {"email": email, "password": password}
+        response = client.post("/api/auth/sign-up/email", json=account)
+        assert response.status_code == 202, response.text
+        response = client.post("/api/auth/sign-in/email", json=account)
+        assert response.status_code == 200, response.text
         client.headers["X-CSRF-Token"] = client.cookies.get("cf_csrf") or ""
         client.email = email  # type: ignore[attr-defined]
         return client
