@@ -33,6 +33,7 @@ from gateway.routes import (
     events,
     executions,
     health,
+    invitations,
     node_types,
     tokens,
     trigger,
@@ -51,6 +52,7 @@ ROUTERS: list[APIRouter] = [
     trigger.router,
     health.router,
     auth.router,
+    invitations.router,
     workflows.router,
     credentials.types_router,
     credentials.router,
@@ -118,6 +120,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     app.state.gateway_settings = settings
     app.state.registry = registry
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_attempts, settings.sign_in_window_seconds)
+    app.state.sign_up_limiter = SignInLimiter(settings.sign_up_attempts, settings.sign_up_window_seconds)
     app.state.background_runs = BackgroundRuns()
     app.state.oauth = build_oauth(settings)
     errors.install(app)

@@ -130,6 +130,10 @@ def _activate(monkeypatch: pytest.MonkeyPatch, home: Path, database_url: str | N
     from connectflow_dagster.store.db import reset_caches
 
     monkeypatch.setenv("CONNECTFLOW_HOME", str(home))
+    # Tests sign up many accounts from one address: open sign-up, no sign-up throttle (the policy and
+    # the throttle have their own tests in tests/security/test_sign_up_policy.py).
+    monkeypatch.setenv("CONNECTFLOW_SIGNUP", "open")
+    monkeypatch.setenv("CONNECTFLOW_SIGN_UP_ATTEMPTS", "1000000")
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     if database_url:
         monkeypatch.setenv("CONNECTFLOW_DATABASE_URL", database_url)
