@@ -531,6 +531,8 @@ def syntax_errors(value: Any, field: str = "") -> list[tuple[str, str]]:
     if isinstance(value, str):
         if not is_template(value):
             return []
+        if len(value) > MAX_TEMPLATE_CHARS:  # never parsed: rendering refuses it the same way
+            return [(field, f"template is longer than {MAX_TEMPLATE_CHARS} characters")]
         try:
             _ENV.parse(value)
         except TemplateSyntaxError as exc:
