@@ -291,10 +291,12 @@ def create_cf_workflow(base: str, shape: str, api: str, client: httpx.Client) ->
 
 
 def sign_up(base: str) -> httpx.Client:
+    """Sign up (the first account owns the instance) and sign in, as a user of the public API does."""
     client = httpx.Client(timeout=60)
+    account = {"email": "bench@example.com", "password": "Bench-password-1234567", "name": "Bench"}
+    client.post(f"{base}/api/auth/sign-up/email", json=account).raise_for_status()
     response = client.post(
-        f"{base}/api/auth/sign-up/email",
-        json={"email": "bench@example.com", "password": "bench-password-123456", "name": "Bench"},
+        f"{base}/api/auth/sign-in/email", json={"email": account["email"], "password": account["password"]}
     )
     response.raise_for_status()
     client.headers["X-CSRF-Token"] = response.json().get("csrf_token") or client.cookies.get("cf_csrf", "")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dagster._core.storage.base_storage import DagsterStorage
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
@@ -46,4 +45,4 @@ class BatchedPostgresStorage(DagsterPostgresStorage):
         self._run_storage = SchemaCheckedPostgresRunStorage(postgres_url, should_autocreate_tables)
         self._event_log_storage = BatchedPostgresEventLogStorage(postgres_url, should_autocreate_tables)
         self._schedule_storage = PostgresScheduleStorage(postgres_url, should_autocreate_tables)
-        DagsterStorage.__init__(self)
+        super(DagsterPostgresStorage, self).__init__()
