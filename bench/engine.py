@@ -67,8 +67,12 @@ def measure(n: int, runs: int) -> list[float]:
     return samples
 
 
-def dagster_floor(n: int, runs: int) -> list[float]:
-    """Dagster alone: a chain of ``n + 1`` no-op ops (like the trigger + n nodes), in memory."""
+def dagster_floor(n: int, runs: int, quiet: bool = False) -> list[float]:
+    """Dagster alone: a chain of ``n + 1`` no-op ops (like the trigger + n nodes), in memory.
+
+    ``quiet``: the console logger at WARNING instead of Dagster's default DEBUG (a stricter floor:
+    ConnectFlow's own console logger is quiet by default too).
+    """
     from dagster import DagsterInstance, In, job, op
 
     @op
@@ -85,6 +89,7 @@ def dagster_floor(n: int, runs: int) -> list[float]:
         for i in range(n):
             value = step.alias(f"s{i}")(value)
 
+    config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}} if quiet else None
     samples = []
     # Dagster's default console logger (DEBUG, colored) stays on; its lines go to /dev/null so that a
     # terminal or pipe does not time the reader.
@@ -95,7 +100,7 @@ def dagster_floor(n: int, runs: int) -> list[float]:
     ):
         for i in range(runs + 3):
             t0 = time.perf_counter()
-            result = chain_job.execute_in_process(instance=instance)
+            result = chain_job.execute_in_process(instance=instance, run_config=config)
             if i >= 3:  # the first runs pay for imports and first-time caches
                 samples.append((time.perf_counter() - t0) * 1000)
             assert result.success
@@ -126,6 +131,12 @@ def main() -> None:
     floor_per_op = (floor10 - floor3) / 7
     floor_run = floor3 - 4 * floor_per_op
     floor_ratio = per_node / floor_per_op if floor_per_op > 0 else float("inf")
+    q3, q10 = (
+        statistics.median(dagster_floor(3, args.runs, quiet=True)),
+        statistics.median(dagster_floor(10, args.runs, quiet=True)),
+    )
+    quiet_per_op = (q10 - q3) / 7
+    quiet_ratio = per_node / quiet_per_op if quiet_per_op > 0 else float("inf")
     print(
         f"  chain of 3 Set nodes (+ trigger):  p50 {chain3:7.1f} ms   p90 {statistics.quantiles(c3, n=10)[-1]:7.1f} ms"
     )
@@ -143,6 +154,9 @@ def main() -> None:
     )
     print(f"  per run (fixed):  {overhead:6.1f} ms   Dagster floor per run {floor_run:6.1f} ms")
     print(
+        f"  stricter floor (console logger at WARNING): per op {quiet_per_op:6.2f} ms, ratio {quiet_ratio:4.2f}"
+    )
+    print(
         json.dumps(
             {
                 "chain3_ms": round(chain3, 1),
@@ -154,6 +168,8 @@ def main() -> None:
                 "floor_per_op_ms": round(floor_per_op, 2),
                 "floor_run_ms": round(floor_run, 1),
                 "per_node_floor_ratio": round(floor_ratio, 2),
+                "quiet_floor_per_op_ms": round(quiet_per_op, 2),
+                "per_node_quiet_floor_ratio": round(quiet_ratio, 2),
                 "storage": storage.lower(),
                 "runs": args.runs,
             }

@@ -152,6 +152,31 @@ def tree_cpu(roots: list[int]) -> float:
     return total
 
 
+def tree_rss_mb(roots: list[int]) -> float:
+    """Resident memory of ``roots`` and their descendants, in MB."""
+    pids, todo = set(), list(roots)
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st is not None:
+                parents.setdefault(st[0], []).append(int(entry))
+    while todo:
+        pid = todo.pop()
+        if pid not in pids:
+            pids.add(pid)
+            todo.extend(parents.get(pid, []))
+    total = 0.0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
 # ---- the two servers --------------------------------------------------------------------------------
 
 
@@ -163,6 +188,7 @@ class Side:
     runs: dict[str, list[dict]] = field(default_factory=dict)  # shape -> load.py results
     cpu: dict[str, float] = field(default_factory=dict)  # shape -> CPU seconds under load
     requests: dict[str, int] = field(default_factory=dict)
+    rss_mb: float = 0.0  # highest resident memory of the whole side, sampled after each load run
 
 
 def cf_workflow(shape: str, api: str) -> dict:
@@ -322,6 +348,7 @@ def measured_load(side: Side, shape: str, n: int, conc: int) -> dict:
     side.cpu[shape] = side.cpu.get(shape, 0.0) + tree_cpu(side.roots) - before
     side.requests[shape] = side.requests.get(shape, 0) + n
     side.runs.setdefault(shape, []).append(result)
+    side.rss_mb = max(side.rss_mb, tree_rss_mb(side.roots))
     print(
         f"    {side.name:11s} {conc:2d} x {n // conc if conc > 1 else n:3d}: p50 {result['p50_ms']:7.1f} ms"
         f"  p99 {result['p99_ms']:7.1f} ms  {result['rps']:6.1f} exec/s  errors {result['errors']}",
@@ -397,7 +424,15 @@ def main() -> None:
         "--workers", type=int, default=None, help="ConnectFlow worker processes (default: per core)"
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the temporary directory with the logs")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record py-spy profiles (raw stacks, GIL holders) of ConnectFlow's gateway and workers during "
+        "the measured rounds into this directory; the profiler perturbs the figures, so profile and "
+        "measure in separate runs",
+    )
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress in logs too
     shapes = ["peer3", "branch9"] if args.shape == "both" else [args.shape]
     rounds, lat_n, thr_n, idle_s = (1, 30, 100, 10.0) if args.quick else (2, 100, 300, 30.0)
 
@@ -566,6 +601,32 @@ def run(
         for side in (cf_side, n8n):
             load(side.urls[shape], 20, 1)
 
+    profilers: list[subprocess.Popen] = []
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        for label, pid, extra in (("gateway", gateway.pid, []), ("workers", workers.pid, ["--subprocesses"])):
+            profilers.append(
+                subprocess.Popen(
+                    [
+                        str(BIN / "py-spy"),
+                        "record",
+                        "--nonblocking",
+                        "--gil",
+                        "--format",
+                        "raw",
+                        "-r",
+                        "50",
+                        *extra,
+                        "-o",
+                        str(args.profile / f"{label}.txt"),
+                        "--pid",
+                        str(pid),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        time.sleep(2)  # py-spy attaches
     results: dict[str, dict] = {}
     for shape in shapes:
         print(f"\n  shape {shape}: A B A B, {rounds} round(s); load {os.getloadavg()[0]:.2f}", flush=True)
@@ -575,6 +636,11 @@ def run(
             for side in (cf_side, n8n):
                 measured_load(side, shape, thr_n, 20)
 
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=120)
+    if profilers:
+        print(f"  profiles: {args.profile}/gateway.txt, workers.txt (bench/profile_top.py)")
     print(f"\n  idle: {idle_s:.0f} s with no traffic (after 5 s to settle)", flush=True)
     time.sleep(5)
     c0, n0, t0 = tree_cpu(cf_side.roots), tree_cpu(n8n.roots), time.monotonic()
@@ -617,6 +683,8 @@ def run(
             "n8n_lost": n8n_errors + max(0, n8n_sent - n8n_errors - n8n_total),
             "n8n_duplicated": max(0, n8n_total - n8n_sent),
             "n8n_executions": n8n_exec,
+            "cf_rss_mb": round(cf_side.rss_mb),
+            "n8n_rss_mb": round(n8n.rss_mb),
         }
         r = results[shape]
         print(f"\n  {shape}                     ConnectFlow      n8n     ratio (CF / n8n)")
@@ -629,7 +697,11 @@ def run(
             f" duplicated {r['n8n_duplicated']}"
         )
     print(
-        f"\n  idle CPU over {elapsed:.0f} s: ConnectFlow {cf_idle:.2f} % of a core (goal ≤ 1), n8n {n8n_idle:.2f} %"
+        f"\n  resident memory (highest, whole side): ConnectFlow {cf_side.rss_mb:.0f} MB"
+        f" (gateway + worker supervisor + workers), n8n {n8n.rss_mb:.0f} MB"
+    )
+    print(
+        f"  idle CPU over {elapsed:.0f} s: ConnectFlow {cf_idle:.2f} % of a core (goal ≤ 1), n8n {n8n_idle:.2f} %"
     )
     print(f"  finished in {time.time() - t_start:.0f} s; load {os.getloadavg()[0]:.2f}")
     print(json.dumps(results if len(results) > 1 else next(iter(results.values())) | {"shape": shapes[0]}))
