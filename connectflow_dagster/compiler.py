@@ -247,7 +247,7 @@ def _build_op(
         handle, output = (
             (result.handle, result.output) if isinstance(result, Branch) else (DEFAULT_OUTPUT, result)
         )
-        output = _jsonable(output)
+        output = ctx.scrub_value(_jsonable(output))  # recorded in the event log and IO-manager files
         new_context = {**merged, node.variable_name: output}
         yield Output(
             Emitted(node.id, new_context),

@@ -40,6 +40,7 @@ from gateway.routes import (
     workflows,
 )
 from gateway.runs import BackgroundRuns
+from gateway.security_headers import SecurityHeaders
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("gateway")
@@ -130,6 +131,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
         from ui.app import mount
 
         mount(app)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, the editor's and the 413's too
     return app
 
 
