@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="Base URL users reach the gateway at.")
     dagster_ui_url: str = "http://127.0.0.1:3000"
     dagster_port: int = 3000
+    network_policy: str = Field(
+        default="on",
+        description="Outbound network policy for nodes and credential tests: 'on' refuses loopback, "
+        "private, link-local and other internal addresses; 'off' only for single-user set-ups.",
+    )
+    network_allow: str = Field(
+        default="",
+        description="Comma-separated hosts and CIDRs nodes may reach despite the network policy, "
+        "e.g. '10.0.0.0/8,smtp.internal'.",
+    )
 
     @property
     def home_dir(self) -> Path:

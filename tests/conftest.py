@@ -23,6 +23,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# The outbound network policy stays on in tests, as in production; the local servers the tests start
+# (HTTP fakes, aiosmtpd, PostgreSQL's host) are loopback, so the suite allows loopback explicitly.
+# tests/security/ narrows this per test. Set (not setdefault) so a developer's shell cannot change it.
+TEST_NETWORK_ALLOW = "127.0.0.0/8,::1/128,localhost"
+os.environ["CONNECTFLOW_NETWORK_POLICY"] = "on"
+os.environ["CONNECTFLOW_NETWORK_ALLOW"] = TEST_NETWORK_ALLOW
 
 PG_ADMIN_URL = os.environ.get("CONNECTFLOW_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parent.parent

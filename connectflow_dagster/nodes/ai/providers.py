@@ -25,6 +25,7 @@ OPENAI = Provider(
     default_base_url="https://api.openai.com/v1",
     auth="bearer",
     probe_path="/models",
+    client="openai_sdk",
 )
 GEMINI = Provider(
     key="gemini",
@@ -51,6 +52,7 @@ PERPLEXITY = Provider(
     default_model="sonar",
     default_base_url="https://api.perplexity.ai",
     auth="bearer",
+    client="openai_sdk",
     # Perplexity has no model list: the cheapest authenticated call is a one-token completion.
     probe_path="/chat/completions",
     probe_body={"model": "sonar", "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]},
