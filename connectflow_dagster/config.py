@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         description="Comma-separated hosts and CIDRs nodes may reach despite the network policy, "
         "e.g. '10.0.0.0/8,smtp.internal'.",
     )
+    admin_emails: str = Field(
+        default="",
+        description="Comma-separated e-mail addresses that are administrators besides the owner.",
+    )
 
     @property
     def home_dir(self) -> Path:
@@ -63,6 +67,11 @@ class Settings(BaseSettings):
         path = Path(os.environ.get("DAGSTER_HOME") or self.home_dir / "dagster")
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @property
+    def admin_email_set(self) -> frozenset[str]:
+        """``CONNECTFLOW_ADMIN_EMAILS`` as normalised (stripped, lower-case) addresses."""
+        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
 
 
 def normalize_postgres_url(url: str) -> str:
