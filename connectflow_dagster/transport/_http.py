@@ -182,6 +182,8 @@ def send(http: httpx.Client, method: str, url: str, *, what: str, **kwargs: Any)
     (retriable), a refused destination ``NetworkPolicyError`` (not retriable)."""
     try:
         return http.request(method, url, **kwargs)
+    except httpx.InvalidURL as exc:
+        raise NonRetriableNodeError(f"{what}: invalid URL: {exc}") from None
     except httpx.TimeoutException as exc:
         raise ServiceUnreachable(f"{what}: timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:

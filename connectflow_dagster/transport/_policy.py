@@ -72,7 +72,7 @@ def address_kind(address: IPAddress) -> str | None:
     embedded = _embedded_ipv4(address)
     if embedded is not None:
         kind = address_kind(embedded)
-        return f"{kind} (as IPv6 {address})" if kind else None
+        return f"{kind} (IPv4 {embedded} written as IPv6)" if kind else None
     if address.is_unspecified:
         return "unspecified"
     if address.is_loopback:
@@ -87,10 +87,10 @@ def address_kind(address: IPAddress) -> str | None:
         return "multicast"
     if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
         return "site-local"
+    if address.is_reserved:  # before is_private, which also covers 240.0.0.0/4
+        return "reserved"
     if address.is_private:
         return "private"
-    if address.is_reserved:
-        return "reserved"
     if not address.is_global:
         return "not publicly routable"
     return None

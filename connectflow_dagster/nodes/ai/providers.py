@@ -2,6 +2,8 @@
 
 ``default_base_url`` is the API root litellm calls when the credential leaves ``base_url`` empty;
 a credential's ``base_url`` takes the same form (litellm appends the provider's path to it).
+``client`` is how litellm sends the provider's requests (the OpenAI SDK or its own HTTP handler), so
+the node can hand it the shared, policy-checked HTTP client of the right kind.
 """
 
 from __future__ import annotations
