@@ -227,8 +227,9 @@ class NodeType:
 
     def checked_output(self, result: Any) -> Any:
         """``result`` validated against the declared output model (as JSON-ready data); a mismatch is
-        the node's bug, reported as a non-retriable failure naming the fields."""
-        if self.output is None or result is None:
+        the node's bug, reported as a non-retriable failure naming the fields. A trigger's output is
+        the event its ingress already parsed (and a test or notebook may pass any payload): unchecked."""
+        if self.output is None or result is None or self.is_trigger:
             return result
         try:
             model = result if isinstance(result, self.output) else self.output.model_validate(result)

@@ -335,6 +335,32 @@ def test_smtp_to_loopback_is_refused_before_connecting(cf, policy, listener, hos
     assert listener.accepted == 0
 
 
+@pytest.mark.parametrize(
+    ("node_type", "credential_type", "data", "params"),
+    [
+        ("discord.send", "discord_webhook", {"webhook_url": "{url}/api/webhooks/1/tok"}, {"content": "hi"}),
+        ("slack.send", "slack_webhook", {"webhook_url": "{url}/services/T/B/tok"}, {"text": "hi"}),
+        (
+            "instagram.publish",
+            "instagram_graph",
+            {"access_token": "tok", "account_id": "17", "base_url": "{url}"},
+            {"image_url": "https://cdn.example.com/a.jpg"},
+        ),
+        ("luma.generate_image", "luma_api", {"api_key": "tok", "base_url": "{url}"}, {"prompt": "a cat"}),
+    ],
+    ids=lambda v: v if isinstance(v, str) and "." in v else None,
+)
+def test_integration_nodes_cannot_reach_loopback(
+    cf, policy, victim, node_type, credential_type, data, params
+):
+    owner = cf.new_user()
+    url = f"http://0x7f000001:{victim.port}"
+    cred = _stored_credential(owner, credential_type, {k: v.replace("{url}", url) for k, v in data.items()})
+    ex = cf.run(_action_workflow(node_type, params, cred), owner_id=owner)
+    assert ex.status == "failed" and f"{BLOCKED}: 0x7f000001 (127.0.0.1) is loopback" in ex.error, ex.error
+    assert victim.requests == []
+
+
 @pytest.mark.parametrize("provider", PROVIDERS, ids=lambda p: p.key)
 def test_an_llm_api_base_on_loopback_is_refused(cf, policy, victim, provider):
     owner = cf.new_user()
