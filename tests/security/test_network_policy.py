@@ -23,7 +23,7 @@ from connectflow_dagster.nodes.ai.providers import PROVIDERS
 from connectflow_dagster.transport import NetworkPolicyError, StaticResolver, new_http_client
 from gateway.routes.credentials import UNREACHABLE_MESSAGE
 from tests.conftest import LocalHTTPServer
-from tests.dispatch.conftest import finished_execution, save
+from tests.security.conftest import create_workflow, finished
 
 BLOCKED = "blocked by the network policy"
 
@@ -237,8 +237,10 @@ def test_a_redirect_to_a_refused_address_is_rechecked_and_carries_no_body(
     assert victim.requests == []  # neither the body nor even a connection reached the target
 
 
-def test_urls_taken_from_webhook_data_are_checked(cf, policy, victim, live_gateway, worker_thread):
-    owner = live_gateway.user()
+def test_urls_taken_from_webhook_data_are_checked(cf, policy, victim, live):
+    """An anonymous webhook caller chooses the URL a workflow calls: the live gateway takes the event,
+    a worker runs it, the node is refused."""
+    owner = live.user()
     workflow = {
         "name": "callback",
         "nodes": [
@@ -256,13 +258,16 @@ def test_urls_taken_from_webhook_data_are_checked(cf, policy, victim, live_gatew
         ],
         "edges": [{"source": "hook", "target": "call"}],
     }
-    wid, _ = save(workflow, owner.user_id)
-    anonymous = live_gateway.client()
-    for callback in (f"http://127.0.0.1:{victim.port}/secret", "http://169.254.169.254/latest/meta-data/"):
-        accepted = anonymous.post(f"/api/webhooks/{wid}/cb", json={"callback": callback, "order": "A-1"})
-        assert accepted.status_code == 202, accepted.text
-        ex = finished_execution(cf, accepted.json()["execution_id"])
-        assert ex.status == "failed" and BLOCKED in ex.error, ex.error
+    wid = create_workflow(owner, workflow)
+    with live.client() as anonymous:
+        for callback in (
+            f"http://127.0.0.1:{victim.port}/secret",
+            "http://169.254.169.254/latest/meta-data/",
+        ):
+            accepted = anonymous.post(f"/api/webhooks/{wid}/cb", json={"callback": callback, "order": "A-1"})
+            assert accepted.status_code == 202, accepted.text
+            execution = finished(owner, accepted.json()["execution_id"])
+            assert execution["status"] == "failed" and BLOCKED in (execution["error"] or ""), execution
     assert victim.requests == []
 
 
