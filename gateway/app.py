@@ -29,6 +29,7 @@ from gateway.routes import (
     api_keys,
     auth,
     credentials,
+    dagster_ui,
     events,
     executions,
     health,
@@ -62,6 +63,7 @@ ROUTERS: list[APIRouter] = [
     api_keys.router,
     tokens.router,
     events.router,
+    dagster_ui.router,  # /dagster/: the Dagster UI for administrators (reverse proxy)
 ]
 
 
@@ -104,6 +106,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
             yield
         finally:
             await run_in_threadpool(app.state.background_runs.shutdown)
+            await dagster_ui.close_upstream(app)
 
     app = FastAPI(
         title="ConnectFlow API",
