@@ -7,7 +7,7 @@ components' modules from ``blob:`` URLs, which its module shim fetches (``'unsaf
 ``data:``/``blob:`` URLs. What the policy still stops: loading scripts, styles, frames or forms from
 anywhere else, and any other site framing a ConnectFlow page (``frame-ancestors 'none'``, plus
 ``X-Frame-Options: DENY`` for older browsers). The API docs page (Swagger UI, which FastAPI loads
-from jsDelivr) is the one page allowed that CDN.
+from jsDelivr) is the one page allowed that CDN; the Dagster UI under ``/dagster/`` keeps its own CSP.
 """
 
 from __future__ import annotations
@@ -61,13 +61,20 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CONTENT_SECURITY_POLICY if scope.get("path") == self.docs_path else CONTENT_SECURITY_POLICY
+        path = scope.get("path", "")
+        # The Dagster UI (admin-only proxy) sets its own nonce-based CSP and frames nothing of ours.
+        dagster = path == "/dagster" or path.startswith("/dagster/")
+        csp = DOCS_CONTENT_SECURITY_POLICY if path == self.docs_path else CONTENT_SECURITY_POLICY
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in _COMMON if k not in present]
-                if b"content-security-policy" not in present:
+                extra = [
+                    (k, v)
+                    for k, v in _COMMON
+                    if k not in present and not (dagster and k == b"x-frame-options")
+                ]
+                if b"content-security-policy" not in present and not dagster:
                     extra.append((b"content-security-policy", csp))
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
