@@ -1,9 +1,7 @@
-"""``connectflow serve`` (the gateway alone) and ``connectflow rotate-keys``."""
+"""``connectflow rotate-keys``: re-encrypt every credential under a new key."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import sys
 
 import click
@@ -14,90 +12,6 @@ from connectflow_dagster.errors import ConnectFlowError
 def _fail(message: str, code: int = 1) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(code)
-
-
-WORKERS_ENV = "CONNECTFLOW_GATEWAY_WORKERS"
-
-
-def app_factory():  # type: ignore[no-untyped-def]
-    """What each uvicorn worker process builds when ``serve`` runs several (API only, no editor)."""
-    from gateway.app import create_app
-
-    return create_app(mount_ui=False)
-
-
-@click.command()
-@click.option("--host", help="Interface to listen on (default: CONNECTFLOW_HOST, 127.0.0.1).")
-@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: CONNECTFLOW_PORT, 8000).")
-@click.option("--no-ui", is_flag=True, help="Serve the API only, without the Panel editor.")
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    envvar=WORKERS_ENV,
-    default=1,
-    show_default=True,
-    help=f"Gateway processes sharing the port (also {WORKERS_ENV}). More than one serves the API only "
-    "(--no-ui): the editor keeps its sessions in its process.",
-)
-def serve(host: str | None, port: int | None, no_ui: bool, workers: int) -> None:
-    """Start the gateway (REST API, sign-in and the editor) on CONNECTFLOW_HOST:CONNECTFLOW_PORT.
-
-    \b
-    One process is the default: it accepts ~1,900 webhooks/s on one core (bench/ingest.py), and on a
-    small machine the other cores are the warm workers'. Several processes (--workers N, API only)
-    raise the accept rate on a larger machine; sign-in throttling is then per process.
-    """
-    import uvicorn
-    from sqlalchemy.exc import OperationalError
-
-    from connectflow_dagster.config import get_settings
-    from connectflow_dagster.crypto import SecretKeyMissing, get_keyring
-
-    settings = get_settings()
-    with_ui = not no_ui and importlib.util.find_spec("ui.app") is not None
-    if workers > 1 and not no_ui:
-        _fail(
-            "--workers above 1 serves the API only: add --no-ui (run the editor in its own `connectflow serve`)"
-        )
-    try:
-        get_keyring()
-    except SecretKeyMissing as exc:
-        _fail(str(exc))
-    try:
-        from connectflow_dagster.store.db import get_engine
-
-        get_engine()
-    except OperationalError as exc:
-        click.secho(
-            f"warning: the database is unreachable ({exc.orig}); the gateway answers 503 until it is back",
-            fg="yellow",
-            err=True,
-        )
-    host = host or settings.host
-    port = settings.port if port is None else port
-    options = dict(
-        host=host,
-        port=port,
-        log_level="info",
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        timeout_graceful_shutdown=10,
-    )
-    plural = f", {workers} processes" if workers > 1 else ""
-    click.echo(f"ConnectFlow gateway on http://{host}:{port}/  (API docs: /api/docs{plural})")
-    if workers > 1:
-        # Worker processes are spawned and import the app themselves; they inherit this environment.
-        os.environ[WORKERS_ENV] = str(workers)
-        uvicorn.run(
-            "connectflow_dagster.cli.gateway:app_factory",
-            factory=True,
-            workers=workers,
-            **options,  # type: ignore[arg-type]
-        )
-        return
-    from gateway.app import create_app
-
-    uvicorn.run(create_app(mount_ui=with_ui), **options)  # type: ignore[arg-type]
 
 
 @click.command("rotate-keys")
@@ -179,4 +93,4 @@ def rotate_keys(yes: bool) -> None:
         )
 
 
-COMMANDS = [serve, rotate_keys]
+COMMANDS = [rotate_keys]
