@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="Base URL users reach the gateway at.")
     dagster_ui_url: str = "http://127.0.0.1:3000"
     dagster_port: int = 3000
+    admin_emails: str = Field(
+        default="",
+        description="Comma-separated e-mail addresses that are administrators besides the owner.",
+    )
 
     @property
     def home_dir(self) -> Path:
@@ -53,6 +57,11 @@ class Settings(BaseSettings):
         path = Path(os.environ.get("DAGSTER_HOME") or self.home_dir / "dagster")
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @property
+    def admin_email_set(self) -> frozenset[str]:
+        """``CONNECTFLOW_ADMIN_EMAILS`` as normalised (stripped, lower-case) addresses."""
+        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
 
 
 def normalize_postgres_url(url: str) -> str:

@@ -6,6 +6,9 @@
                  answers, so a 2xx always means the write is durable (a failed commit becomes 503).
 ``CurrentUser``  the signed-in user (401 otherwise); on POST/PUT/PATCH/DELETE also checks CSRF (403).
 ``OptionalUser`` the signed-in user or None (no CSRF check: for reads and the auth routes).
+``AdminUser``    the signed-in user when they are an administrator (owner, admin, or named in
+                 ``CONNECTFLOW_ADMIN_EMAILS``); 404 for everyone else, so a member cannot even tell
+                 an administrators' route exists (401 when signed out, CSRF as ``CurrentUser``).
 ``RegistryDep``  the node registry this app serves (the installed one unless a test passed another).
 ``InstanceDep``  the Dagster instance (run storage is the execution history).
 """
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session
 from connectflow_dagster.registry import NodeRegistry
 from connectflow_dagster.store.db import get_engine
 from connectflow_dagster.store.models import AuthSession, User
-from connectflow_dagster.store.users import session_user
+from connectflow_dagster.store.users import is_admin, session_user
 from gateway.auth.csrf import verify_csrf
 from gateway.auth.sessions import SESSION_COOKIE
 
@@ -63,6 +66,16 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+def get_admin_user(user: CurrentUser) -> User:
+    """The signed-in administrator; 404 (not 403) for a member, as for another user's object."""
+    if not is_admin(user):
+        raise HTTPException(404, "not found")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]
 
 
 def get_registry_dep(request: Request) -> NodeRegistry:

@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 def _session_public(user: User, auth_session: Any) -> SessionPublic:
     return SessionPublic(
-        user=UserPublic.model_validate(user, from_attributes=True),
+        user=UserPublic.of(user),
         expires_at=auth_session.expires_at,
         csrf_token=auth_session.csrf_token,
     )
@@ -52,7 +52,7 @@ def sign_up(body: SignUp, request: Request, response: Response, session: Session
     session.commit()
     set_session_cookies(request, response, new)
     return SessionPublic(
-        user=UserPublic.model_validate(user, from_attributes=True),
+        user=UserPublic.of(user),
         expires_at=new.expires_at,
         csrf_token=new.csrf_token,
     )
@@ -79,7 +79,7 @@ def sign_in(body: SignIn, request: Request, response: Response, session: Session
     session.commit()
     set_session_cookies(request, response, new)
     return SessionPublic(
-        user=UserPublic.model_validate(user, from_attributes=True),
+        user=UserPublic.of(user),
         expires_at=new.expires_at,
         csrf_token=new.csrf_token,
     )
@@ -98,7 +98,7 @@ def sign_out(request: Request, session: SessionDep, user: CurrentUser) -> Respon
 @router.get("/me", response_model=UserPublic)
 def me(user: CurrentUser) -> UserPublic:
     """The signed-in user (401 when signed out)."""
-    return UserPublic.model_validate(user, from_attributes=True)
+    return UserPublic.of(user)
 
 
 @router.get("/session", response_model=SessionPublic)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from connectflow_dagster.store.users import ADMIN_ROLES, effective_role
 from gateway.schemas.common import RequestBody
 
 _EMAIL_MAX = 320
@@ -41,6 +42,23 @@ class UserPublic(BaseModel):
     email: str
     name: str
     created_at: dt.datetime
+    role: Literal["owner", "admin", "member"] = Field(
+        description="owner (the first account), admin (set or named in CONNECTFLOW_ADMIN_EMAILS), member."
+    )
+    is_admin: bool = Field(description="Administrators see the Dagster UI at /dagster/.")
+
+    @classmethod
+    def of(cls, user: Any) -> UserPublic:
+        """The public view of a ``User`` row, with its effective role."""
+        role = effective_role(user)
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            created_at=user.created_at,
+            role=role,  # type: ignore[arg-type]
+            is_admin=role in ADMIN_ROLES,
+        )
 
 
 class SessionPublic(BaseModel):
