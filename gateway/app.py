@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +25,7 @@ from connectflow_dagster.registry import NodeRegistry
 from gateway import errors
 from gateway.auth.oauth import OAuthStateMiddleware, build_oauth
 from gateway.auth.rate_limit import SignInLimiter
+from gateway.deps import TOKEN_SCOPE_EXTRA, required_scope
 from gateway.limits import BodySizeLimit
 from gateway.routes import (
     api_keys,
@@ -33,6 +35,7 @@ from gateway.routes import (
     executions,
     health,
     node_types,
+    tokens,
     trigger,
     webhooks,
     workflows,
@@ -56,8 +59,22 @@ ROUTERS: list[APIRouter] = [
     node_types.router,
     webhooks.settings_router,
     api_keys.router,
+    tokens.router,
     events.router,
 ]
+
+
+API_DESCRIPTION = """Workflows, credentials and executions of ConnectFlow on Dagster.
+
+Two ways to authenticate, for every route that needs a user:
+
+* **session** — the editor's sign-in cookie (`POST /api/auth/sign-in/email`). Unsafe requests
+  (POST, PUT, PATCH, DELETE) also send `X-CSRF-Token` with the value of the `cf_csrf` cookie.
+* **token** — `Authorization: Bearer cf_pat_…`, a personal access token (`POST /api/tokens`, the
+  editor's *Tokens* page, or `connectflow login`). No CSRF header. A token acts as its user within its
+  scopes: `read` (GET), `write` (create, update, delete), `execute` (execute, retry, cancel); each
+  operation names the scope it needs as `x-token-scope`. An expired or revoked token gets 401.
+"""
 
 
 def check_startup() -> None:
@@ -90,7 +107,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     app = FastAPI(
         title="ConnectFlow API",
         version=_version(),
-        description="Workflows, credentials and executions of ConnectFlow on Dagster.",
+        description=API_DESCRIPTION,
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
@@ -107,6 +124,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
         app.include_router(router)
     app.add_middleware(OAuthStateMiddleware, https_only=bool(settings.cookie_secure))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _document_token_scopes(app)
     if mount_ui:
         for mount in ui_mounts():
             mount(app)
@@ -122,6 +140,24 @@ def ui_mounts() -> list[Callable[[FastAPI], None]]:
     from importlib.metadata import entry_points
 
     return [ep.load() for ep in entry_points(group=UI_ENTRY_POINT_GROUP)]
+
+
+def _document_token_scopes(app: FastAPI) -> None:
+    """Name, on each operation that needs a user, the token scope it takes (``x-token-scope``)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if isinstance(operation, dict) and operation.get("security"):
+                    scope = required_scope(method, path, declared=operation.get(TOKEN_SCOPE_EXTRA))
+                    operation[TOKEN_SCOPE_EXTRA] = scope.value if scope else "none"
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _version() -> str:
