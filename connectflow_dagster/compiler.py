@@ -56,7 +56,7 @@ from connectflow_dagster.errors import (
 )
 from connectflow_dagster.executor import threaded_executor
 from connectflow_dagster.io_manager import ContextPickleIOManager
-from connectflow_dagster.nodes.base import Branch, CredentialType, NodeContext, NodeType, new_http_client
+from connectflow_dagster.nodes.base import Branch, CredentialType, NodeContext, NodeType
 from connectflow_dagster.registry import NodeRegistry, get_registry
 from connectflow_dagster.tags import (
     TAG_NODE_NAME,
@@ -67,6 +67,7 @@ from connectflow_dagster.tags import (
     TAG_WORKFLOW_NAME,
 )
 from connectflow_dagster.templates import render_value
+from connectflow_dagster.transport import Resolver, new_http_client
 
 TRIGGER_RESOURCE = "cf_trigger"
 RUNTIME_RESOURCE = "cf_runtime"
@@ -124,21 +125,24 @@ class TriggerEventResource(ConfigurableResource):
 
 @dataclass
 class Runtime:
-    """Clients injected into executors; tests swap the transport instead of patching modules.
+    """Clients injected into executors; tests swap the transport or the resolver instead of patching
+    modules.
 
     The HTTP client is created once per runtime and shared by every node it runs: creating an httpx
-    client costs ~20 ms (its SSL context), more than a whole Set node.
+    client costs ~20 ms (its SSL context), more than a whole Set node. ``resolver`` is the name
+    resolution the network policy checks (``None``: the system's).
     """
 
     http_transport: httpx.BaseTransport | None = None
     credential_resolver: Any = None
+    resolver: Resolver | None = None
     _http: httpx.Client | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def http_client(self) -> httpx.Client:
         with self._lock:
             if self._http is None:
-                self._http = new_http_client(self.http_transport)
+                self._http = new_http_client(self.http_transport, resolver=self.resolver)
             return self._http
 
 
@@ -237,7 +241,7 @@ def _build_op(
             return
         runtime: Runtime = getattr(context.resources, RUNTIME_RESOURCE)
         tags = context.run.tags
-        ctx = NodeContext(
+        ctx: NodeContext[Any] = NodeContext(
             run_id=context.run_id,
             workflow_id=workflow.id or "",
             owner_id=tags.get(TAG_OWNER, ""),
@@ -250,6 +254,7 @@ def _build_op(
             http_transport=runtime.http_transport,
             shared_http=runtime.http_client(),
             credential_resolver=runtime.credential_resolver,
+            resolver=runtime.resolver,
             attempt=context.retry_number,
             upstream_node_ids=tuple(e.node_id for e in arrived),
             credential_types=credential_types,
