@@ -43,12 +43,10 @@ from dagster import (
     logger,
     op,
 )
-from dagster._core.utils import coerce_valid_log_level
-from dagster._utils.log import create_console_logger
 from pydantic import ValidationError
 
 from connectflow_dagster import spec
-from connectflow_dagster.dispatch.executor import threaded_executor
+from connectflow_dagster.dagster_private import coerce_valid_log_level, create_console_logger
 from connectflow_dagster.errors import (
     NodeExecutionError,
     NonRetriableNodeError,
@@ -56,9 +54,18 @@ from connectflow_dagster.errors import (
     TemplateError,
     WorkflowInvalid,
 )
+from connectflow_dagster.executor import threaded_executor
 from connectflow_dagster.io_manager import ContextPickleIOManager
-from connectflow_dagster.nodes.base import Branch, NodeContext, NodeType
+from connectflow_dagster.nodes.base import Branch, CredentialType, NodeContext, NodeType
 from connectflow_dagster.registry import NodeRegistry, get_registry
+from connectflow_dagster.tags import (
+    TAG_NODE_NAME,
+    TAG_NODE_TYPE,
+    TAG_OWNER,
+    TAG_VERSION,
+    TAG_WORKFLOW,
+    TAG_WORKFLOW_NAME,
+)
 from connectflow_dagster.templates import render_value
 from connectflow_dagster.transport import Resolver, new_http_client
 
@@ -66,15 +73,6 @@ TRIGGER_RESOURCE = "cf_trigger"
 RUNTIME_RESOURCE = "cf_runtime"
 DEFAULT_OUTPUT = "result"
 MAX_METADATA_CHARS = 256 * 1024
-
-TAG_WORKFLOW = "connectflow/workflow_id"
-TAG_WORKFLOW_NAME = "connectflow/workflow_name"  # the name when the run was created (not renamed later)
-TAG_VERSION = "connectflow/version"
-TAG_VERSION_ID = "connectflow/version_id"
-TAG_VERSION_HASH = "connectflow/version_hash"
-TAG_TRIGGER = "connectflow/trigger"
-TAG_OWNER = "connectflow/owner"
-TAG_EVENT = "connectflow/event_id"
 
 
 @logger(
@@ -207,6 +205,7 @@ def _build_op(
     node_type: NodeType,
     order: dict[str, int],
     first_trigger: str | None,
+    credential_types: Mapping[str, CredentialType],
 ):
     has_inputs = bool(workflow.upstream(node.id))
     if len(node_type.outputs) > 1:
@@ -258,6 +257,7 @@ def _build_op(
             resolver=runtime.resolver,
             attempt=context.retry_number,
             upstream_node_ids=tuple(e.node_id for e in arrived),
+            credential_types=credential_types,
         )
         try:
             result = _execute(node, node_type, ctx, merged)
@@ -316,7 +316,7 @@ def _build_op(
         out=outs,
         retry_policy=_retry_policy(node),
         required_resource_keys={TRIGGER_RESOURCE, RUNTIME_RESOURCE},
-        tags={"connectflow/node_type": node_type.type, "connectflow/node_name": node.name[:200]},
+        tags={TAG_NODE_TYPE: node_type.type, TAG_NODE_NAME: node.name[:200]},
     )(body)
 
 
@@ -404,10 +404,11 @@ def _compile(
     types = {n.id: registry.get(n.type, n.type_version) for n in workflow.nodes}
     triggers = [n.id for n in workflow.nodes if types[n.id].is_trigger]
     first_trigger = triggers[0] if triggers else None
+    credential_types = registry.credential_types()
     node_defs = []
     dependencies: dict[NodeInvocation, dict[str, MultiDependencyDefinition]] = {}
     for node in sorted(workflow.nodes, key=lambda n: order[n.id]):
-        op_def = _build_op(workflow, name, node, types[node.id], order, first_trigger)
+        op_def = _build_op(workflow, name, node, types[node.id], order, first_trigger, credential_types)
         node_defs.append(op_def)
         edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
         invocation = NodeInvocation(op_def.name, alias=node.id)
@@ -428,7 +429,7 @@ def _compile(
             RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients"),
             "io_manager": _IO_MANAGER,
         },
-        executor_def=threaded_executor,  # independent branches run concurrently (dispatch/executor.py)
+        executor_def=threaded_executor,  # independent branches run concurrently (executor.py)
         logger_defs={"console": console_logger},
         tags=job_tags(workflow, version),
         description=description,

@@ -108,6 +108,8 @@ class NodeContext(Generic[AuthT]):
     resolver: Resolver | None = None
     attempt: int = 0
     upstream_node_ids: tuple[str, ...] = ()
+    # The registry's credential types by name (given by the compiler): which fields are secrets.
+    credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
     _secrets_seen: list[str] = field(default_factory=list)
     _http: httpx.Client | None = None
     _auth: AuthT | None = None
@@ -164,7 +166,8 @@ class NodeContext(Generic[AuthT]):
         if self.credential_resolver is None:
             raise CredentialError("no credential store is configured for this run")
         data = self.credential_resolver(self.owner_id, self.credential_id, expected_type)
-        secret_names = _secret_field_names(expected_type)
+        ctype = self.credential_types.get(expected_type) if expected_type is not None else None
+        secret_names = _secret_field_names(ctype)
         for name, value in data.items():
             # Scrub the SecretStr fields of a known type; for an unknown type every longer string.
             is_secret = name in secret_names if secret_names is not None else len(str(value)) >= 8
@@ -183,13 +186,8 @@ class NodeContext(Generic[AuthT]):
             self._http.close()
 
 
-def _secret_field_names(credential_type: str | None) -> set[str] | None:
-    """Names of the ``SecretStr`` fields of a registered credential type (None: type unknown)."""
-    if credential_type is None:
-        return None
-    from connectflow_dagster.registry import get_registry
-
-    ctype = get_registry().credential_types().get(credential_type)
+def _secret_field_names(ctype: CredentialType | None) -> set[str] | None:
+    """Names of the ``SecretStr`` fields of a credential type (None: type unknown)."""
     return None if ctype is None else ctype.secret_field_names()
 
 
