@@ -32,9 +32,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from dagster import DagsterEventType
-from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
-from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+
+from connectflow_dagster.dagster_private import (
+    ASSET_CHECK_EVENTS,
+    ASSET_EVENTS,
+    EventLogEntry,
+    SqlEventLogStorageTable,
+)
 
 # Events after which a step's held events are committed, with them, before the call returns.
 STEP_END = frozenset(

@@ -18,29 +18,26 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, JobDefinition, RunsFilter
-from dagster._core.definitions.job_base import InMemoryJob
-from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.execution.api import (
+
+from connectflow_dagster import spec
+from connectflow_dagster.compiler import MAX_NAME_TAG, TRIGGER_RESOURCE, Runtime, compile_workflow
+from connectflow_dagster.dagster_private import (
     ExecuteRunWithPlanIterable,
+    ExecutionPlan,
+    InMemoryJob,
+    LoadableTargetOrigin,
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    PlanOrchestrationContextManager,
+    ReconstructableRepository,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
     create_execution_plan,
     execute_run,
     job_execution_iterator,
-)
-from dagster._core.execution.context_creation_job import (
-    PlanOrchestrationContextManager,
     orchestration_context_event_generator,
 )
-from dagster._core.execution.plan.plan import ExecutionPlan
-from dagster._core.remote_origin import (
-    ManagedGrpcPythonEnvCodeLocationOrigin,
-    RemoteJobOrigin,
-    RemoteRepositoryOrigin,
-)
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-
-from connectflow_dagster import spec
-from connectflow_dagster.compiler import (
-    MAX_NAME_TAG,
+from connectflow_dagster.errors import NotFound
+from connectflow_dagster.tags import (
     TAG_EVENT,
     TAG_OWNER,
     TAG_TRIGGER,
@@ -49,11 +46,7 @@ from connectflow_dagster.compiler import (
     TAG_VERSION_ID,
     TAG_WORKFLOW,
     TAG_WORKFLOW_NAME,
-    TRIGGER_RESOURCE,
-    Runtime,
-    compile_workflow,
 )
-from connectflow_dagster.errors import NotFound
 
 CODE_LOCATION = "connectflow"
 REPOSITORY = "connectflow"
@@ -70,7 +63,11 @@ class RunTarget:
     owner_id: str
 
 
-def _origins(name: str) -> tuple[RemoteJobOrigin, Any]:
+def job_origins(name: str) -> tuple[RemoteJobOrigin, Any]:
+    """The Dagster UI's and the Python origin of job ``name`` in the ``connectflow`` code location.
+
+    A run created with them can be re-executed from the Dagster UI and started by a run launcher.
+    """
     location = ManagedGrpcPythonEnvCodeLocationOrigin(
         LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE),
         location_name=CODE_LOCATION,
@@ -140,7 +137,7 @@ def _prepared_for(
         instance_ref=instance.get_ref() if instance.is_persistent else None,
         tags=tags,
     )
-    remote_origin, code_origin = _origins(job.name)
+    remote_origin, code_origin = job_origins(job.name)
     with _prepared_lock:
         _prepared[id(job)] = (job, plan, remote_origin, code_origin)
         while len(_prepared) > _PREPARED_SIZE:
