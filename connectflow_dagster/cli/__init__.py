@@ -3,6 +3,7 @@
 | module       | commands                         |
 |--------------|----------------------------------|
 | engine.py    | run, executions, up              |
+| account.py   | login, logout, whoami, create-user |
 | gateway.py   | serve, rotate-keys               |
 | dispatch.py  | worker                           |
 | n8n.py       | import, export                   |
@@ -20,7 +21,7 @@ import click
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-_COMMAND_MODULES = ("engine", "gateway", "dispatch", "n8n")
+_COMMAND_MODULES = ("engine", "account", "gateway", "dispatch", "n8n")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
