@@ -29,9 +29,11 @@ from gateway.routes import (
     api_keys,
     auth,
     credentials,
+    dagster_ui,
     events,
     executions,
     health,
+    invitations,
     node_types,
     tokens,
     trigger,
@@ -50,6 +52,7 @@ ROUTERS: list[APIRouter] = [
     trigger.router,
     health.router,
     auth.router,
+    invitations.router,
     workflows.router,
     credentials.types_router,
     credentials.router,
@@ -59,6 +62,7 @@ ROUTERS: list[APIRouter] = [
     api_keys.router,
     tokens.router,
     events.router,
+    dagster_ui.router,  # /dagster/: the Dagster UI for administrators (reverse proxy)
 ]
 
 
@@ -101,6 +105,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
             yield
         finally:
             await run_in_threadpool(app.state.background_runs.shutdown)
+            await dagster_ui.close_upstream(app)
 
     app = FastAPI(
         title="ConnectFlow API",
@@ -115,6 +120,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     app.state.gateway_settings = settings
     app.state.registry = registry
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_attempts, settings.sign_in_window_seconds)
+    app.state.sign_up_limiter = SignInLimiter(settings.sign_up_attempts, settings.sign_up_window_seconds)
     app.state.background_runs = BackgroundRuns()
     app.state.oauth = build_oauth(settings)
     errors.install(app)
