@@ -139,11 +139,13 @@ def create_user(email: str, name: str) -> None:
     For a machine without the editor running: the account signs in to the editor later, and
     `connectflow run` / notebooks act as it (CONNECTFLOW_USER=EMAIL when there are several)."""
     from connectflow_dagster.store.db import session_scope
+    from connectflow_dagster.store.passwords import password_problem
     from connectflow_dagster.store.users import create_user as create
 
     password = _secret("Password")
-    if len(password) < 8:
-        _fail("the password needs at least 8 characters")
+    problem = password_problem(password, email)
+    if problem:
+        _fail(problem)
     try:
         with session_scope() as session:
             user = create(session, email, password, name)

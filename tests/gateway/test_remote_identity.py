@@ -40,7 +40,9 @@ class Browser:
     def __init__(self, base: str, email: str) -> None:
         self.http = httpx.Client(base_url=base, timeout=60)
         response = self.http.post("/api/auth/sign-up/email", json={"email": email, "password": PASSWORD})
-        assert response.status_code == 201, response.text
+        assert response.status_code == 202, response.text
+        response = self.http.post("/api/auth/sign-in/email", json={"email": email, "password": PASSWORD})
+        assert response.status_code == 200, response.text
         self.csrf = response.json()["csrf_token"]
         self.id = response.json()["user"]["id"]
         self.email = email

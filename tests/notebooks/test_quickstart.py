@@ -45,8 +45,10 @@ def test_quickstart_notebook_through_the_gateway_with_a_token(cf, http_server, w
 
     http_server.route("GET", "/orders/A-1042", lambda req: (200, {}, {"id": "A-1042", "amount": 4200, "currency": "eur", "customer": "Ada"}))
     with LiveGateway(create_app()) as live, httpx.Client(base_url=live.url, timeout=60) as browser:
-        signed = browser.post("/api/auth/sign-up/email", json={"email": "ada@example.com", "password": PASSWORD})
-        assert signed.status_code == 201, signed.text
+        account = {"email": "ada@example.com", "password": PASSWORD}
+        assert browser.post("/api/auth/sign-up/email", json=account).status_code == 202
+        signed = browser.post("/api/auth/sign-in/email", json=account)
+        assert signed.status_code == 200, signed.text
         csrf = {"X-CSRF-Token": signed.json()["csrf_token"]}
         token = browser.post("/api/tokens", json={"name": "notebook"}, headers=csrf).json()["token"]
         env = {
