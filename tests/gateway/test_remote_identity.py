@@ -132,6 +132,7 @@ def _cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Complet
     )
 
 
+@pytest.mark.timeout(900)  # a dozen CLI processes, each importing Dagster
 def test_cli_login_run_and_logout_round_trip(live, cf, tmp_path):
     ada = Browser(live.url, "ada@example.com")
     config = tmp_path / "xdg"
