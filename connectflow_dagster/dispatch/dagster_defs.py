@@ -37,7 +37,7 @@ from dagster import (
 from sqlalchemy import select, update
 
 from connectflow_dagster.compiler import job_name
-from connectflow_dagster.dispatch import inbox
+from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.models import TriggerEvent
@@ -79,6 +79,8 @@ def enqueue_tick(workflow_id: str, node_id: str, scheduled: dt.datetime) -> tupl
             payload=payload,
             dedup_key=f"schedule:{node_id}:{when}",
         )
+    if accepted.created:
+        notify.publish(notify.INBOX)
     return accepted.execution_id, accepted.created
 
 
