@@ -505,16 +505,23 @@ def run_worker_processes(count: int | None = None) -> int:
     get_engine()
     get_instance()
     count = count or default_process_count()
-    procs = start_worker_processes(count)
-    stopping = threading.Event()
+    stopping, wake = threading.Event(), threading.Event()
 
     def stop(*_: Any) -> None:
         stopping.set()
+        wake.set()
 
+    # Sleep until a child exits (SIGCHLD) or we are told to stop: no polling while all is well.
+    signal.signal(signal.SIGCHLD, lambda *_: wake.set())
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    procs = start_worker_processes(count)
     log.info("started %d worker processes: %s", count, ", ".join(str(p.pid) for p in procs))
-    while not stopping.wait(0.5):
+    while not stopping.is_set():
+        wake.wait(60)  # the timeout only guards against a lost signal
+        wake.clear()
+        if stopping.is_set():
+            break
         for i, proc in enumerate(procs):
             if proc.poll() is not None:
                 log.warning("worker pid %s exited with %s; starting a new one", proc.pid, proc.returncode)
