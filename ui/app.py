@@ -31,7 +31,7 @@ _state: dict[str, Any] = {"app": None}
 
 
 def _page_factories() -> dict[str, Callable[[], Any]]:
-    from ui.pages import api_keys, auth, credentials, editor, executions, workflows
+    from ui.pages import api_keys, auth, credentials, editor, executions, tokens, workflows
 
     return {
         "/ui/sign-in": auth.sign_in_page,
@@ -41,6 +41,7 @@ def _page_factories() -> dict[str, Callable[[], Any]]:
         "/ui/executions": executions.page,
         "/ui/credentials": credentials.page,
         "/ui/api-keys": api_keys.page,
+        "/ui/tokens": tokens.page,
     }
 
 
@@ -52,6 +53,7 @@ PAGES = (
     "/ui/executions",
     "/ui/credentials",
     "/ui/api-keys",
+    "/ui/tokens",
 )
 TITLES = {
     "/ui/sign-in": "Sign in · ConnectFlow",
@@ -61,6 +63,7 @@ TITLES = {
     "/ui/executions": "Executions · ConnectFlow",
     "/ui/credentials": "Credentials · ConnectFlow",
     "/ui/api-keys": "API keys · ConnectFlow",
+    "/ui/tokens": "Tokens · ConnectFlow",
 }
 
 

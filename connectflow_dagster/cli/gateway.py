@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
+from connectflow_dagster.cli.engine import ACCESS_LOG_ENV
 from connectflow_dagster.errors import ConnectFlowError
 
 
@@ -20,6 +23,26 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 WORKERS_ENV = "CONNECTFLOW_GATEWAY_WORKERS"
+
+
+def uvicorn_logging(*, quiet: bool, access_log: str | None) -> dict[str, Any]:
+    """uvicorn's logging config: server messages (warnings only when ``quiet``) on the terminal, and
+    the access log on the terminal or, with ``access_log`` (``CONNECTFLOW_ACCESS_LOG``), in that file."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["uvicorn.error"]["level"] = "WARNING" if quiet else "INFO"
+    if access_log:
+        Path(access_log).parent.mkdir(parents=True, exist_ok=True)
+        config["formatters"]["access"]["use_colors"] = False
+        config["handlers"]["access"] = {
+            "class": "logging.FileHandler",
+            "filename": access_log,
+            "formatter": "access",
+        }
+    elif quiet:
+        config["loggers"]["uvicorn.access"]["level"] = "WARNING"
+    return config
 
 
 def app_factory():  # type: ignore[no-untyped-def]
@@ -43,6 +66,11 @@ def app_factory():  # type: ignore[no-untyped-def]
     "(--no-ui): the editor keeps its sessions in its process.",
 )
 @click.option(
+    "--quiet",
+    is_flag=True,
+    help="Log warnings and errors only (what `connectflow up` uses; it prints the URLs itself).",
+)
+@click.option(
     "--worker-processes",
     type=click.IntRange(0, 64),
     help="Warm worker processes to start with the gateway (default: one per core; 0: none).",
@@ -58,6 +86,7 @@ def serve(
     port: int | None,
     no_ui: bool,
     workers: int,
+    quiet: bool,
     worker_processes: int | None,
     no_worker: bool,
 ) -> None:
@@ -103,14 +132,18 @@ def serve(
     options = dict(
         host=host,
         port=port,
-        log_level="info",
+        log_config=uvicorn_logging(quiet=quiet, access_log=os.environ.get(ACCESS_LOG_ENV) or None),
+        log_level=None,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         timeout_graceful_shutdown=10,
     )
     plural = f", {workers} processes" if workers > 1 else ""
-    click.echo(f"ConnectFlow gateway on http://{host}:{port}/  (API docs: /api/docs{plural})")
-    worker_supervisor = None if no_worker or worker_processes == 0 else _start_workers(worker_processes)
+    if not quiet:
+        click.echo(f"ConnectFlow gateway on http://{host}:{port}/  (API docs: /api/docs{plural})")
+    worker_supervisor = (
+        None if no_worker or worker_processes == 0 else _start_workers(worker_processes, quiet)
+    )
     try:
         _run_gateway(options, workers, with_ui)
     finally:
@@ -118,14 +151,15 @@ def serve(
             _stop_workers(worker_supervisor)
 
 
-def _start_workers(count: int | None) -> subprocess.Popen[bytes]:
+def _start_workers(count: int | None, quiet: bool = False) -> subprocess.Popen[bytes]:
     """``connectflow worker`` as a child process (it supervises its own worker processes)."""
     from connectflow_dagster.dispatch.worker import default_process_count
 
     count = count or default_process_count()
     argv = [sys.executable, "-m", "connectflow_dagster.cli", "worker", "--processes", str(count)]
     proc = subprocess.Popen(argv, env=os.environ.copy())
-    click.echo(f"started {count} worker process{'es' if count > 1 else ''} (pid {proc.pid})")
+    if not quiet:
+        click.echo(f"started {count} worker process{'es' if count > 1 else ''} (pid {proc.pid})")
     return proc
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -42,7 +43,20 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # owner | admin | member (``store.users.ROLES``). Exactly one owner: the first account created.
+    role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        # At most one owner, even when two first sign-ups race (partial unique index, both backends).
+        Index(
+            "ux_cf_users_one_owner",
+            "role",
+            unique=True,
+            sqlite_where=text("role = 'owner'"),
+            postgresql_where=text("role = 'owner'"),
+        ),
+    )
 
 
 class OAuthAccount(Base):
@@ -129,6 +143,24 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class PersonalAccessToken(Base):
+    """A user's token for the management API (``Authorization: Bearer cf_pat_…``): shown once, stored
+    as a keyed hash, limited to ``scopes`` (comma-separated ``read``, ``write``, ``execute``)."""
+
+    __tablename__ = "cf_personal_access_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("cf_users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class TriggerEvent(Base):
     """The trigger inbox: an accepted event, durably stored before any 2xx, run exactly once.
 
@@ -159,3 +191,19 @@ class TriggerEvent(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # Set for a re-execution ("retry from failure"): the run whose failed steps this event re-runs.
     parent_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Invitation(Base):
+    """An administrator's invitation to sign up (``CONNECTFLOW_SIGNUP=invite``): a random token in a
+    link, shown once; only its SHA-256 is stored. Bound to one e-mail address, used once, expires."""
+
+    __tablename__ = "cf_invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    created_by: Mapped[str] = mapped_column(ForeignKey("cf_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    used_by: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -1,4 +1,8 @@
-"""Users, their sign-in sessions and their linked OAuth accounts.
+"""Users, their roles, their sign-in sessions and their linked OAuth accounts.
+
+Roles: the first account created through sign-up (e-mail or OAuth) is the **owner**; an **admin** is
+set by the owner or named in ``CONNECTFLOW_ADMIN_EMAILS``; everyone else is a **member**. Owners and
+admins are administrators (they see the Dagster UI, which shows every user's runs).
 
 A session is a random token in an httpOnly cookie; the database keeps only its SHA-256, so a leaked
 database does not sign anyone in. Passwords are argon2id hashes (``argon2-cffi`` defaults), rehashed
@@ -14,9 +18,11 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from connectflow_dagster.config import get_settings
 from connectflow_dagster.errors import ConnectFlowError
 from connectflow_dagster.store.models import AuthSession, OAuthAccount, User, utcnow
 
@@ -47,19 +53,73 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
+OWNER, ADMIN, MEMBER = "owner", "admin", "member"
+ROLES = (OWNER, ADMIN, MEMBER)
+ADMIN_ROLES = frozenset({OWNER, ADMIN})
+
+
+def has_owner(session: Session) -> bool:
+    """Whether the installation's first account (its owner) exists yet."""
+    return bool(session.scalar(select(exists().where(User.role == OWNER))))
+
+
 def create_user(session: Session, email: str, password: str | None, name: str = "") -> User:
-    """A new account; ``password`` None makes an account that signs in only through OAuth."""
+    """A new account; ``password`` None makes an account that signs in only through OAuth.
+
+    The first account becomes the owner; a unique index on the owner role makes a race between two
+    first sign-ups end with one owner and one member.
+    """
     email = normalize_email(email)
     if get_user_by_email(session, email) is not None:
         raise EmailTaken("an account with this e-mail address already exists")
+    role = MEMBER if has_owner(session) else OWNER
     user = User(
         email=email,
         name=name.strip() or email.split("@")[0],
         password_hash=hash_password(password) if password is not None else None,
+        role=role,
     )
-    session.add(user)
-    session.flush()
+    if role == MEMBER:
+        session.add(user)
+        session.flush()
+        return user
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        # Another sign-up took the owner role (or this e-mail) between the check and the insert.
+        if get_user_by_email(session, email) is not None:
+            raise EmailTaken("an account with this e-mail address already exists") from None
+        user = User(email=user.email, name=user.name, password_hash=user.password_hash, role=MEMBER)
+        session.add(user)
+        session.flush()
     return user
+
+
+def effective_role(user: User) -> str:
+    """The user's role, raised to ``admin`` when ``CONNECTFLOW_ADMIN_EMAILS`` names their address.
+
+    Read at every check, so adding or removing an address takes effect on the next request.
+    """
+    if user.role in ROLES and user.role != MEMBER:
+        return user.role
+    return ADMIN if normalize_email(user.email) in get_settings().admin_email_set else MEMBER
+
+
+def is_admin(user: User) -> bool:
+    """Owners and admins administer the installation (the Dagster UI shows every user's runs)."""
+    return effective_role(user) in ADMIN_ROLES
+
+
+def set_role(session: Session, user: User, role: str) -> None:
+    """Make ``user`` an ``admin`` or a ``member``; the owner role is only ever the first account's."""
+    if role not in (ADMIN, MEMBER):
+        raise ValueError(f"role must be {ADMIN!r} or {MEMBER!r}")
+    if user.role == OWNER:
+        raise ValueError("the owner's role cannot be changed")
+    user.role = role
+    session.flush()
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
@@ -136,9 +196,17 @@ def purge_expired_sessions(session: Session) -> int:
 
 
 def user_for_oauth(
-    session: Session, provider: str, subject: str, email: str | None, name: str, *, email_verified: bool
+    session: Session,
+    provider: str,
+    subject: str,
+    email: str | None,
+    name: str,
+    *,
+    email_verified: bool,
+    allow_new: bool = True,
 ) -> User:
-    """The user linked to (provider, subject); links a verified e-mail's account, or creates one."""
+    """The user linked to (provider, subject); links a verified e-mail's account, or creates one
+    (only when ``allow_new``: the sign-up policy allows new accounts)."""
     account = session.scalar(
         select(OAuthAccount).where(OAuthAccount.provider == provider, OAuthAccount.subject == subject)
     )
@@ -152,6 +220,10 @@ def user_for_oauth(
             raise ConnectFlowError(f"{provider} did not share an e-mail address with ConnectFlow")
         if not email_verified:
             raise ConnectFlowError(f"the e-mail address of this {provider} account is not verified")
+        if not allow_new:
+            raise ConnectFlowError(
+                "there is no account for this address: ask an administrator for an invitation"
+            )
         user = create_user(session, email, None, name)
     session.add(OAuthAccount(user_id=user.id, provider=provider, subject=subject))
     session.flush()

@@ -68,11 +68,13 @@ class Served:
 
     def user(self, name: str) -> httpx.Client:
         client = httpx.Client(base_url=self.url, timeout=60)
-        email = f"{name.lower()}-{os.urandom(3).hex()}@example.com"
-        signed = client.post(
-            "/api/auth/sign-up/email", json={"email": email, "password": "correct horse battery staple"}
-        )
-        assert signed.status_code == 201, signed.text
+        account = {
+            "email": f"{name.lower()}-{os.urandom(3).hex()}@example.com",
+            "password": "correct horse battery staple",
+        }
+        assert client.post("/api/auth/sign-up/email", json=account).status_code == 202
+        signed = client.post("/api/auth/sign-in/email", json=account)
+        assert signed.status_code == 200, signed.text
         client.headers["X-CSRF-Token"] = client.cookies["cf_csrf"]
         return client
 
