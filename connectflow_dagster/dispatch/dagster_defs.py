@@ -148,6 +148,7 @@ def submit_pending_events(instance: DagsterInstance, limit: int) -> list[str]:
                     payload=event.payload,
                     run_id=event.id,
                     event_id=event.id,
+                    parent_run_id=event.parent_run_id,  # a retry: re-execution from failure
                 )
             if run.status == DagsterRunStatus.NOT_STARTED:
                 instance.submit_run(event.id, workspace=None)  # type: ignore[arg-type]  # queued coordinator ignores it
@@ -205,6 +206,8 @@ def complete_finished_submissions(instance: DagsterInstance, limit: int = RECONC
                 .where(TriggerEvent.id.in_(missing), *submitted)
                 .values(status=inbox.FAILED, finished_at=now, error="its Dagster run was deleted")
             )
+    for execution_id in finished + missing:  # after-run webhooks and live events waiting on them
+        notify.publish(notify.RUN_END, execution_id)
     return finished
 
 
