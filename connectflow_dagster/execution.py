@@ -17,19 +17,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.execution.api import create_execution_plan
-from dagster._core.execution.plan.state import KnownExecutionState
-from dagster._core.remote_origin import (
-    ManagedGrpcPythonEnvCodeLocationOrigin,
-    RemoteJobOrigin,
-    RemoteRepositoryOrigin,
-)
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
-from connectflow_dagster.compiler import (
+from connectflow_dagster.compiler import MAX_NAME_TAG, TRIGGER_RESOURCE, Runtime, compile_workflow
+from connectflow_dagster.dagster_private import (
+    KnownExecutionState,
+    LoadableTargetOrigin,
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    ReconstructableRepository,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+    create_execution_plan,
+)
+from connectflow_dagster.errors import NotFound
+from connectflow_dagster.tags import (
     TAG_EVENT,
     TAG_OWNER,
     TAG_TRIGGER,
@@ -37,11 +39,8 @@ from connectflow_dagster.compiler import (
     TAG_VERSION_HASH,
     TAG_VERSION_ID,
     TAG_WORKFLOW,
-    TRIGGER_RESOURCE,
-    Runtime,
-    compile_workflow,
+    TAG_WORKFLOW_NAME,
 )
-from connectflow_dagster.errors import NotFound
 
 CODE_LOCATION = "connectflow"
 REPOSITORY = "connectflow"
@@ -58,7 +57,11 @@ class RunTarget:
     owner_id: str
 
 
-def _origins(name: str) -> tuple[RemoteJobOrigin, Any]:
+def job_origins(name: str) -> tuple[RemoteJobOrigin, Any]:
+    """The Dagster UI's and the Python origin of job ``name`` in the ``connectflow`` code location.
+
+    A run created with them can be re-executed from the Dagster UI and started by a run launcher.
+    """
     location = ManagedGrpcPythonEnvCodeLocationOrigin(
         LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE),
         location_name=CODE_LOCATION,
@@ -85,6 +88,9 @@ def run_config_for(trigger_node_id: str | None, payload: Any, event_id: str | No
 def run_tags(target: RunTarget, trigger_node_id: str, event_id: str | None = None) -> dict[str, str]:
     tags = {
         TAG_WORKFLOW: target.workflow.id or "",
+        # The name its owner knows, as it was when the run was created (a later rename is not
+        # copied onto old runs; the id tag above is what groups a workflow's runs).
+        TAG_WORKFLOW_NAME: target.workflow.name[:MAX_NAME_TAG],
         TAG_VERSION: str(target.version_number),
         TAG_VERSION_ID: str(target.version_id),
         TAG_VERSION_HASH: target.workflow.content_hash()[:16],
@@ -124,8 +130,10 @@ def create_run(
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
     if trigger_node_id not in {n.id for n in spec.triggers_of(target.workflow)}:
         raise NotFound(f"trigger node '{trigger_node_id}' is not a trigger of this workflow")
-    job = compile_workflow(target.workflow, runtime=runtime)
-    remote_origin, code_origin = _origins(job.name)
+    # The versioned job (wf_<id>__v<N>): a run launched from it by Dagster (sensor path, re-execution
+    # in the Dagster UI) loads that name from the code location, which resolves that version.
+    job = compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
+    remote_origin, code_origin = job_origins(job.name)
     run = instance.create_run_for_job(
         job_def=job,
         run_id=run_id or str(uuid.uuid4()),
@@ -148,7 +156,7 @@ def _create_reexecution(
     parent = instance.get_run_by_id(parent_run_id)
     if parent is None:
         raise NotFound(f"execution '{parent_run_id}' not found")
-    job = compile_workflow(target.workflow, runtime=runtime)
+    job = compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
     step_keys, known_state = KnownExecutionState.build_resume_retry_reexecution(instance, parent)
     plan = create_execution_plan(
         job, parent.run_config, step_keys_to_execute=step_keys, known_state=known_state, tags=parent.tags
@@ -157,7 +165,7 @@ def _create_reexecution(
     tags.pop(TAG_EVENT, None)
     if event_id:
         tags[TAG_EVENT] = event_id
-    remote_origin, code_origin = _origins(job.name)
+    remote_origin, code_origin = job_origins(job.name)
     run = instance.create_run_for_job(
         job_def=job,
         run_id=run_id or str(uuid.uuid4()),

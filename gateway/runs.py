@@ -21,11 +21,10 @@ from typing import Any
 from dagster import DagsterInstance, DagsterRunStatus
 from sqlalchemy.orm import Session
 
-from connectflow_dagster.compiler import TAG_OWNER, TAG_TRIGGER, TAG_VERSION_ID, TAG_WORKFLOW
 from connectflow_dagster.dispatch import inbox, notify
-from connectflow_dagster.dispatch.worker import TAG_WORKER
 from connectflow_dagster.errors import ConnectFlowError, NotFound
 from connectflow_dagster.execution import RunTarget, default_trigger
+from connectflow_dagster.tags import TAG_OWNER, TAG_TRIGGER, TAG_VERSION_ID, TAG_WORKER, TAG_WORKFLOW
 
 log = logging.getLogger(__name__)
 

@@ -17,17 +17,15 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import panel as pn
 from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
-from ui._asgi_transport import StreamingASGITransport
-from ui.api_client import GatewayClient
+from ui import session
+from ui.session import client_for_request
 
-__all__ = ["PAGES", "PUBLIC_PAGES", "client_for_session", "mount"]
+__all__ = ["PAGES", "PUBLIC_PAGES", "mount"]
 
 PUBLIC_PAGES = ("/ui/sign-in", "/ui/sign-up")
-_state: dict[str, Any] = {"app": None}
 
 
 def _page_factories() -> dict[str, Callable[[], Any]]:
@@ -67,36 +65,6 @@ TITLES = {
 }
 
 
-def client_for_session() -> GatewayClient:
-    """A gateway client acting as the browser of the current Panel session."""
-    headers = pn.state.headers or {}
-    host = headers.get("Host") or headers.get("host") or "localhost"
-    scheme = headers.get("X-Forwarded-Proto") or headers.get("x-forwarded-proto") or "http"
-    return GatewayClient(
-        transport=StreamingASGITransport(_state["app"]),
-        base_url=f"{scheme}://{host}",
-        cookies=dict(pn.state.cookies or {}),
-        origin=f"{scheme}://{host}",
-    )
-
-
-def client_for_request(app: Any, scope: dict[str, Any]) -> GatewayClient:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-    cookies = {}
-    for part in headers.get("cookie", "").split(";"):
-        if "=" in part:
-            name, _, value = part.strip().partition("=")
-            cookies[name] = value
-    host = headers.get("host", "localhost")
-    scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
-    return GatewayClient(
-        transport=StreamingASGITransport(app),
-        base_url=f"{scheme}://{host}",
-        cookies=cookies,
-        origin=f"{scheme}://{host}",
-    )
-
-
 class SignInGate:
     """ASGI middleware: UI pages need a signed-in browser; sign-in pages skip for one that is."""
 
@@ -108,7 +76,7 @@ class SignInGate:
         if scope["type"] != "http" or scope.get("method") != "GET" or path not in PAGES:
             await self.app(scope, receive, send)
             return
-        client = client_for_request(_state["app"] or self.app, scope)
+        client = client_for_request(session.gateway_app() or self.app, scope)
         try:
             user = await client.current_user()
         finally:
@@ -129,7 +97,7 @@ def mount(app: FastAPI) -> None:
     """Serve the UI from ``app`` (the gateway): pages under ``/ui/``, ``/`` redirects to them."""
     from panel.io.fastapi import add_applications
 
-    _state["app"] = app
+    session.bind_gateway(app)
     factories = _page_factories()
     add_applications(
         {path: factories[path] for path in PAGES},

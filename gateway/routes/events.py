@@ -26,12 +26,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from connectflow_dagster.compiler import TAG_OWNER
 from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.dispatch.live import RunEventReader
 from connectflow_dagster.instance import get_instance
 from connectflow_dagster.store.db import session_scope
+from connectflow_dagster.tags import TAG_OWNER
 from gateway.deps import CurrentUser, SessionDep
 
 router = APIRouter(tags=["executions"])
