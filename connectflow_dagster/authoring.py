@@ -24,7 +24,7 @@ from typing import Any
 
 from connectflow_dagster import spec
 from connectflow_dagster.errors import Problem
-from connectflow_dagster.execution import Execution, RunTarget, get_execution, list_executions, start_run
+from connectflow_dagster.execution import Execution, RunTarget, get_execution, list_executions
 from connectflow_dagster.identity import Remote, connect, local_account, remote_identity
 from connectflow_dagster.instance import get_instance
 from connectflow_dagster.remote import GatewayClient, SavedWorkflow, WorkflowSummary
@@ -185,8 +185,11 @@ def _save_locally(wf: spec.Workflow, owner_id: str | None) -> tuple[SavedWorkflo
 def run_locally(target: RunTarget, *, trigger: str | None = None, payload: Any = None) -> str:
     """Execute a saved version in this process (no server needed); returns the execution id.
 
-    The one place the Python API and ``connectflow run`` start a local run."""
-    return start_run(get_instance(), target, trigger_node_id=trigger, payload=payload)
+    The one place the Python API and ``connectflow run`` start a local run: the path every run takes
+    (an inbox event executed by worker code, ``dispatch.worker.run_in_process``), here in-process."""
+    from connectflow_dagster.dispatch.worker import run_in_process
+
+    return run_in_process(target, trigger_node_id=trigger, payload=payload, instance=get_instance())
 
 
 def run(

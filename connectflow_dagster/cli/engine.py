@@ -215,7 +215,8 @@ def up_processes(
     me = [_bin("connectflow")]
     procs: list[tuple[str, list[str]]] = []
     if "serve" in main.commands:
-        procs.append(("gateway", [*me, "serve", "--quiet"]))
+        # `up` starts the workers itself (below), once: the gateway must not start its own.
+        procs.append(("gateway", [*me, "serve", "--quiet", "--no-worker"]))
     if "worker" in main.commands:
         procs.append(("worker", [*me, "worker", *(["--processes", str(workers)] if workers else [])]))
     if with_webserver:
