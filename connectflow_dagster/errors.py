@@ -91,3 +91,7 @@ class CredentialError(NonRetriableNodeError):
 
 class NotFound(ConnectFlowError):
     pass
+
+
+class TriggerEventInvalid(ConnectFlowError, ValueError):
+    """A request reached a trigger but is not an event it accepts (the gateway answers 400)."""

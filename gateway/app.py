@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from connectflow_dagster.registry import NodeRegistry
+from connectflow_dagster.registry import NodeRegistry, get_registry
 from gateway import errors
 from gateway.auth.oauth import OAuthStateMiddleware, build_oauth
 from gateway.auth.rate_limit import SignInLimiter
@@ -33,7 +33,6 @@ from gateway.routes import (
     executions,
     health,
     node_types,
-    trigger,
     webhooks,
     workflows,
 )
@@ -42,11 +41,10 @@ from gateway.settings import GatewaySettings
 
 log = logging.getLogger("gateway")
 
+# The trigger ingest routes come first, built from the triggers' declarations (webhooks.ingest_router):
+# routes are matched in order, one by one, and ingest is the hot path (docs/decisions.md, "Ingest hot
+# path"). No router below serves a trigger's URL.
 ROUTERS: list[APIRouter] = [
-    # Trigger ingest first: routes are matched in this order, one by one, and ingest is the hot path
-    # (docs/decisions.md, "Ingest hot path"). No other router serves /api/webhooks/ or /api/trigger.
-    webhooks.router,
-    trigger.router,
     health.router,
     auth.router,
     workflows.router,
@@ -103,6 +101,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     app.state.background_runs = BackgroundRuns()
     app.state.oauth = build_oauth(settings)
     errors.install(app)
+    app.include_router(webhooks.ingest_router(registry or get_registry()))
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(OAuthStateMiddleware, https_only=bool(settings.cookie_secure))

@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from connectflow_dagster.errors import Problem
+from connectflow_dagster.nodes.ingress import Ingress
 from connectflow_dagster.templates import is_template
 
 Group = Literal["trigger", "action", "logic"]
@@ -170,6 +171,7 @@ class NodeType:
     credential: CredentialType | None = None
     outputs: tuple[str, ...] = ("main",)
     icon: str = ""
+    ingress: Ingress | None = None  # triggers called over HTTP: how (nodes/ingress.py)
 
     @property
     def is_trigger(self) -> bool:
@@ -217,6 +219,7 @@ class NodeType:
             "params_schema": self.params.model_json_schema(),
             "output_schema": self.output.model_json_schema() if self.output else None,
             "credential_type": self.credential.type if self.credential else None,
+            "ingress": self.ingress.describe() if self.ingress else None,
         }
 
 
