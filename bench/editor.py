@@ -110,10 +110,12 @@ def main() -> None:
             context = browser.new_context(viewport={"width": 1500, "height": 900})
             api = context.request  # shares the browser's cookies
             email = f"bench-{secrets.token_hex(4)}@example.com"
+            password = secrets.token_urlsafe(16)
             signed = api.post(
-                f"{base}/api/auth/sign-up/email",
-                data={"email": email, "password": secrets.token_urlsafe(16), "name": "Bench"},
+                f"{base}/api/auth/sign-up/email", data={"email": email, "password": password, "name": "Bench"}
             )
+            assert signed.ok, signed.text()
+            signed = api.post(f"{base}/api/auth/sign-in/email", data={"email": email, "password": password})
             assert signed.ok, signed.text()
             created = api.post(
                 f"{base}/api/workflows",

@@ -8,7 +8,9 @@ Dagster's run/event storage there.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -29,8 +31,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(default=None, description="Base URL users reach the gateway at.")
-    dagster_ui_url: str = "http://127.0.0.1:3000"
-    dagster_port: int = 3000
+    dagster_ui_url: str | None = Field(
+        default=None,
+        description="Where run links point; default: the gateway's own /dagster/ (admin-only proxy).",
+    )
+    network_policy: str = Field(
+        default="on",
+        description="Outbound network policy for nodes and credential tests: 'on' refuses loopback, "
+        "private, link-local and other internal addresses; 'off' only for single-user set-ups.",
+    )
+    network_allow: str = Field(
+        default="",
+        description="Comma-separated hosts and CIDRs nodes may reach despite the network policy, "
+        "e.g. '10.0.0.0/8,smtp.internal'.",
+    )
     admin_emails: str = Field(
         default="",
         description="Comma-separated e-mail addresses that are administrators besides the owner.",
@@ -57,6 +71,19 @@ class Settings(BaseSettings):
         path = Path(os.environ.get("DAGSTER_HOME") or self.home_dir / "dagster")
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @property
+    def dagster_socket(self) -> Path:
+        """The unix socket dagster-webserver listens on: only the gateway's /dagster/ proxy connects.
+
+        Under the home directory; when that path is too long for a socket address (~107 bytes), in a
+        per-user, per-home directory under the system temp directory instead.
+        """
+        path = self.home_dir / "run" / "dagster-ui.sock"
+        if len(os.fsencode(path)) <= 100:
+            return path
+        digest = hashlib.sha256(os.fsencode(self.home_dir)).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"connectflow-{os.getuid()}-{digest}" / "dagster-ui.sock"
 
     @property
     def admin_email_set(self) -> frozenset[str]:

@@ -21,12 +21,14 @@ __all__ = [
     "TAG_WORKER",
     "TAG_WORKER_LOST",
     "TAG_WORKFLOW",
+    "TAG_WORKFLOW_NAME",
 ]
 
 TAG_PREFIX = "connectflow/"
 
 # Run tags written when a run is created (execution.create_run).
 TAG_WORKFLOW = "connectflow/workflow_id"
+TAG_WORKFLOW_NAME = "connectflow/workflow_name"  # the name when the run was created (not renamed later)
 TAG_VERSION = "connectflow/version"
 TAG_VERSION_ID = "connectflow/version_id"
 TAG_VERSION_HASH = "connectflow/version_hash"

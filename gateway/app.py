@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -24,15 +25,19 @@ from connectflow_dagster.registry import NodeRegistry, get_registry
 from gateway import errors
 from gateway.auth.oauth import OAuthStateMiddleware, build_oauth
 from gateway.auth.rate_limit import SignInLimiter
+from gateway.deps import TOKEN_SCOPE_EXTRA, required_scope
 from gateway.limits import BodySizeLimit
 from gateway.routes import (
     api_keys,
     auth,
     credentials,
+    dagster_ui,
     events,
     executions,
     health,
+    invitations,
     node_types,
+    tokens,
     webhooks,
     workflows,
 )
@@ -47,6 +52,7 @@ log = logging.getLogger("gateway")
 ROUTERS: list[APIRouter] = [
     health.router,
     auth.router,
+    invitations.router,
     workflows.router,
     credentials.types_router,
     credentials.router,
@@ -54,8 +60,23 @@ ROUTERS: list[APIRouter] = [
     node_types.router,
     webhooks.settings_router,
     api_keys.router,
+    tokens.router,
     events.router,
+    dagster_ui.router,  # /dagster/: the Dagster UI for administrators (reverse proxy)
 ]
+
+
+API_DESCRIPTION = """Workflows, credentials and executions of ConnectFlow on Dagster.
+
+Two ways to authenticate, for every route that needs a user:
+
+* **session** — the editor's sign-in cookie (`POST /api/auth/sign-in/email`). Unsafe requests
+  (POST, PUT, PATCH, DELETE) also send `X-CSRF-Token` with the value of the `cf_csrf` cookie.
+* **token** — `Authorization: Bearer cf_pat_…`, a personal access token (`POST /api/tokens`, the
+  editor's *Tokens* page, or `connectflow login`). No CSRF header. A token acts as its user within its
+  scopes: `read` (GET), `write` (create, update, delete), `execute` (execute, retry, cancel); each
+  operation names the scope it needs as `x-token-scope`. An expired or revoked token gets 401.
+"""
 
 
 def check_startup() -> None:
@@ -84,11 +105,12 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
             yield
         finally:
             await run_in_threadpool(app.state.background_runs.shutdown)
+            await dagster_ui.close_upstream(app)
 
     app = FastAPI(
         title="ConnectFlow API",
         version=_version(),
-        description="Workflows, credentials and executions of ConnectFlow on Dagster.",
+        description=API_DESCRIPTION,
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
@@ -98,6 +120,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     app.state.gateway_settings = settings
     app.state.registry = registry
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_attempts, settings.sign_in_window_seconds)
+    app.state.sign_up_limiter = SignInLimiter(settings.sign_up_attempts, settings.sign_up_window_seconds)
     app.state.background_runs = BackgroundRuns()
     app.state.oauth = build_oauth(settings)
     errors.install(app)
@@ -106,6 +129,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
         app.include_router(router)
     app.add_middleware(OAuthStateMiddleware, https_only=bool(settings.cookie_secure))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _document_token_scopes(app)
     if mount_ui:
         for mount in ui_mounts():
             mount(app)
@@ -121,6 +145,24 @@ def ui_mounts() -> list[Callable[[FastAPI], None]]:
     from importlib.metadata import entry_points
 
     return [ep.load() for ep in entry_points(group=UI_ENTRY_POINT_GROUP)]
+
+
+def _document_token_scopes(app: FastAPI) -> None:
+    """Name, on each operation that needs a user, the token scope it takes (``x-token-scope``)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if isinstance(operation, dict) and operation.get("security"):
+                    scope = required_scope(method, path, declared=operation.get(TOKEN_SCOPE_EXTRA))
+                    operation[TOKEN_SCOPE_EXTRA] = scope.value if scope else "none"
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _version() -> str:

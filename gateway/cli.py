@@ -7,10 +7,15 @@ way a third-party package would add one (docs/architecture.md, "Command line").
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
+
+from connectflow_dagster.cli.engine import ACCESS_LOG_ENV
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -19,6 +24,26 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 WORKERS_ENV = "CONNECTFLOW_GATEWAY_WORKERS"
+
+
+def uvicorn_logging(*, quiet: bool, access_log: str | None) -> dict[str, Any]:
+    """uvicorn's logging config: server messages (warnings only when ``quiet``) on the terminal, and
+    the access log on the terminal or, with ``access_log`` (``CONNECTFLOW_ACCESS_LOG``), in that file."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["uvicorn.error"]["level"] = "WARNING" if quiet else "INFO"
+    if access_log:
+        Path(access_log).parent.mkdir(parents=True, exist_ok=True)
+        config["formatters"]["access"]["use_colors"] = False
+        config["handlers"]["access"] = {
+            "class": "logging.FileHandler",
+            "filename": access_log,
+            "formatter": "access",
+        }
+    elif quiet:
+        config["loggers"]["uvicorn.access"]["level"] = "WARNING"
+    return config
 
 
 def app_factory():  # type: ignore[no-untyped-def]
@@ -41,7 +66,12 @@ def app_factory():  # type: ignore[no-untyped-def]
     help=f"Gateway processes sharing the port (also {WORKERS_ENV}). More than one serves the API only "
     "(--no-ui): the editor keeps its sessions in its process.",
 )
-def serve(host: str | None, port: int | None, no_ui: bool, workers: int) -> None:
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="Log warnings and errors only (what `connectflow up` uses; it prints the URLs itself).",
+)
+def serve(host: str | None, port: int | None, no_ui: bool, workers: int, quiet: bool) -> None:
     """Start the gateway (REST API, sign-in and the editor) on CONNECTFLOW_HOST:CONNECTFLOW_PORT.
 
     \b
@@ -81,13 +111,15 @@ def serve(host: str | None, port: int | None, no_ui: bool, workers: int) -> None
     options = dict(
         host=host,
         port=port,
-        log_level="info",
+        log_config=uvicorn_logging(quiet=quiet, access_log=os.environ.get(ACCESS_LOG_ENV) or None),
+        log_level=None,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         timeout_graceful_shutdown=10,
     )
     plural = f", {workers} processes" if workers > 1 else ""
-    click.echo(f"ConnectFlow gateway on http://{host}:{port}/  (API docs: /api/docs{plural})")
+    if not quiet:
+        click.echo(f"ConnectFlow gateway on http://{host}:{port}/  (API docs: /api/docs{plural})")
     if workers > 1:
         # Worker processes are spawned and import the app themselves; they inherit this environment.
         os.environ[WORKERS_ENV] = str(workers)

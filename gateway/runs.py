@@ -29,7 +29,7 @@ from connectflow_dagster.dagster_private import (
 )
 from connectflow_dagster.errors import ConnectFlowError, NotFound
 from connectflow_dagster.execution import RunTarget, create_run, job_origins
-from connectflow_dagster.tags import TAG_OWNER, TAG_VERSION_ID
+from connectflow_dagster.tags import TAG_OWNER, TAG_VERSION, TAG_VERSION_ID
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ def retry_from_failure(
         raise Conflict(
             f"only a failed or canceled execution can be retried (this one is {parent.status.value.lower()})"
         )
-    job = compile_workflow(workflow_spec)
+    number = parent.tags.get(TAG_VERSION, "")
+    job = compile_workflow(workflow_spec, version=int(number) if number.isdigit() else None)
     step_keys, known_state = KnownExecutionState.build_resume_retry_reexecution(instance, parent)
     plan = create_execution_plan(
         job, parent.run_config, step_keys_to_execute=step_keys, known_state=known_state, tags=parent.tags

@@ -6,6 +6,8 @@ host and port); these only matter to the HTTP surface. Read when ``create_app()`
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +22,16 @@ class GatewaySettings(BaseSettings):
     )
     sign_in_attempts: int = Field(default=10, gt=0, description="Failed sign-ins allowed per window.")
     sign_in_window_seconds: int = Field(default=300, gt=0)
+    signup: Literal["open", "invite", "closed"] = Field(
+        default="invite",
+        description="Who may create an account once the first one (the owner) exists: anyone (open), "
+        "holders of an administrator's invitation (invite), nobody (closed).",
+    )
+    sign_up_attempts: int = Field(
+        default=10, gt=0, description="Sign-up attempts allowed per client address."
+    )
+    sign_up_window_seconds: int = Field(default=3600, gt=0)
+    invitation_days: int = Field(default=7, gt=0, description="How long an invitation link stays usable.")
 
     github_client_id: str | None = None
     github_client_secret: SecretStr | None = None

@@ -7,10 +7,13 @@ at the end). With ``CI=true`` an unreachable PostgreSQL server fails the run ins
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +26,21 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# The outbound network policy stays on in tests, as in production; the local servers the tests start
+# (HTTP fakes, aiosmtpd, PostgreSQL's host) are loopback, so the suite allows loopback explicitly.
+# tests/security/ narrows this per test. Set (not setdefault) so a developer's shell cannot change it.
+TEST_NETWORK_ALLOW = "127.0.0.0/8,::1/128,localhost"
+os.environ["CONNECTFLOW_NETWORK_POLICY"] = "on"
+os.environ["CONNECTFLOW_NETWORK_ALLOW"] = TEST_NETWORK_ALLOW
+
+# The suite never touches a running instance (issue 9): a test without the ``cf`` fixture still gets a
+# throwaway home, never ./.connectflow (where `make up` keeps its data and its Dagster UI socket), and
+# nothing inherited from the shell points it at a live database or Dagster UI.
+SESSION_HOME = Path(tempfile.mkdtemp(prefix="cf-test-home-"))
+os.environ["CONNECTFLOW_HOME"] = str(SESSION_HOME)
+for _inherited in ("DAGSTER_HOME", "CONNECTFLOW_DATABASE_URL", "CONNECTFLOW_DAGSTER_UI_URL"):
+    os.environ.pop(_inherited, None)
+atexit.register(shutil.rmtree, SESSION_HOME, ignore_errors=True)
 
 PG_ADMIN_URL = os.environ.get("CONNECTFLOW_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +136,10 @@ def _activate(monkeypatch: pytest.MonkeyPatch, home: Path, database_url: str | N
     from connectflow_dagster.store.db import reset_caches
 
     monkeypatch.setenv("CONNECTFLOW_HOME", str(home))
+    # Tests sign up many accounts from one address: open sign-up, no sign-up throttle (the policy and
+    # the throttle have their own tests in tests/security/test_sign_up_policy.py).
+    monkeypatch.setenv("CONNECTFLOW_SIGNUP", "open")
+    monkeypatch.setenv("CONNECTFLOW_SIGN_UP_ATTEMPTS", "1000000")
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     if database_url:
         monkeypatch.setenv("CONNECTFLOW_DATABASE_URL", database_url)
@@ -165,10 +187,11 @@ class Recorded:
 
 
 class LocalHTTPServer:
-    """A real HTTP server on 127.0.0.1; ``route(method, path, handler)`` where handler(Recorded) →
-    (status, headers, body). Every request is recorded in ``requests``."""
+    """A real HTTP server on 127.0.0.1 (or another loopback ``host``); ``route(method, path, handler)``
+    where handler(Recorded) → (status, headers, body). Every request is recorded in ``requests``."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.requests: list[Recorded] = []
         self.routes: dict[tuple[str, str], Callable[[Recorded], tuple[int, dict[str, str], Any]]] = {}
         self._lock = threading.Lock()
@@ -208,13 +231,17 @@ class LocalHTTPServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://{self.host}:{self.server.server_address[1]}"
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
 
     def route(
         self, method: str, path: str, handler: Callable[[Recorded], tuple[int, dict[str, str], Any]]

@@ -293,6 +293,20 @@ class GatewayClient:
     async def revoke_api_key(self, workflow_id: str, key_id: str) -> None:
         await self.request("DELETE", f"/api/workflows/{workflow_id}/api-keys/{key_id}")
 
+    # ---- personal access tokens ----------------------------------------------------------------------
+
+    async def list_tokens(self) -> list[dict[str, Any]]:
+        """The signed-in user's personal access tokens (prefix, scopes, state; never the secret)."""
+        return _items(await self.request("GET", "/api/tokens"))
+
+    async def create_token(self, name: str, scopes: list[str], expires_in_days: int) -> dict[str, Any]:
+        """A new token; the answer's ``token`` is the only copy of it."""
+        body = {"name": name, "scopes": scopes, "expires_in_days": expires_in_days}
+        return await self.request("POST", "/api/tokens", json_body=body)
+
+    async def revoke_token(self, token_id: str) -> None:
+        await self.request("DELETE", f"/api/tokens/{token_id}")
+
     async def trigger_info(self, workflow_id: str, node_id: str) -> dict[str, Any]:
         """A saved webhook, Stripe or Google Form trigger: ``url``, ``secret_configured``, ``apps_script``."""
         return await self.request("GET", f"/api/workflows/{workflow_id}/triggers/{node_id}")

@@ -29,7 +29,7 @@ PUBLIC_PAGES = ("/ui/sign-in", "/ui/sign-up")
 
 
 def _page_factories() -> dict[str, Callable[[], Any]]:
-    from ui.pages import api_keys, auth, credentials, editor, executions, workflows
+    from ui.pages import api_keys, auth, credentials, editor, executions, tokens, workflows
 
     return {
         "/ui/sign-in": auth.sign_in_page,
@@ -39,6 +39,7 @@ def _page_factories() -> dict[str, Callable[[], Any]]:
         "/ui/executions": executions.page,
         "/ui/credentials": credentials.page,
         "/ui/api-keys": api_keys.page,
+        "/ui/tokens": tokens.page,
     }
 
 
@@ -50,6 +51,7 @@ PAGES = (
     "/ui/executions",
     "/ui/credentials",
     "/ui/api-keys",
+    "/ui/tokens",
 )
 TITLES = {
     "/ui/sign-in": "Sign in · ConnectFlow",
@@ -59,6 +61,7 @@ TITLES = {
     "/ui/executions": "Executions · ConnectFlow",
     "/ui/credentials": "Credentials · ConnectFlow",
     "/ui/api-keys": "API keys · ConnectFlow",
+    "/ui/tokens": "Tokens · ConnectFlow",
 }
 
 

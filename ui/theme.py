@@ -56,6 +56,7 @@ NAV = (
     ("executions", "Executions", "/ui/executions"),
     ("credentials", "Credentials", "/ui/credentials"),
     ("api-keys", "API keys", "/ui/api-keys"),
+    ("tokens", "Tokens", "/ui/tokens"),
 )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,8 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 
 from connectflow_dagster.errors import ConnectFlowError, WorkflowInvalid
+
+ACCESS_LOG_ENV = "CONNECTFLOW_ACCESS_LOG"
+"""Where ``connectflow serve`` writes its access log (a file; ``up`` sets it under the home)."""
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -180,75 +186,164 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else (shutil.which(name) or name)
 
 
+def dagster_webserver_argv(workspace: str) -> list[str]:
+    """dagster-webserver as ``up`` runs it: on this home's unix socket, under ``/dagster``, quiet.
+
+    Nothing but the gateway's admin-only proxy can reach it (``connectflow_dagster.dagster_ui``).
+    """
+    from connectflow_dagster.config import get_settings
+    from connectflow_dagster.dagster_ui import PATH_PREFIX
+
+    return [
+        sys.executable,
+        "-m",
+        "connectflow_dagster.dagster_ui",
+        "--socket",
+        str(get_settings().dagster_socket),
+        "-w",
+        workspace,
+        "--path-prefix",
+        PATH_PREFIX,
+        "--uvicorn-log-level",
+        "warning",
+        "--dagster-log-level",
+        "warning",
+        "--code-server-log-level",
+        "warning",
+    ]
+
+
 def up_processes(
     *, with_webserver: bool = True, with_daemon: bool = True, workers: int | None = None
 ) -> list[tuple[str, list[str]]]:
     """The processes ``connectflow up`` supervises, as (label, argv)."""
     from connectflow_dagster.cli import main
-    from connectflow_dagster.config import get_settings
 
-    settings = get_settings()
     workspace = str(_workspace_file())
     me = [_bin("connectflow")]
     procs: list[tuple[str, list[str]]] = []
     if "serve" in main.commands:
-        procs.append(("gateway", [*me, "serve"]))
+        procs.append(("gateway", [*me, "serve", "--quiet"]))
     if "worker" in main.commands:
         procs.append(("worker", [*me, "worker", *(["--processes", str(workers)] if workers else [])]))
     if with_webserver:
-        procs.append(
-            (
-                "dagster-webserver",
-                [
-                    _bin("dagster-webserver"),
-                    "-w",
-                    workspace,
-                    "-h",
-                    settings.host,
-                    "-p",
-                    str(settings.dagster_port),
-                ],
-            )
-        )
+        procs.append(("dagster-webserver", dagster_webserver_argv(workspace)))
     if with_daemon:
-        procs.append(("dagster-daemon", [_bin("dagster-daemon"), "run", "-w", workspace]))
+        procs.append(
+            ("dagster-daemon", [_bin("dagster-daemon"), "run", "-w", workspace, "--log-level", "warning"])
+        )
     return procs
 
 
+def port_problem(host: str, port: int, *, what: str, change: str) -> str | None:
+    """A one-line error when ``host:port`` cannot be listened on, else None (nothing is kept bound)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As uvicorn does: a port in TIME_WAIT is free, one that something listens on is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = (
+                "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+            )
+            return f"port {port} on {host} ({what}) {reason}; {change}"
+    return None
+
+
+def socket_problem(path: Path) -> str | None:
+    """A one-line error when another ``up`` serves the Dagster UI on this home's socket; a stale
+    socket file (nothing listening) is removed."""
+    if not path.exists():
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink(missing_ok=True)
+            return None
+    return (
+        f"another `connectflow up` already serves this home's Dagster UI ({path}); stop it, "
+        "or set CONNECTFLOW_HOME to another directory"
+    )
+
+
+def _answers(url: str, *, uds: str | None = None) -> bool:
+    transport = httpx.HTTPTransport(uds=uds) if uds else None
+    try:
+        with httpx.Client(transport=transport, timeout=2) as client:
+            return client.get(url).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
 @click.command()
+@click.option("--port", type=click.IntRange(1, 65535), help="Gateway port (default: CONNECTFLOW_PORT, 8000).")
 @click.option("--no-dagster-ui", is_flag=True, help="Do not start dagster-webserver.")
 @click.option(
     "--no-daemon", is_flag=True, help="Do not start dagster-daemon (schedules, sensors, queued runs)."
 )
 @click.option("--workers", type=int, help="Warm worker processes (default: one per core).")
-def up(no_dagster_ui: bool, no_daemon: bool, workers: int | None) -> None:
-    """Start everything on this machine: gateway + editor, workers, Dagster UI and daemon. Ctrl-C stops all."""
+@click.option(
+    "--ready-timeout",
+    type=click.IntRange(1, 3600),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for the services to answer.",
+)
+def up(
+    port: int | None, no_dagster_ui: bool, no_daemon: bool, workers: int | None, ready_timeout: int
+) -> None:
+    """Start everything on this machine: gateway + editor, workers, Dagster UI and daemon. Ctrl-C stops all.
+
+    \b
+    Checks its port first, prints the URLs once they answer (then "ready"), and keeps the terminal to
+    progress and errors: the gateway's access log goes to CONNECTFLOW_HOME/logs/access.log, Dagster
+    logs warnings only. The Dagster UI is served by the gateway at /dagster/, for administrators.
+    """
     from connectflow_dagster.config import get_settings
+    from connectflow_dagster.dagster_ui import PATH_PREFIX, prepare_socket_directory
+
+    if port is not None:
+        os.environ["CONNECTFLOW_PORT"] = str(port)
+        get_settings.cache_clear()
+    settings = get_settings()
+    # Before anything starts: a taken port is one clear line, not an error buried 20 s later.
+    problem = port_problem(
+        settings.host,
+        settings.port,
+        what="gateway and editor",
+        change="set CONNECTFLOW_PORT or pass --port to use another one",
+    )
+    if problem is None and not no_dagster_ui:
+        problem = socket_problem(settings.dagster_socket)
+    if problem:
+        _fail(problem)
+
     from connectflow_dagster.instance import get_instance
     from connectflow_dagster.store.db import get_engine
 
-    settings = get_settings()
     click.echo(
         f"ConnectFlow home: {settings.home_dir}  (database: "
         f"{'PostgreSQL' if settings.uses_postgres else 'SQLite'})"
     )
     get_engine()  # migrate once, before several processes race to do it
     get_instance()  # creates Dagster storage and DAGSTER_HOME, exported to the children
-    env = {**os.environ, "DAGSTER_HOME": os.environ["DAGSTER_HOME"], "PYTHONUNBUFFERED": "1"}
+    if not no_dagster_ui:
+        prepare_socket_directory(settings.dagster_socket)
+    logs = settings.home_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": os.environ["DAGSTER_HOME"],
+        "PYTHONUNBUFFERED": "1",
+        ACCESS_LOG_ENV: str(logs / "access.log"),
+    }
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     for label, argv in up_processes(
         with_webserver=not no_dagster_ui, with_daemon=not no_daemon, workers=workers
     ):
         children.append((label, subprocess.Popen(argv, env=env, start_new_session=True)))
         click.echo(f"started {label} (pid {children[-1][1].pid})")
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    click.secho("\nConnectFlow is starting:", bold=True)
-    if any(label == "gateway" for label, _ in children):
-        click.echo(f"  editor      {base}/")
-        click.echo(f"  API docs    {base}/api/docs")
-    if not no_dagster_ui:
-        click.echo(f"  Dagster UI  http://{settings.host}:{settings.dagster_port}/")
-    click.echo("Press Ctrl-C to stop everything.\n")
 
     stopping = False
 
@@ -258,18 +353,63 @@ def up(no_dagster_ui: bool, no_daemon: bool, workers: int | None) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
-    while not stopping:
+
+    def exited() -> bool:
+        nonlocal stopping
         for label, proc in children:
             if proc.poll() is not None:
                 click.secho(
                     f"{label} exited with code {proc.returncode}; stopping everything", fg="red", err=True
                 )
-                exit_code = 1
                 stopping = True
-        time.sleep(0.5)
+                return True
+        return False
+
+    gateway_url = f"http://{settings.host}:{settings.port}"
+    base = settings.public_url or gateway_url
+    labels = {label for label, _ in children}
+    waiting = {}
+    if "gateway" in labels:
+        waiting["gateway"] = lambda: _answers(f"{gateway_url}/api/health")
+    if "dagster-webserver" in labels:
+        sock = str(settings.dagster_socket)
+        waiting["Dagster UI"] = lambda: _answers(f"http://dagster{PATH_PREFIX}/server_info", uds=sock)
+    click.echo("waiting for " + " and ".join(waiting) + " to answer…")
+    started, deadline = time.monotonic(), time.monotonic() + ready_timeout
+    failed = False
+    while waiting and not stopping:
+        for name, check in list(waiting.items()):
+            if check():
+                del waiting[name]
+                click.echo(f"  {name} answers ({time.monotonic() - started:.0f} s)")
+        if exited():
+            failed = True
+        elif waiting and time.monotonic() > deadline:
+            click.secho(
+                f"{' and '.join(waiting)} did not answer within {ready_timeout} s; stopping everything",
+                fg="red",
+                err=True,
+            )
+            failed = stopping = True
+        elif waiting:
+            time.sleep(0.25)  # the children give no readiness signal but their HTTP answer
+
+    if not stopping:
+        click.echo("")
+        if "gateway" in labels:
+            click.echo(f"  editor      {base}/")
+            click.echo(f"  API docs    {base}/api/docs")
+            if "dagster-webserver" in labels:
+                click.echo(f"  Dagster UI  {base}{PATH_PREFIX}/   (administrators: the first account is one)")
+        click.secho("ConnectFlow is ready. Press Ctrl-C to stop everything.", fg="green", bold=True)
+
+    while not stopping:
+        if exited():
+            failed = True
+        else:
+            time.sleep(0.5)
     _stop_all(children)
-    sys.exit(exit_code)
+    sys.exit(1 if failed else 0)
 
 
 def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:

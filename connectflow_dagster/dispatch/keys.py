@@ -4,6 +4,8 @@ Nothing secret is stored in a workflow, a run or the event log:
 
 - **API keys** (``cf_sk_<prefix>_<secret>``, 256 random bits) are shown once; the database keeps the
   public prefix and ``HMAC-SHA256(server key, key)``. A stolen database does not yield usable keys.
+  Personal access tokens (``cf_pat_…``, ``store/tokens.py``) are minted and checked by the same
+  ``mint_key`` / ``key_matches`` pair.
 - **Trigger secrets** (Stripe signing secret, Google Form / webhook shared secret) live in
   ``cf_trigger_secrets`` keyed by (workflow, trigger node), never in node params. A Stripe signing
   secret must be read back to compute the HMAC, so it is encrypted (Fernet: AES-128-CBC +
@@ -92,6 +94,43 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(_derived("trigger-secret-encryption")))
 
 
+# ---- minted keys (API keys, personal access tokens) ---------------------------------------------------
+
+_PREFIX_HEX = 12  # the public part after the kind's prefix: 48 bits, unique per key
+
+
+@dataclass(frozen=True)
+class MintedKey:
+    """A new random key ``<kind><12 hex>_<43 urlsafe chars>`` (256 secret bits), its public prefix
+    (``<kind><12 hex>``, stored and shown to recognise it) and its keyed hash (stored instead of it)."""
+
+    key: str
+    prefix: str
+    key_hash: str
+
+
+def mint_key(kind: str, purpose: str) -> MintedKey:
+    """A fresh key of ``kind`` (e.g. ``cf_sk_``) hashed for ``purpose``; the caller shows ``key`` once."""
+    prefix = f"{kind}{secrets.token_hex(_PREFIX_HEX // 2)}"
+    key = f"{prefix}_{secrets.token_urlsafe(32)}"
+    return MintedKey(key, prefix, keyed_hash(key, purpose))
+
+
+def public_prefix(presented: str, kind: str) -> str | None:
+    """The stored prefix a presented key of ``kind`` would have, or None when it cannot be one."""
+    if not presented.startswith(kind) or len(presented) > 200:
+        return None
+    prefix, sep, secret = presented[len(kind) :].partition("_")
+    if not sep or not secret or len(prefix) != _PREFIX_HEX:
+        return None
+    return f"{kind}{prefix}"
+
+
+def key_matches(stored_hash: str, presented: str, purpose: str) -> bool:
+    """Constant-time check of a presented key against its stored keyed hash."""
+    return hmac.compare_digest(stored_hash, keyed_hash(presented, purpose))
+
+
 # ---- API keys ----------------------------------------------------------------------------------------
 
 
@@ -105,29 +144,28 @@ class NewApiKey:
 
 def create_api_key(session: Session, *, owner_id: str, workflow_id: str, name: str = "") -> NewApiKey:
     """Create a key for one workflow; the returned ``key`` is shown once and never stored."""
-    prefix = secrets.token_hex(6)
-    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    minted = mint_key(API_KEY_PREFIX, "api-key")
     row = ApiKey(
         owner_id=owner_id,
         workflow_id=workflow_id,
         name=name,
-        prefix=f"{API_KEY_PREFIX}{prefix}",
-        key_hash=keyed_hash(key, "api-key"),
+        prefix=minted.prefix,
+        key_hash=minted.key_hash,
     )
     session.add(row)
     session.flush()
-    return NewApiKey(row, key)
+    return NewApiKey(row, minted.key)
 
 
 def verify_api_key(session: Session, presented: str) -> ApiKey | None:
     """The live key row for a presented key, or None (unknown, revoked or wrong secret)."""
-    if not presented.startswith(API_KEY_PREFIX) or presented.count("_") < 3:
+    prefix = public_prefix(presented, API_KEY_PREFIX)
+    if prefix is None:
         return None
-    prefix = presented[: len(API_KEY_PREFIX) + 12]
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if row is None or row.revoked_at is not None:
         return None
-    if not hmac.compare_digest(row.key_hash, keyed_hash(presented, "api-key")):
+    if not key_matches(row.key_hash, presented, "api-key"):
         return None
     return row
 

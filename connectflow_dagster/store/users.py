@@ -196,9 +196,17 @@ def purge_expired_sessions(session: Session) -> int:
 
 
 def user_for_oauth(
-    session: Session, provider: str, subject: str, email: str | None, name: str, *, email_verified: bool
+    session: Session,
+    provider: str,
+    subject: str,
+    email: str | None,
+    name: str,
+    *,
+    email_verified: bool,
+    allow_new: bool = True,
 ) -> User:
-    """The user linked to (provider, subject); links a verified e-mail's account, or creates one."""
+    """The user linked to (provider, subject); links a verified e-mail's account, or creates one
+    (only when ``allow_new``: the sign-up policy allows new accounts)."""
     account = session.scalar(
         select(OAuthAccount).where(OAuthAccount.provider == provider, OAuthAccount.subject == subject)
     )
@@ -212,6 +220,10 @@ def user_for_oauth(
             raise ConnectFlowError(f"{provider} did not share an e-mail address with ConnectFlow")
         if not email_verified:
             raise ConnectFlowError(f"the e-mail address of this {provider} account is not verified")
+        if not allow_new:
+            raise ConnectFlowError(
+                "there is no account for this address: ask an administrator for an invitation"
+            )
         user = create_user(session, email, None, name)
     session.add(OAuthAccount(user_id=user.id, provider=provider, subject=subject))
     session.flush()

@@ -8,17 +8,24 @@ from typing import Any
 from authlib.integrations.starlette_client import OAuthError
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from connectflow_dagster.config import get_settings
 from connectflow_dagster.errors import ConnectFlowError
 from connectflow_dagster.store.db import session_scope
+from connectflow_dagster.store.invitations import mark_used, usable_invitation
 from connectflow_dagster.store.models import AuthSession, User
+from connectflow_dagster.store.passwords import password_problem
 from connectflow_dagster.store.users import (
+    EmailTaken,
     authenticate,
     create_session,
     create_user,
     end_session,
+    get_user_by_email,
+    has_owner,
+    hash_password,
     normalize_email,
     user_for_oauth,
 )
@@ -26,7 +33,7 @@ from gateway.auth.csrf import verify_origin
 from gateway.auth.oauth import fetch_identity
 from gateway.auth.sessions import SESSION_COOKIE, clear_session_cookies, set_session_cookies
 from gateway.deps import CurrentUser, OptionalUser, SessionDep
-from gateway.schemas.auth import ProvidersPublic, SessionPublic, SignIn, SignUp, UserPublic
+from gateway.schemas.auth import ProvidersPublic, SessionPublic, SignIn, SignUp, SignUpAccepted, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -43,19 +50,63 @@ def _ttl(request: Request) -> dt.timedelta:
     return dt.timedelta(days=request.app.state.gateway_settings.session_days)
 
 
-@router.post("/sign-up/email", status_code=201, response_model=SessionPublic)
-def sign_up(body: SignUp, request: Request, response: Response, session: SessionDep) -> SessionPublic:
-    """Create an account and sign it in."""
+SIGN_UP_ACCEPTED = (
+    "If this address can be used, its account is ready: sign in with it. "
+    "If it already had an account, sign in with that account's password."
+)
+
+
+def _refuse_password(message: str) -> HTTPException:
+    return HTTPException(422, [{"loc": ["body", "password"], "msg": message, "type": "value_error"}])
+
+
+@router.post("/sign-up/email", status_code=202, response_model=SignUpAccepted)
+def sign_up(body: SignUp, request: Request, session: SessionDep) -> SignUpAccepted:
+    """Create an account, then sign in with it.
+
+    Who may sign up follows ``CONNECTFLOW_SIGNUP`` (the first account, the owner, always may); the
+    answer is the same whether or not the address already had an account, and attempts are
+    throttled per client address (429).
+    """
     verify_origin(request)
-    user = create_user(session, body.email, body.password, body.name)
-    new = create_session(session, user, ttl=_ttl(request))
+    settings = request.app.state.gateway_settings
+    limiter = request.app.state.sign_up_limiter
+    key = [f"ip:{request.client.host if request.client else 'unknown'}"]
+    wait = limiter.retry_after(key)
+    if wait:
+        raise HTTPException(
+            429,
+            f"too many sign-ups from this address; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    limiter.failed(key)  # every attempt counts, successful or not
+    invitation = None
+    if has_owner(session):
+        if settings.signup == "closed":
+            raise HTTPException(
+                403, "sign-up is closed: ask an administrator of this ConnectFlow for an account"
+            )
+        if settings.signup == "invite":
+            invitation = usable_invitation(session, body.invitation, body.email)
+            if invitation is None:
+                raise HTTPException(
+                    403, "sign-up needs a valid invitation for this address: ask an administrator for one"
+                )
+    problem = password_problem(body.password, body.email)
+    if problem:
+        raise _refuse_password(problem)
+    if get_user_by_email(session, body.email) is not None:
+        hash_password(body.password)  # the same work as a new account: timing does not tell them apart
+        return SignUpAccepted(detail=SIGN_UP_ACCEPTED)
+    try:
+        user = create_user(session, body.email, body.password, body.name)
+    except (EmailTaken, IntegrityError):  # created by a concurrent sign-up between the check and the insert
+        session.rollback()
+        return SignUpAccepted(detail=SIGN_UP_ACCEPTED)
+    if invitation is not None:
+        mark_used(session, invitation, user.id)
     session.commit()
-    set_session_cookies(request, response, new)
-    return SessionPublic(
-        user=UserPublic.of(user),
-        expires_at=new.expires_at,
-        csrf_token=new.csrf_token,
-    )
+    return SignUpAccepted(detail=SIGN_UP_ACCEPTED)
 
 
 @router.post("/sign-in/email", response_model=SessionPublic)
@@ -158,6 +209,8 @@ async def oauth_callback(provider: str, request: Request) -> Any:
     except (OAuthError, ValueError, KeyError) as exc:
         raise HTTPException(400, f"{provider} sign-in failed: {exc}") from None
 
+    signup_policy = request.app.state.gateway_settings.signup
+
     def sign_in_identity() -> Any:
         with session_scope() as session:
             user = user_for_oauth(
@@ -167,6 +220,7 @@ async def oauth_callback(provider: str, request: Request) -> Any:
                 identity.email,
                 identity.name,
                 email_verified=identity.email_verified,
+                allow_new=signup_policy == "open" or not has_owner(session),
             )
             return create_session(session, user, ttl=_ttl(request))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -13,7 +14,14 @@ from gateway.schemas.common import RequestBody
 _EMAIL_MAX = 320
 
 
+# NUL and other control characters, bidi overrides (U+202E …), zero-width and format characters,
+# surrogates and unassigned code points: none belongs in an address, several disguise one.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def _check_email(value: str) -> str:
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value):
+        raise ValueError("an e-mail address cannot contain control, formatting or direction characters")
     value = value.strip().lower()
     local, at, domain = value.partition("@")
     if not at or not local or "." not in domain or domain.startswith(".") or domain.endswith("."):
@@ -28,8 +36,38 @@ Email = Annotated[str, Field(min_length=3, max_length=_EMAIL_MAX), AfterValidato
 
 class SignUp(RequestBody):
     email: Email
-    password: str = Field(min_length=8, max_length=256, description="At least 8 characters.")
+    password: str = Field(
+        min_length=8, max_length=256, description="At least 8 characters; common passwords are refused."
+    )
     name: str = Field(default="", max_length=200)
+    invitation: str | None = Field(
+        default=None, max_length=200, description="The token of an administrator's invitation link."
+    )
+
+
+class SignUpAccepted(BaseModel):
+    """The same answer whether or not the address already had an account (no enumeration)."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str
+
+
+class InvitationCreate(RequestBody):
+    email: Email
+
+
+class InvitationPublic(BaseModel):
+    id: str
+    email: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    used: bool
+    url: str | None = Field(default=None, description="The sign-up link; only in the answer that created it.")
+
+
+class InvitationsPublic(BaseModel):
+    data: list[InvitationPublic]
+    count: int
 
 
 class SignIn(RequestBody):

@@ -106,14 +106,14 @@ class LiveGateway:
     def user(self):  # type: ignore[no-untyped-def]
         """A new account signed up through the API; unsafe requests carry the CSRF header."""
         client = self.client()
-        response = client.post(
-            "/api/auth/sign-up/email",
-            json={
-                "email": f"u{secrets.token_hex(4)}@example.com",
-                "password": "correct horse battery staple",
-            },
-        )
-        assert response.status_code == 201, response.text
+        account = {
+            "email": f"u{secrets.token_hex(4)}@example.com",
+            "password": "correct horse battery staple",
+        }
+        response = client.post("/api/auth/sign-up/email", json=account)
+        assert response.status_code == 202, response.text
+        response = client.post("/api/auth/sign-in/email", json=account)
+        assert response.status_code == 200, response.text
         client.headers["X-CSRF-Token"] = client.cookies.get("cf_csrf")
         client.user_id = response.json()["user"]["id"]  # type: ignore[attr-defined]
         return client

@@ -81,3 +81,60 @@ def test_context_values_are_data_never_template_source():
 def test_syntax_errors_are_named():
     with pytest.raises(TemplateError, match="node 'n', field 'f': template syntax error"):
         render("{{ name ", CTX, node_id="n", field="f")
+
+
+BIG = {"s": "x" * 1_000_000, "t": "a\tb" * 1000, "items": [1, 2, 3]}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 9**(9**7) % 7 }}",
+        "{{ [1]*(3*10**5) }}",
+        "{{ 'x' * 2000000 }}",
+        "{{ 'ab' | center(999999999) }}",
+        "{{ s ~ s }}",
+        "{{ s + s }}",
+        "{{ '%999999999d' % 1 }}",
+        "{{ '%(a)s%(a)s' % {'a': s} }}",
+        "{{ s | replace('x', 'yy') }}",
+        "{{ s.replace('x', 'yy') }}",
+        "{{ 'a'.ljust(10**9) }}",
+        "{{ t.expandtabs(100000) }}",
+        "{{ 'ab' | wordwrap(1, wrapstring=s) }}",
+        "{{ items | tojson(indent=10**6) }}",
+        "{{ range(100) | batch(10**9, 'x') | list }}",
+        "{{ -(10**1000) * -(10**1000) }}",
+        "{{ 'abc'.translate({97: s}) }}",
+        "{% set a = [s,s,s,s,s,s,s,s,s,s] %}{% set b = [a,a,a,a,a,a,a,a,a,a] %}{{ b | string | length }}",
+        "{% set x %}{% for i in range(10000) %}{{ s }}{% endfor %}{% endset %}{{ x | length }}",
+        "{% macro m() %}{% for i in range(10000) %}{{ s }}{% endfor %}{% endmacro %}{{ m() | length }}",
+        "{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
+        "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+        "{{ [[1], [2]] | sum(start=[]) }}",
+        "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
+    ],
+)
+def test_cpu_and_memory_bombs_fail_with_a_clear_error(source):
+    with pytest.raises(TemplateError, match="node 'n', field 'f': template refused"):
+        render(source, BIG, node_id="n", field="f")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ 2 ** 100 }}", 2**100),
+        ("{{ 10 ** 10 * 99 }}", 990_000_000_000),
+        ("{{ items * 3 }}", [1, 2, 3] * 3),
+        ("{{ items | sum }}", 6),
+        ("{{ ('a' * 10) | center(14) }}", "  aaaaaaaaaa  "),
+        ("{{ '%5.2f' % 3.14159 }}", " 3.14"),
+        ("{{ ', '.join(['a', 'b']) }}", "a, b"),
+        ("{{ ', '.join(items | map('string')) }}", "1, 2, 3"),
+        ("{{ s | length }}", 1_000_000),
+        ("n={{ items | length }}", "n=3"),
+        ("{{ items | tojson(indent=2) | length }}", 17),
+    ],
+)
+def test_ordinary_templates_are_unaffected_by_the_limits(source, expected):
+    assert render(source, BIG) == expected

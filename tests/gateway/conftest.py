@@ -122,7 +122,9 @@ class Gateway:
         response = user.post(
             "/api/auth/sign-up/email", json={"email": email, "password": PASSWORD, "name": name}
         )
-        assert response.status_code == 201, response.text
+        assert response.status_code == 202, response.text
+        response = user.post("/api/auth/sign-in/email", json={"email": email, "password": PASSWORD})
+        assert response.status_code == 200, response.text
         user.id, user.email = response.json()["user"]["id"], email
         return user
 

@@ -14,12 +14,16 @@ def _set_cookie_headers(response) -> dict[str, str]:
     return {h.split("=", 1)[0]: h for h in response.headers.get_list("set-cookie")}
 
 
-def test_sign_up_signs_in_with_an_httponly_lax_session_cookie(gateway):
+def test_sign_up_then_sign_in_sets_an_httponly_lax_session_cookie(gateway):
     browser = gateway.anonymous()
     response = browser.post(
         "/api/auth/sign-up/email", json={"email": "Ada@Example.com", "password": PASSWORD, "name": "Ada"}
     )
-    assert response.status_code == 201
+    assert response.status_code == 202 and "set-cookie" not in response.headers  # not signed in yet
+    response = browser.post(
+        "/api/auth/sign-in/email", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 200
     body = response.json()
     assert body["user"]["email"] == "ada@example.com" and body["user"]["name"] == "Ada"
     cookies = _set_cookie_headers(response)
@@ -41,10 +45,10 @@ def test_sign_up_signs_in_with_an_httponly_lax_session_cookie(gateway):
 
 def test_cookies_are_secure_behind_https(gateway):
     browser = gateway.anonymous(base_url="https://testserver")
-    response = browser.post(
-        "/api/auth/sign-up/email", json={"email": "tls@example.com", "password": PASSWORD}
-    )
-    assert response.status_code == 201
+    account = {"email": "tls@example.com", "password": PASSWORD}
+    assert browser.post("/api/auth/sign-up/email", json=account).status_code == 202
+    response = browser.post("/api/auth/sign-in/email", json=account)
+    assert response.status_code == 200
     assert all("secure" in c.lower() for c in _set_cookie_headers(response).values())
 
 
@@ -73,7 +77,8 @@ def test_sign_up_errors_name_the_field(gateway):
     assert "Qz7!xw" not in short.text  # the submitted password is not echoed
     gateway.user(email="taken@example.com")
     taken = browser.post("/api/auth/sign-up/email", json={"email": "taken@example.com", "password": PASSWORD})
-    assert taken.status_code == 409
+    fresh = browser.post("/api/auth/sign-up/email", json={"email": "fresh@example.com", "password": PASSWORD})
+    assert taken.status_code == fresh.status_code == 202 and taken.json() == fresh.json()  # no enumeration
 
 
 def test_unsafe_requests_need_the_csrf_token(gateway):
@@ -103,6 +108,7 @@ def test_unsafe_requests_need_the_csrf_token(gateway):
 def test_failed_sign_ins_are_throttled(gateway):
     gateway.app.state.sign_in_limiter.attempts = 3
     ada = gateway.user(email="throttle@example.com")
+    other = gateway.user(email="other@example.com")
     attacker = gateway.anonymous()
     for _ in range(3):
         r = attacker.post(
@@ -115,7 +121,6 @@ def test_failed_sign_ins_are_throttled(gateway):
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
     # Existing sessions keep working; the guessing address is throttled for other accounts too.
     assert ada.get("/api/auth/me").status_code == 200
-    other = gateway.user(email="other@example.com")
     other.post("/api/auth/sign-out")
     assert (
         other.post(

@@ -121,10 +121,10 @@ def test_serve_starts_the_gateway_on_the_configured_port(cf):
         health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=30)
         assert health.status_code == 200 and health.json()["status"] == "ok"
         browser = httpx.Client(base_url=f"http://127.0.0.1:{port}")
-        signed = browser.post(
-            "/api/auth/sign-up/email", json={"email": "real@example.com", "password": "over the wire 123"}
-        )
-        assert signed.status_code == 201
+        account = {"email": "real@example.com", "password": "over the wire 123"}
+        assert browser.post("/api/auth/sign-up/email", json=account).status_code == 202
+        signed = browser.post("/api/auth/sign-in/email", json=account)
+        assert signed.status_code == 200
         created = browser.post(
             "/api/workflows", json={}, headers={"X-CSRF-Token": browser.cookies["cf_csrf"]}
         )

@@ -20,12 +20,22 @@ PROVIDER_LABELS = {"github": "Continue with GitHub", "google": "Continue with Go
 
 _SUBMIT_JS = """
 const body = {email: (email.value_input ?? email.value ?? '').trim(), password: password.value_input ?? password.value};
-if (mode === 'sign-up') { body.name = (name.value_input ?? name.value ?? '').trim() || body.email.split('@')[0]; }
+if (mode === 'sign-up') {
+  body.name = (name.value_input ?? name.value ?? '').trim() || body.email.split('@')[0];
+  const invitation = new URLSearchParams(window.location.search).get('invitation');
+  if (invitation) { body.invitation = invitation; }
+}
 if (!body.email || !body.password) { message.text = '<div class="cf-error">Enter your e-mail and password.</div>'; return; }
 message.text = '<div class="cf-hint">Working…</div>';
 fetch('/api/auth/' + mode + '/email', {method: 'POST', credentials: 'same-origin',
   headers: {'Content-Type': 'application/json', 'Accept': 'application/json'}, body: JSON.stringify(body)})
   .then(async (r) => {
+    if (r.ok && mode === 'sign-up') {
+      // Sign-up answers the same whether or not the address had an account: now sign in with it.
+      r = await fetch('/api/auth/sign-in/email', {method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/json', 'Accept': 'application/json'},
+        body: JSON.stringify({email: body.email, password: body.password})});
+    }
     if (r.ok) {
       const next = new URLSearchParams(window.location.search).get('next');
       window.location.href = (next && next.startsWith('/') && !next.startsWith('//')) ? next : '/ui/workflows';
