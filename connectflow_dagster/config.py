@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="Credential encryption key(s), comma-separated."
     )
+    trigger_key: SecretStr | None = Field(
+        default=None,
+        description="Server key for API-key and token hashes and trigger secrets; default: a random key "
+        "kept in $CONNECTFLOW_HOME/trigger.key (mode 0600).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(default=None, description="Base URL users reach the gateway at.")

@@ -10,7 +10,7 @@ invalid request (pydantic)                 422     ``detail``: [{loc, msg, type}
 ``TriggerEventInvalid`` (a trigger's body)  400     ``detail``
 ``NotFound`` (also another user's object)  404     ``detail``
 ``EmailTaken``                             409     ``detail``
-``runs.Conflict``                          409     ``detail``
+``Conflict``                                409     ``detail``
 database unreachable / locked              503     ``detail`` (nothing was saved)
 ``SecretKeyMissing`` / ``DecryptionFailed``  503   ``detail``
 =========================================  ======  ==================================================
@@ -27,11 +27,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from connectflow_dagster.crypto import DecryptionFailed, SecretKeyMissing
-from connectflow_dagster.errors import NotFound, TriggerEventInvalid, WorkflowInvalid
-from connectflow_dagster.store.credentials import CredentialInvalid, UnknownCredentialType
-from connectflow_dagster.store.users import EmailTaken
-from gateway.runs import Conflict
+from connectflow_dagster.errors import (
+    Conflict,
+    CredentialInvalid,
+    DecryptionFailed,
+    EmailTaken,
+    NotFound,
+    SecretKeyMissing,
+    TriggerEventInvalid,
+    UnknownCredentialType,
+    WorkflowInvalid,
+)
 
 log = logging.getLogger("gateway")
 

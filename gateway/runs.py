@@ -27,15 +27,11 @@ from connectflow_dagster.dagster_private import (
     create_execution_plan,
     execute_run,
 )
-from connectflow_dagster.errors import ConnectFlowError, NotFound
+from connectflow_dagster.errors import Conflict, NotFound
 from connectflow_dagster.execution import RunTarget, create_run, job_origins
 from connectflow_dagster.tags import TAG_OWNER, TAG_VERSION, TAG_VERSION_ID
 
 log = logging.getLogger(__name__)
-
-
-class Conflict(ConnectFlowError):
-    """The execution is not in a state that allows this (409)."""
 
 
 class BackgroundRuns:

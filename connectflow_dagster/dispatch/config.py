@@ -31,11 +31,6 @@ class DispatchSettings(BaseSettings):
         default=0.02, gt=0, description="How often an idle worker looks for new events."
     )
     sensor_batch: int = Field(default=50, ge=1, description="Events the sensor submits per evaluation.")
-    trigger_key: str | None = Field(
-        default=None,
-        description="Server key for API-key hashes and trigger secrets; default: a random key kept "
-        "in $CONNECTFLOW_HOME/trigger.key (mode 0600).",
-    )
 
 
 @functools.cache

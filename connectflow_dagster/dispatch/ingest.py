@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
 from connectflow_dagster.dispatch import inbox
-from connectflow_dagster.dispatch.keys import StoredSecret
 from connectflow_dagster.registry import get_registry
+from connectflow_dagster.store.keys import StoredSecret
 from connectflow_dagster.store.models import TriggerSecret, Workflow, WorkflowVersion
 
 

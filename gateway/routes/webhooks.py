@@ -34,13 +34,13 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from connectflow_dagster.dispatch import keys
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.dispatch.ingest import TriggerTarget, accept, find_trigger, resolve
 from connectflow_dagster.errors import NodeTypeError
 from connectflow_dagster.nodes.base import NodeType
 from connectflow_dagster.nodes.ingress import SECRET_HEADER, AfterRun, IncomingEvent, Ingress
 from connectflow_dagster.registry import NodeRegistry
+from connectflow_dagster.store import keys
 from connectflow_dagster.store.db import get_engine, session_scope
 from gateway.deps import CurrentUser, RegistryDep, SessionDep
 
