@@ -34,7 +34,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from connectflow_dagster.dispatch.config import get_dispatch_settings
+from connectflow_dagster.config import get_settings
 from connectflow_dagster.dispatch.ingest import TriggerTarget, accept, find_trigger, resolve
 from connectflow_dagster.errors import NodeTypeError
 from connectflow_dagster.nodes.base import NodeType
@@ -54,7 +54,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 async def read_body(request: Request) -> bytes:
     """The raw body, refusing (413) anything over the configured limit before reading it all."""
-    limit = get_dispatch_settings().max_body_bytes
+    limit = get_settings().max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
