@@ -3,8 +3,8 @@
 A saved version is the job ``wf_<workflow>__v<N>`` (``job_name``), described by the workflow's name
 and version, so the Dagster UI lists each version a run was made from and a run re-executed there
 runs its own version (docs/decisions.md, "Versioned jobs"). One op per node (definition name
-``wf_<workflow>__v<N>__<node>``, invoked under the node id as alias, described by the node name), dependencies from edges, every input a fan-in so a node runs when at
-least one upstream delivered (a skipped If branch does not block a Merge), upstream contexts merged
+``wf_<workflow>__v<N>__<node>``, invoked under the node id as alias, described by the node name),
+dependencies from edges, every input a fan-in so a node runs when at least one upstream delivered (a skipped If branch does not block a Merge), upstream contexts merged
 in topological order, ``RetryPolicy`` from the node's retry settings, bad input as
 ``Failure(allow_retries=False)``. Compilation is deterministic and cached by content hash.
 """
@@ -293,7 +293,7 @@ def _build_op(
         handle, output = (
             (result.handle, result.output) if isinstance(result, Branch) else (DEFAULT_OUTPUT, result)
         )
-        output = _jsonable(output)
+        output = ctx.scrub_value(_jsonable(output))  # recorded in the event log and IO-manager files
         new_context = {**merged, node.variable_name: output}
         yield Output(
             Emitted(node.id, new_context),

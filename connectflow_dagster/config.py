@@ -128,9 +128,9 @@ class Settings(BaseSettings):
 
     @property
     def home_dir(self) -> Path:
-        path = self.home.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """``CONNECTFLOW_HOME``, created (or tightened) to 0700: it holds keys, the SQLite database and
+        run files, which only the account running ConnectFlow may read."""
+        return private_dir(self.home.expanduser().resolve())
 
     @property
     def resolved_database_url(self) -> str:
@@ -144,9 +144,11 @@ class Settings(BaseSettings):
 
     @property
     def dagster_home(self) -> Path:
-        path = Path(os.environ.get("DAGSTER_HOME") or self.home_dir / "dagster")
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        if os.environ.get("DAGSTER_HOME"):
+            path = Path(os.environ["DAGSTER_HOME"])
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        return private_dir(self.home_dir / "dagster")
 
     @property
     def dagster_socket(self) -> Path:
@@ -165,6 +167,17 @@ class Settings(BaseSettings):
     def admin_email_set(self) -> frozenset[str]:
         """``CONNECTFLOW_ADMIN_EMAILS`` as normalised (stripped, lower-case) addresses."""
         return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only its owner can enter (0700), created if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except OSError:  # not ours to change (a shared mount): leave it, the files inside are 0600
+        pass
+    return path
 
 
 def normalize_postgres_url(url: str) -> str:

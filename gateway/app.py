@@ -42,6 +42,7 @@ from gateway.routes import (
     workflows,
 )
 from gateway.runs import BackgroundRuns
+from gateway.security_headers import SecurityHeaders
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("gateway")
@@ -133,6 +134,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     if mount_ui:
         for mount in ui_mounts():
             mount(app)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, the editor's and the 413's too
     return app
 
 

@@ -31,6 +31,9 @@ ENTRY_POINT_GROUP = "connectflow.cli"
 @click.version_option(package_name="connectflow-dagster")
 def main() -> None:
     """ConnectFlow: workflow automation on Dagster."""
+    # Files ConnectFlow and the Dagster processes it starts create (SQLite database and its WAL,
+    # Dagster storage, IO-manager pickles, keys) are for this account only: 0600, directories 0700.
+    os.umask(0o077)
 
 
 for _name in _COMMAND_MODULES:

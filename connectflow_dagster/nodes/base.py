@@ -182,6 +182,19 @@ class NodeContext(Generic[AuthT]):
             text = text.replace(secret, "***")
         return text
 
+    def scrub_value(self, value: Any) -> Any:
+        """``value`` (JSON-like) with every secret this execution touched replaced by ***, in keys
+        and strings: a service that echoes the credential back must not get it stored in the output."""
+        if not self._secrets_seen:
+            return value
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {self.scrub(str(k)): self.scrub_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub_value(v) for v in value]
+        return value
+
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
