@@ -16,7 +16,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, RunsFilter
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
@@ -336,7 +336,7 @@ def _from_inbox(session: Session, event_id: str, owner_id: str | None) -> Execut
     version = session.get(WorkflowVersion, event.version_id)
     nodes = version_spec(version).nodes if version is not None else []
     finished = event.finished_at
-    node_status = "pending" if status == "queued" else "not_run"
+    initial = "pending" if status == "queued" else "not_run"
     return Execution(
         id=event.id,
         workflow_id=event.workflow_id,
@@ -351,7 +351,7 @@ def _from_inbox(session: Session, event_id: str, owner_id: str | None) -> Execut
         if finished is not None
         else None,
         duration_ms=None,
-        nodes=[NodeStatus(node_id=n.id, name=n.name, status=node_status) for n in nodes],
+        nodes=[NodeStatus(node_id=n.id, name=n.name, status=initial) for n in nodes],
         error=event.error if status == "failed" else None,
         context=None if status == "queued" else {},
     )
