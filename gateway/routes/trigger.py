@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from connectflow_dagster.dispatch import keys
 from connectflow_dagster.dispatch.ingest import accept, find_trigger
 from connectflow_dagster.store.db import session_scope
-from gateway.routes.webhooks import accepted_response, parse_json, read_body, require_json
+from gateway.routes.webhooks import accepted_response, idempotency_key, parse_json, read_body, require_json
 
 router = APIRouter(tags=["triggers"])
 
@@ -39,9 +39,7 @@ async def api_trigger(request: Request) -> Response:
         if target is None:
             raise HTTPException(404, f"workflow '{key.workflow_id}' has no active API trigger")
         payload = parse_json(body)
-        idempotency = request.headers.get("idempotency-key")
-        if idempotency is not None and not 0 < len(idempotency) <= 200:
-            raise HTTPException(400, "Idempotency-Key must be 1–200 characters")
+        idempotency = idempotency_key(request)
         key.last_used_at = dt.datetime.now(dt.UTC)
         accepted = accept(session, target, payload, dedup_key=f"idem:{idempotency}" if idempotency else None)
     return accepted_response(accepted.execution_id, accepted.created)

@@ -13,7 +13,6 @@ The handlers are ``async`` and do their (short) database work inline: measured i
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 from urllib.parse import parse_qsl
@@ -28,6 +27,7 @@ from connectflow_dagster.dispatch.ingest import TriggerTarget, accept, resolve
 from connectflow_dagster.nodes.triggers import google_form, stripe, webhook
 from connectflow_dagster.store.db import get_engine
 from gateway.deps import CurrentUser, SessionDep
+from gateway.limits import JSONRefused, parse_untrusted_json
 
 router = APIRouter(tags=["triggers"])  # the ingest routes: gateway.app.ROUTERS matches them first
 settings_router = APIRouter(tags=["triggers"])  # trigger URLs and secrets, for the workflow's owner
@@ -69,18 +69,44 @@ def require_json(request: Request) -> None:
 
 
 def parse_json(body: bytes) -> Any:
+    """An untrusted JSON body, or 400: malformed, NaN/Infinity, nested deeper than
+    ``gateway.limits.MAX_JSON_DEPTH``, or holding a lone surrogate."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"malformed JSON: {exc}") from None
+        return parse_untrusted_json(body)
+    except JSONRefused as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+MAX_HEADER_CHARS = {
+    "idempotency-key": 200,
+    "stripe-signature": 4096,
+    SECRET_HEADER: 1024,
+    "authorization": 4096,
+}
+
+
+def bounded_header(request: Request, name: str) -> str | None:
+    """A header ConnectFlow reads, refused (400) when longer than ``MAX_HEADER_CHARS`` allows."""
+    value = request.headers.get(name)
+    if value is not None and len(value) > MAX_HEADER_CHARS[name]:
+        raise HTTPException(400, f"the {name} header is longer than {MAX_HEADER_CHARS[name]} characters")
+    return value
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header: 1–200 characters, or 400."""
+    value = bounded_header(request, "idempotency-key")
+    if value is not None and not value.strip():
+        raise HTTPException(400, "Idempotency-Key must be 1–200 characters")
+    return value
 
 
 def bearer_or_header(request: Request) -> str | None:
     """A presented shared secret: ``Authorization: Bearer …`` or the ``X-ConnectFlow-Secret`` header."""
-    auth = request.headers.get("authorization", "")
+    auth = bounded_header(request, "authorization") or ""
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.headers.get(SECRET_HEADER)
+    return bounded_header(request, SECRET_HEADER)
 
 
 def accepted_response(execution_id: str, created: bool) -> JSONResponse:
@@ -126,8 +152,12 @@ async def stripe_webhook(workflow_id: str, request: Request) -> Response:
     body = await read_body(request)
     require_json(request)
     secret = keys.signing_secret(row) if row is not None else None
-    signature = request.headers.get("stripe-signature")
-    if row is not None and (secret is None or not stripe.verify_signature(secret, body, signature)):
+    if secret is None:  # unsigned events would be forgeable by anyone who knows the URL
+        raise HTTPException(
+            401, "this Stripe trigger has no signing secret yet: set it in the trigger's settings first"
+        )
+    signature = bounded_header(request, "stripe-signature")
+    if not stripe.verify_signature(secret, body, signature):
         raise HTTPException(401, "invalid Stripe-Signature")
     try:
         context = stripe.event_context(parse_json(body))
@@ -172,11 +202,16 @@ async def _parse_webhook_body(request: Request, body: bytes) -> Any:
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPException(400, f"malformed form body: {exc}") from None
     if kind == "multipart/form-data":
+        # The body was already read (and size-checked) from the stream: parse that copy, since a
+        # second read of the stream fails with "Stream consumed".
+        async def replay() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
         try:
-            form = await request.form()
+            async with Request(request.scope, replay).form() as form:
+                return {k: v for k, v in form.items() if isinstance(v, str)}
         except Exception as exc:
             raise HTTPException(400, f"malformed multipart body: {exc}") from None
-        return {k: v for k, v in form.items() if isinstance(v, str)}
     raise HTTPException(415, "send JSON (application/json) or a form body")
 
 
@@ -201,8 +236,14 @@ async def _wait_for_result(execution_id: str, params: webhook.WebhookParams) -> 
     if execution.status not in terminal:
         return None
     if execution.status != "success":
+        # The caller is anonymous (or holds only the trigger's secret): no node errors, URLs or stack
+        # traces; the workflow's owner sees them on the execution's page.
         return JSONResponse(
-            {"execution_id": execution_id, "status": execution.status, "error": execution.error},
+            {
+                "execution_id": execution_id,
+                "status": execution.status,
+                "error": "the workflow did not finish successfully; its owner can see why on the execution's page",
+            },
             status_code=500,
         )
     context = execution.context or {}
@@ -226,7 +267,7 @@ async def _webhook(workflow_id: str, path: str, request: Request) -> Response:
         method=request.method,
         path=path,
     )
-    idempotency = request.headers.get("idempotency-key")
+    idempotency = idempotency_key(request)
     execution_id, created = _accept(target, context, f"idem:{idempotency}" if idempotency else None)
     params: webhook.WebhookParams = target.params  # type: ignore[assignment]
     if params.response_mode == "after_run":

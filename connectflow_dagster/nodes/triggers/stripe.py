@@ -69,7 +69,7 @@ def verify_signature(
                 timestamp = int(value)
             except ValueError:
                 return False
-        elif key == "v1":
+        elif key == "v1" and value.isascii():  # a signature is hex; anything else cannot match
             candidates.append(value)
     if timestamp is None or not candidates:
         return False
