@@ -20,7 +20,7 @@ from typing import Any
 
 from connectflow_dagster import spec
 from connectflow_dagster.errors import Problem
-from connectflow_dagster.execution import Execution, RunTarget, get_execution, list_executions, start_run
+from connectflow_dagster.execution import Execution, RunTarget, get_execution, list_executions
 from connectflow_dagster.instance import get_instance
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.workflows import SavedVersion, local_user, save_workflow
@@ -123,11 +123,16 @@ def run(
     trigger: str | None = None,
     owner_id: str | None = None,
 ) -> Execution:
-    """Save the workflow, execute it as a Dagster run, and return the finished execution."""
+    """Save the workflow, execute it as a Dagster run, and return the finished execution.
+
+    The run takes the one path every run takes — an inbox event executed by worker code — here in
+    this process (``dispatch.worker.run_in_process``), so no gateway or worker needs to be running."""
     saved = save(workflow, owner_id=owner_id)
     target = RunTarget(saved.spec(), saved.version.id, saved.version.number, saved.workflow.owner_id)
+    from connectflow_dagster.dispatch.worker import run_in_process
+
     instance = get_instance()
-    run_id = start_run(instance, target, trigger_node_id=trigger, payload=input)
+    run_id = run_in_process(target, trigger_node_id=trigger, payload=input, instance=instance)
     return get_execution(instance, run_id)
 
 

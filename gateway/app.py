@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from connectflow_dagster.dispatch.notify import RunWatcher
 from connectflow_dagster.registry import NodeRegistry
 from gateway import errors
 from gateway.auth.oauth import OAuthStateMiddleware, build_oauth
@@ -43,7 +44,6 @@ from gateway.routes import (
     webhooks,
     workflows,
 )
-from gateway.runs import BackgroundRuns
 from gateway.security_headers import SecurityHeaders
 from gateway.settings import GatewaySettings
 
@@ -108,7 +108,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
         try:
             yield
         finally:
-            await run_in_threadpool(app.state.background_runs.shutdown)
+            app.state.run_watcher.close()
             await dagster_ui.close_upstream(app)
 
     app = FastAPI(
@@ -126,7 +126,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     app.state.registry = registry
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_attempts, settings.sign_in_window_seconds)
     app.state.sign_up_limiter = SignInLimiter(settings.sign_up_attempts, settings.sign_up_window_seconds)
-    app.state.background_runs = BackgroundRuns()
+    app.state.run_watcher = RunWatcher()  # wakes after-run webhooks and live events (dispatch.notify)
     app.state.oauth = build_oauth(settings)
     errors.install(app)
     for router in ROUTERS:

@@ -113,7 +113,8 @@ class CFEnv:
     ):  # type: ignore[no-untyped-def]
         """Save ``workflow`` (unique id per call unless given) and execute it; returns the Execution."""
         from connectflow_dagster import spec
-        from connectflow_dagster.execution import RunTarget, get_execution, start_run
+        from connectflow_dagster.dispatch.worker import run_in_process
+        from connectflow_dagster.execution import RunTarget, get_execution
         from connectflow_dagster.store.db import session_scope
         from connectflow_dagster.store.workflows import save_workflow
 
@@ -126,7 +127,9 @@ class CFEnv:
         with session_scope() as session:
             saved = save_workflow(session, owner_id, wf)
             target = RunTarget(saved.spec(), saved.version.id, saved.version.number, owner_id)
-        run_id = start_run(self.instance, target, trigger_node_id=trigger, payload=payload, runtime=runtime)
+        run_id = run_in_process(
+            target, trigger_node_id=trigger, payload=payload, runtime=runtime, instance=self.instance
+        )
         return get_execution(self.instance, run_id)
 
 

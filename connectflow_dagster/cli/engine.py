@@ -95,8 +95,10 @@ def print_execution(execution: Any) -> None:
 @click.option("--trigger", help="Node id of the trigger to fire (default: the first trigger).")
 @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
 def run(file: Path, input_: str | None, trigger: str | None, as_json: bool) -> None:
-    """Save (or reuse) the workflow in FILE and execute it as a Dagster run."""
-    from connectflow_dagster.execution import RunTarget, get_execution, start_run
+    """Save (or reuse) the workflow in FILE and execute it as a Dagster run (through the inbox, by
+    worker code in this process)."""
+    from connectflow_dagster.dispatch.worker import run_in_process
+    from connectflow_dagster.execution import RunTarget, get_execution
     from connectflow_dagster.instance import get_instance
     from connectflow_dagster.store.db import session_scope
     from connectflow_dagster.store.workflows import local_user, save_workflow
@@ -109,7 +111,7 @@ def run(file: Path, input_: str | None, trigger: str | None, as_json: bool) -> N
             saved = save_workflow(session, owner.id, workflow)
             target = RunTarget(saved.spec(), saved.version.id, saved.version.number, owner.id)
         instance = get_instance()
-        run_id = start_run(instance, target, trigger_node_id=trigger, payload=payload)
+        run_id = run_in_process(target, trigger_node_id=trigger, payload=payload, instance=instance)
         execution = get_execution(instance, run_id)
     except ConnectFlowError as exc:
         _fail(str(exc))
@@ -223,7 +225,8 @@ def up_processes(
     me = [_bin("connectflow")]
     procs: list[tuple[str, list[str]]] = []
     if "serve" in main.commands:
-        procs.append(("gateway", [*me, "serve", "--quiet"]))
+        # `up` starts the workers itself (below), once: the gateway must not start its own.
+        procs.append(("gateway", [*me, "serve", "--quiet", "--no-worker"]))
     if "worker" in main.commands:
         procs.append(("worker", [*me, "worker", *(["--processes", str(workers)] if workers else [])]))
     if with_webserver:

@@ -27,8 +27,16 @@ class DispatchSettings(BaseSettings):
     )
     retry_delay_seconds: float = Field(default=1.0, ge=0, description="Wait before retrying a crashed event.")
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest accepted trigger body.")
-    worker_idle_poll_seconds: float = Field(
-        default=0.02, gt=0, description="How often an idle worker looks for new events."
+    safety_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Idle workers, after-run webhooks and live-event streams wake on notifications; "
+        "they also look again after this long in case a notification was lost.",
+    )
+    notifications: bool = Field(
+        default=True,
+        description="Send wake-up notifications (LISTEN/NOTIFY on PostgreSQL, a local channel under "
+        "CONNECTFLOW_HOME on SQLite). Off: everything still runs, found by the safety poll.",
     )
     sensor_batch: int = Field(default=50, ge=1, description="Events the sensor submits per evaluation.")
     trigger_key: str | None = Field(

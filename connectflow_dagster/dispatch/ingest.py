@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
-from connectflow_dagster.dispatch import inbox
+from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.dispatch.keys import StoredSecret
 from connectflow_dagster.registry import get_registry
 from connectflow_dagster.store.models import TriggerSecret, Workflow, WorkflowVersion
@@ -181,7 +181,8 @@ def accept(
 ) -> inbox.Accepted:
     """Store the event for ``target`` and commit; the caller answers 2xx only after this returns.
 
-    Takes an ORM session or, on the webhook hot path, a plain Core connection."""
+    Takes an ORM session or, on the webhook hot path, a plain Core connection. A new event wakes an
+    idle worker (``dispatch.notify``)."""
     accepted = inbox.accept_event(
         connection,
         workflow_id=target.workflow_id,
@@ -192,4 +193,6 @@ def accept(
         dedup_key=dedup_key,
     )
     connection.commit()
+    if accepted.created:
+        notify.publish(notify.INBOX, connection=connection if isinstance(connection, Connection) else None)
     return accepted

@@ -215,23 +215,47 @@ async def _parse_webhook_body(request: Request, body: bytes) -> Any:
     raise HTTPException(415, "send JSON (application/json) or a form body")
 
 
-async def _wait_for_result(execution_id: str, params: webhook.WebhookParams) -> Response | None:
-    """The run's result once it finished, or None when it takes longer than the timeout."""
+def _finished(instance: Any, execution_id: str) -> bool:
+    """Its run finished, or its event was canceled or given up before a run was made."""
+    from connectflow_dagster.dispatch import inbox
+    from connectflow_dagster.store.db import session_scope
+
+    run = instance.get_run_by_id(execution_id)
+    if run is not None:
+        return bool(run.is_finished)
+    with session_scope() as session:
+        event = inbox.get_event(session, execution_id)
+        return event is not None and event.status in (inbox.CANCELED, inbox.FAILED)
+
+
+async def _wait_for_result(
+    request: Request, execution_id: str, params: webhook.WebhookParams
+) -> Response | None:
+    """The run's result once it finished, or None when it takes longer than the timeout.
+
+    Woken by the worker's ``RUN_END`` notification (``dispatch.notify``), not by polling run storage;
+    the safety poll re-reads in case a notification was lost."""
+    from connectflow_dagster.dispatch.config import get_dispatch_settings
+    from connectflow_dagster.dispatch.notify import RUN_END
     from connectflow_dagster.execution import get_execution
     from connectflow_dagster.instance import get_instance
 
     instance = get_instance()
     terminal = {"success", "failed", "canceled"}
     deadline = time.monotonic() + params.response_timeout_seconds
-    delay = 0.01
-    while time.monotonic() < deadline:
-        run = await asyncio.to_thread(instance.get_run_by_id, execution_id)
-        if run is not None and run.is_finished:
-            break
-        await asyncio.sleep(delay)  # polling run storage: Dagster offers no cross-process notification
-        delay = min(delay * 1.5, 0.2)
-    else:
-        return None
+    safety = get_dispatch_settings().safety_poll_seconds
+    watcher = request.app.state.run_watcher
+    subscription = watcher.subscribe(execution_id, (RUN_END,))  # before the first read: no missed end
+    try:
+        while True:
+            if await asyncio.to_thread(_finished, instance, execution_id):
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await subscription.wait_async(min(left, safety))
+    finally:
+        watcher.unsubscribe(subscription)
     execution = await asyncio.to_thread(get_execution, instance, execution_id)
     if execution.status not in terminal:
         return None
@@ -271,7 +295,7 @@ async def _webhook(workflow_id: str, path: str, request: Request) -> Response:
     execution_id, created = _accept(target, context, f"idem:{idempotency}" if idempotency else None)
     params: webhook.WebhookParams = target.params  # type: ignore[assignment]
     if params.response_mode == "after_run":
-        result = await _wait_for_result(execution_id, params)
+        result = await _wait_for_result(request, execution_id, params)
         if result is not None:
             return result
     return accepted_response(execution_id, created)

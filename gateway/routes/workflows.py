@@ -248,7 +248,9 @@ def execute_workflow(
     instance: InstanceDep,
     body: ExecuteRequest | None = None,
 ) -> ExecutionStarted:
-    """Run the current version now with an optional JSON input; returns the execution id at once."""
+    """Run the current version now with an optional JSON input; returns the execution id at once.
+
+    The run goes through the trigger inbox and a worker, like every trigger's (status ``queued``)."""
     body = body or ExecuteRequest()
     wf = store.get_workflow(session, user.id, workflow_id)
     version = store.current_version(session, wf)
@@ -269,11 +271,5 @@ def execute_workflow(
                 }
             ],
         )
-    run_id = start_execution(
-        instance,
-        request.app.state.background_runs,
-        target,
-        trigger_node_id=body.trigger_node_id,
-        payload=body.input,
-    )
+    run_id = start_execution(session, target, trigger_node_id=body.trigger_node_id, payload=body.input)
     return ExecutionStarted(execution_id=run_id, workflow_id=wf.id, version=version.number, status="queued")
