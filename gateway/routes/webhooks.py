@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -92,7 +91,12 @@ def parse_json(body: bytes) -> Any:
 
 
 # Headers ingest reads, and how long they may be (uvicorn's own limit is far larger).
-MAX_HEADER_CHARS = {"idempotency-key": 200, "stripe-signature": 4096, SECRET_HEADER: 1024, "authorization": 4096}
+MAX_HEADER_CHARS = {
+    "idempotency-key": 200,
+    "stripe-signature": 4096,
+    SECRET_HEADER: 1024,
+    "authorization": 4096,
+}
 
 
 def check_headers(request: Request) -> None:
