@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -80,7 +79,12 @@ MAX_METADATA_CHARS = 256 * 1024
     description="Console logger; quiet by default (the event log keeps everything regardless).",
 )
 def console_logger(init_context) -> logging.Logger:  # type: ignore[no-untyped-def]
-    level = os.environ.get("CONNECTFLOW_LOG_LEVEL") or init_context.logger_config["log_level"]
+    from connectflow_dagster.config import get_settings
+
+    settings = get_settings()
+    # CONNECTFLOW_LOG_LEVEL, when set, wins over the run config's ``log_level`` (default WARNING).
+    explicit = "log_level" in settings.model_fields_set
+    level = settings.log_level if explicit else init_context.logger_config["log_level"]
     return create_console_logger("connectflow", coerce_valid_log_level(level))
 
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, RunsFilter
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
@@ -31,6 +31,13 @@ from connectflow_dagster.dagster_private import (
     create_execution_plan,
 )
 from connectflow_dagster.errors import NotFound
+from connectflow_dagster.statuses import (
+    RUN_STATUSES,
+    node_status,
+    output_counts,
+    run_status_name,
+    step_failure_message,
+)
 from connectflow_dagster.tags import (
     TAG_EVENT,
     TAG_OWNER,
@@ -220,23 +227,6 @@ class Execution:
         return asdict(self)
 
 
-_STATUS = {
-    DagsterRunStatus.SUCCESS: "success",
-    DagsterRunStatus.FAILURE: "failed",
-    DagsterRunStatus.CANCELED: "canceled",
-    DagsterRunStatus.CANCELING: "canceling",
-    DagsterRunStatus.STARTED: "running",
-    DagsterRunStatus.STARTING: "running",
-    DagsterRunStatus.QUEUED: "queued",
-    DagsterRunStatus.NOT_STARTED: "queued",
-    DagsterRunStatus.MANAGED: "running",
-}
-
-
-def run_status_name(status: DagsterRunStatus) -> str:
-    return _STATUS.get(status, status.value.lower())
-
-
 def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
 
@@ -276,10 +266,10 @@ def list_executions(
         tags[TAG_OWNER] = owner_id
     if workflow_id:
         tags[TAG_WORKFLOW] = workflow_id
-    statuses = [s for s, name in _STATUS.items() if name == status] if status else []
+    statuses = [s for s, name in RUN_STATUSES.items() if name == status] if status else []
     if status and not statuses:
         raise ValueError(
-            f"unknown status '{status}' (use one of: {', '.join(sorted(set(_STATUS.values())))})"
+            f"unknown status '{status}' (use one of: {', '.join(sorted(set(RUN_STATUSES.values())))})"
         )
     records = instance.get_run_records(
         filters=RunsFilter(tags=tags or None, statuses=statuses or None), limit=limit, cursor=cursor
@@ -297,7 +287,7 @@ def count_executions(
     tags = {TAG_OWNER: owner_id}
     if workflow_id:
         tags[TAG_WORKFLOW] = workflow_id
-    statuses = [s for s, name in _STATUS.items() if name == status] if status else None
+    statuses = [s for s, name in RUN_STATUSES.items() if name == status] if status else None
     return instance.get_runs_count(RunsFilter(tags=tags, statuses=statuses))
 
 
@@ -346,7 +336,7 @@ def _from_inbox(session: Session, event_id: str, owner_id: str | None) -> Execut
     version = session.get(WorkflowVersion, event.version_id)
     nodes = version_spec(version).nodes if version is not None else []
     finished = event.finished_at
-    node_status = "pending" if status == "queued" else "not_run"
+    initial = "pending" if status == "queued" else "not_run"
     return Execution(
         id=event.id,
         workflow_id=event.workflow_id,
@@ -361,7 +351,7 @@ def _from_inbox(session: Session, event_id: str, owner_id: str | None) -> Execut
         if finished is not None
         else None,
         duration_ms=None,
-        nodes=[NodeStatus(node_id=n.id, name=n.name, status=node_status) for n in nodes],
+        nodes=[NodeStatus(node_id=n.id, name=n.name, status=initial) for n in nodes],
         error=event.error if status == "failed" else None,
         context=None if status == "queued" else {},
     )
@@ -383,6 +373,7 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
             )
             order.append(invocation.node_name)
     context: dict[str, Any] = {}
+    produced: set[str] = set()  # nodes whose output arrived (statuses.output_counts)
     for entry in instance.all_logs(execution.id):
         event = entry.dagster_event
         if event is None:
@@ -396,15 +387,15 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
             continue
         node = nodes.setdefault(key, NodeStatus(node_id=key, name=key, status="pending"))
         etype = event.event_type
+        if etype == DagsterEventType.STEP_OUTPUT and output_counts(event):
+            produced.add(key)
+        node.status = node_status(etype, produced_output=key in produced) or node.status
         if etype == DagsterEventType.STEP_START:
-            node.status = "running"
             node.started_at = node.started_at or entry.timestamp
             node.attempts += 1
         elif etype == DagsterEventType.STEP_RESTARTED:
-            node.status = "running"
             node.attempts += 1
         elif etype == DagsterEventType.STEP_UP_FOR_RETRY:
-            node.status = "retrying"
             err = getattr(data, "error", None)
             node.error = err.message.strip() if err else None
         elif etype == DagsterEventType.STEP_OUTPUT:
@@ -418,11 +409,9 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
                 node.variable = meta["variable"].value
                 context[node.variable] = node.output
         elif etype == DagsterEventType.STEP_SUCCESS:
-            node.status = "success" if node.variable is not None or node.output is not None else "skipped"
             node.error = None
             node.finished_at = entry.timestamp
         elif etype == DagsterEventType.STEP_FAILURE:
-            node.status = "failed"
             node.finished_at = entry.timestamp
             node.error = step_failure_message(data)
             err = getattr(data, "error", None)
@@ -435,7 +424,6 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
                 node.stack = "\n".join(stack)
             execution.failed_node = execution.failed_node or key
         elif etype == DagsterEventType.STEP_SKIPPED:
-            node.status = "skipped"
             node.finished_at = entry.timestamp
         if node.started_at and node.finished_at:
             node.duration_ms = round((node.finished_at - node.started_at) * 1000, 2)
@@ -454,43 +442,3 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
         key=lambda n: (n.started_at or n.finished_at or float("inf"), position.get(n.node_id, len(position))),
     )
     execution.context = context
-
-
-def step_failure_message(data: Any) -> str | None:
-    """What a user should read for a STEP_FAILURE: the node's own message, not Dagster's wrappers."""
-    failure = getattr(data, "user_failure_data", None)
-    if failure is not None and failure.description:
-        return str(failure.description)  # a Failure raised by the node carries its user-facing text
-    error = getattr(data, "error", None)
-    return _user_error_message(error) if error is not None else None
-
-
-_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError", "RetryRequested")
-
-
-def _user_error_message(err: Any) -> str:
-    """The message of the node's own exception, not Dagster's wrappers around it.
-
-    After the last retry Dagster reports "Exceeded max_retries of N" (RetryRequested); the cause
-    that says what went wrong is further down the chain.
-    """
-    current = err
-    while (
-        current is not None
-        and current.cause is not None
-        and (current.cls_name in _WRAPPERS or (current.cls_name or "").startswith("Dagster"))
-    ):
-        current = current.cause
-    chosen = current or err
-    message = chosen.message.strip()
-    prefix = f"{chosen.cls_name}: " if chosen.cls_name else ""
-    for candidate in (f"connectflow_dagster.errors.{prefix}", prefix):
-        if candidate and message.startswith(candidate) and chosen.cls_name in _OWN_ERRORS:
-            message = message[len(candidate) :]
-            break
-    if err is not chosen and err.cls_name == "RetryRequested":
-        message = f"{message} ({err.message.strip()})"
-    return message
-
-
-_OWN_ERRORS = {"NodeExecutionError", "NonRetriableNodeError", "CredentialError", "TemplateError"}

@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from connectflow_dagster.dispatch.notify import RunWatcher
-from connectflow_dagster.registry import NodeRegistry
+from connectflow_dagster.registry import NodeRegistry, get_registry
 from gateway import errors
 from gateway.auth.oauth import OAuthStateMiddleware, build_oauth
 from gateway.auth.rate_limit import SignInLimiter
@@ -39,7 +39,6 @@ from gateway.routes import (
     invitations,
     node_types,
     tokens,
-    trigger,
     webhooks,
     workflows,
 )
@@ -48,11 +47,10 @@ from gateway.settings import GatewaySettings
 
 log = logging.getLogger("gateway")
 
+# The trigger ingest routes come first, built from the triggers' declarations (webhooks.ingest_router):
+# routes are matched in order, one by one, and ingest is the hot path (docs/decisions.md, "Ingest hot
+# path"). No router below serves a trigger's URL.
 ROUTERS: list[APIRouter] = [
-    # Trigger ingest first: routes are matched in this order, one by one, and ingest is the hot path
-    # (docs/decisions.md, "Ingest hot path"). No other router serves /api/webhooks/ or /api/trigger.
-    webhooks.router,
-    trigger.router,
     health.router,
     auth.router,
     invitations.router,
@@ -127,6 +125,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     app.state.run_watcher = RunWatcher()  # wakes after-run webhooks and live events (dispatch.notify)
     app.state.oauth = build_oauth(settings)
     errors.install(app)
+    app.include_router(webhooks.ingest_router(registry or get_registry()))
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(OAuthStateMiddleware, https_only=bool(settings.cookie_secure))

@@ -22,15 +22,11 @@ from dagster import DagsterInstance, DagsterRunStatus
 from sqlalchemy.orm import Session
 
 from connectflow_dagster.dispatch import inbox, notify
-from connectflow_dagster.errors import ConnectFlowError, NotFound
+from connectflow_dagster.errors import Conflict, NotFound
 from connectflow_dagster.execution import RunTarget, default_trigger
 from connectflow_dagster.tags import TAG_OWNER, TAG_TRIGGER, TAG_VERSION_ID, TAG_WORKER, TAG_WORKFLOW
 
 log = logging.getLogger(__name__)
-
-
-class Conflict(ConnectFlowError):
-    """The execution is not in a state that allows this (409)."""
 
 
 def start_execution(

@@ -1,11 +1,12 @@
 """``connectflow`` command line. Each module here adds one family of commands to ``main``.
 
-| module                  | commands                         |
-|-------------------------|----------------------------------|
-| engine.py               | run, executions, up              |
-| dispatch.py             | worker                           |
-| keys.py                 | rotate-keys                      |
-| ``connectflow.cli`` EPs | serve (``gateway.cli``)          |
+| module                  | commands                           |
+|-------------------------|------------------------------------|
+| engine.py               | run, executions, up                |
+| account.py              | login, logout, whoami, create-user |
+| dispatch.py             | worker                             |
+| keys.py                 | rotate-keys                        |
+| ``connectflow.cli`` EPs | serve (``gateway.cli``)            |
 
 Other packages add commands through the ``connectflow.cli`` entry-point group (each entry point names a
 click command): that is how the gateway contributes ``serve`` without the engine importing the
@@ -23,7 +24,7 @@ import click
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-_COMMAND_MODULES = ("engine", "dispatch", "keys")
+_COMMAND_MODULES = ("engine", "account", "dispatch", "keys")
 ENTRY_POINT_GROUP = "connectflow.cli"
 
 

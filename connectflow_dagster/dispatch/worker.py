@@ -533,10 +533,10 @@ def run_worker_processes(count: int | None = None) -> int:
 
 
 def configure_logging() -> None:
-    """Worker logs at CONNECTFLOW_LOG_LEVEL (INFO); migration chatter stays quiet."""
-    logging.basicConfig(
-        level=os.environ.get("CONNECTFLOW_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s"
-    )
+    """Worker logs at ``Settings.log_level`` (CONNECTFLOW_LOG_LEVEL); migration chatter stays quiet."""
+    from connectflow_dagster.config import get_settings
+
+    logging.basicConfig(level=get_settings().log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 

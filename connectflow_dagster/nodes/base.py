@@ -25,6 +25,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from connectflow_dagster.errors import CredentialError, NonRetriableNodeError, Problem
+from connectflow_dagster.nodes.ingress import Ingress
 from connectflow_dagster.templates import is_template
 from connectflow_dagster.transport import Resolver, connect_pinned, new_http_client
 
@@ -219,6 +220,7 @@ class NodeType:
     credential: CredentialType[Any] | None = None
     outputs: tuple[str, ...] = ("main",)
     icon: str = ""
+    ingress: Ingress | None = None  # triggers called over HTTP: how (nodes/ingress.py)
 
     @property
     def is_trigger(self) -> bool:
@@ -286,6 +288,7 @@ class NodeType:
             "params_schema": self.params.model_json_schema(),
             "output_schema": self.output.model_json_schema() if self.output else None,
             "credential_type": self.credential.type if self.credential else None,
+            "ingress": self.ingress.describe() if self.ingress else None,
         }
 
 
