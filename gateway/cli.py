@@ -148,11 +148,29 @@ def serve(
     worker_supervisor = (
         None if no_worker or worker_processes == 0 else _start_workers(worker_processes, quiet)
     )
+    if worker_supervisor is not None:
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; with the default handler
+        # that would end this process before ``finally`` stops the workers it started.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         _run_gateway(options, workers, with_ui)
     finally:
         if worker_supervisor is not None:
             _stop_workers(worker_supervisor)
+
+
+def _exit_on_sigterm(*_: Any) -> None:
+    raise SystemExit(0)
+
+
+def _die_with_parent() -> None:
+    """In the worker supervisor (Linux): SIGTERM it if ``serve`` dies without stopping it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: serve stops it on every exit it controls
+        pass
 
 
 def _start_workers(count: int | None, quiet: bool = False) -> subprocess.Popen[bytes]:
@@ -161,7 +179,7 @@ def _start_workers(count: int | None, quiet: bool = False) -> subprocess.Popen[b
 
     count = count or default_process_count()
     argv = [sys.executable, "-m", "connectflow_dagster.cli", "worker", "--processes", str(count)]
-    proc = subprocess.Popen(argv, env=os.environ.copy())
+    proc = subprocess.Popen(argv, env=os.environ.copy(), preexec_fn=_die_with_parent)
     if not quiet:
         click.echo(f"started {count} worker process{'es' if count > 1 else ''} (pid {proc.pid})")
     return proc
