@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 import panel as pn
 from fastapi import FastAPI
@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse
 
 from ui._asgi_transport import StreamingASGITransport
 from ui.api_client import GatewayClient
+from ui.session_binding import SessionBinding
 
 __all__ = ["PAGES", "PUBLIC_PAGES", "client_for_session", "mount"]
 
@@ -68,25 +69,43 @@ TITLES = {
 
 
 def client_for_session() -> GatewayClient:
-    """A gateway client acting as the browser of the current Panel session."""
+    """A gateway client acting as the browser of the current Panel session.
+
+    The browser's ``cf_session`` cookie is not in the session's Bokeh token (nor in the page): it is
+    the one the gateway kept for this session when the page was requested (``ui.session_binding``).
+    """
     headers = pn.state.headers or {}
     host = headers.get("Host") or headers.get("host") or "localhost"
     scheme = headers.get("X-Forwarded-Proto") or headers.get("x-forwarded-proto") or "http"
+    cookies = {k: v for k, v in (pn.state.cookies or {}).items() if k != SESSION_COOKIE}
+    document = pn.state.curdoc
+    context = document.session_context if document is not None else None
+    token = BINDING.cookie_for(document, context.id if context is not None else None)
+    if token:
+        cookies[SESSION_COOKIE] = token
     return GatewayClient(
         transport=StreamingASGITransport(_state["app"]),
         base_url=f"{scheme}://{host}",
-        cookies=dict(pn.state.cookies or {}),
+        cookies=cookies,
         origin=f"{scheme}://{host}",
     )
 
 
+def _request_cookies(scope: dict[str, Any]) -> dict[str, str]:
+    cookies = {}
+    for name, value in scope.get("headers", []):
+        if name.lower() != b"cookie":
+            continue
+        for part in value.decode("latin-1").split(";"):
+            if "=" in part:
+                key, _, val = part.strip().partition("=")
+                cookies[key] = val
+    return cookies
+
+
 def client_for_request(app: Any, scope: dict[str, Any]) -> GatewayClient:
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-    cookies = {}
-    for part in headers.get("cookie", "").split(";"):
-        if "=" in part:
-            name, _, value = part.strip().partition("=")
-            cookies[name] = value
+    cookies = _request_cookies(scope)
     host = headers.get("host", "localhost")
     scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
     return GatewayClient(
@@ -97,14 +116,30 @@ def client_for_request(app: Any, scope: dict[str, Any]) -> GatewayClient:
     )
 
 
+def _with_session_id(query: str, session_id: str | None) -> str:
+    """``query`` without any ``bokeh_session_id``, plus ``session_id`` when given."""
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != SESSION_ID_PARAM]
+    if session_id is not None:
+        pairs.append((SESSION_ID_PARAM, session_id))
+    return urlencode(pairs)
+
+
 class SignInGate:
-    """ASGI middleware: UI pages need a signed-in browser; sign-in pages skip for one that is."""
+    """ASGI middleware: UI pages need a signed-in browser; sign-in pages skip for one that is.
+
+    It also binds every editor session to the browser that creates it (``ui.session_binding``): a
+    page is served with a session id issued for the browser's ``cf_session`` cookie, and a page
+    websocket may open only the sessions issued for the cookie it carries.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
+        if scope["type"] == "websocket" and path in WEBSOCKETS:
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or scope.get("method") != "GET" or path not in PAGES:
             await self.app(scope, receive, send)
             return
@@ -113,7 +148,7 @@ class SignInGate:
             user = await client.current_user()
         finally:
             await client.aclose()
-        query = scope.get("query_string", b"").decode("latin-1")
+        query = _with_session_id(scope.get("query_string", b"").decode("latin-1"), None)
         if user is None and path not in PUBLIC_PAGES:
             target = path + (f"?{query}" if query else "")
             response = RedirectResponse(f"/ui/sign-in?next={quote(target, safe='')}", status_code=303)
@@ -122,7 +157,36 @@ class SignInGate:
         if user is not None and path in PUBLIC_PAGES:
             await RedirectResponse("/ui/workflows", status_code=303)(scope, receive, send)
             return
+        # Bound to the cookie as the browser sends it (also a stale one on the sign-in page: its
+        # websocket handshake carries the same); only a signed-in one is handed to the session.
+        cookie = _request_cookies(scope).get(SESSION_COOKIE)
+        requested = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get(SESSION_ID_PARAM)
+        session_id = BINDING.session_id_for_page(requested, cookie)
+        BINDING.hand_off(session_id, cookie if user is not None else None)
+        scope = {**scope, "query_string": _with_session_id(query, session_id).encode("latin-1")}
         await self.app(scope, receive, send)
+
+    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Open the page's websocket only for a session issued to the cookie the handshake carries."""
+        from bokeh.util.token import get_session_id
+
+        protocols = scope.get("subprotocols") or []
+        try:
+            session_id = get_session_id(protocols[1]) if len(protocols) == 2 else None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            session_id = None
+        if not BINDING.is_bound(session_id, _request_cookies(scope).get(SESSION_COOKIE)):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.app(scope, receive, send)
+
+
+WEBSOCKETS = frozenset(f"{path}/ws" for path in PAGES)
+SESSION_COOKIE = "cf_session"  # the gateway's httpOnly sign-in cookie: never put into a page
+SESSION_ID_PARAM = "bokeh_session_id"
+# One key per process signs the Bokeh sessions of every mount: sessions live in this process only.
+_BOKEH_SECRET_KEY = secrets.token_bytes(32)
+BINDING = SessionBinding(_BOKEH_SECRET_KEY)
 
 
 def mount(app: FastAPI) -> None:
@@ -135,9 +199,12 @@ def mount(app: FastAPI) -> None:
         {path: factories[path] for path in PAGES},
         app=app,
         title=TITLES,
-        # Sessions are tied to this process; a per-process key signs their tokens.
-        secret_key=secrets.token_bytes(32),
+        # Sessions are tied to this process; a per-process key signs their ids and tokens.
+        secret_key=_BOKEH_SECRET_KEY,
         sign_sessions=True,
+        # The Bokeh token is in the page: keep the httpOnly sign-in cookie out of it.
+        exclude_cookies=[SESSION_COOKIE],
+        exclude_headers=["Cookie"],
     )
     if not any(getattr(r, "path", None) == "/" for r in app.router.routes):
 

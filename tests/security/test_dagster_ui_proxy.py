@@ -102,8 +102,11 @@ def gateway_server(cf: Any) -> Iterator[LiveGateway]:
 
 def _sign_up(base: str, email: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=60)
-    answer = client.post("/api/auth/sign-up/email", json={"email": email, "password": PASSWORD})
-    assert answer.status_code == 201, answer.text
+    account = {"email": email, "password": PASSWORD}
+    answer = client.post("/api/auth/sign-up/email", json=account)
+    assert answer.status_code == 202, answer.text
+    answer = client.post("/api/auth/sign-in/email", json=account)
+    assert answer.status_code == 200, answer.text
     return client
 
 
