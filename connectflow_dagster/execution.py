@@ -28,6 +28,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from connectflow_dagster import spec
 from connectflow_dagster.compiler import (
+    MAX_NAME_TAG,
     TAG_EVENT,
     TAG_OWNER,
     TAG_TRIGGER,
@@ -35,6 +36,7 @@ from connectflow_dagster.compiler import (
     TAG_VERSION_HASH,
     TAG_VERSION_ID,
     TAG_WORKFLOW,
+    TAG_WORKFLOW_NAME,
     TRIGGER_RESOURCE,
     Runtime,
     compile_workflow,
@@ -83,6 +85,9 @@ def run_config_for(trigger_node_id: str | None, payload: Any, event_id: str | No
 def run_tags(target: RunTarget, trigger_node_id: str, event_id: str | None = None) -> dict[str, str]:
     tags = {
         TAG_WORKFLOW: target.workflow.id or "",
+        # The name its owner knows, as it was when the run was created (a later rename is not
+        # copied onto old runs; the id tag above is what groups a workflow's runs).
+        TAG_WORKFLOW_NAME: target.workflow.name[:MAX_NAME_TAG],
         TAG_VERSION: str(target.version_number),
         TAG_VERSION_ID: str(target.version_id),
         TAG_VERSION_HASH: target.workflow.content_hash()[:16],
@@ -115,7 +120,9 @@ def create_run(
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
     if trigger_node_id not in {n.id for n in spec.triggers_of(target.workflow)}:
         raise NotFound(f"trigger node '{trigger_node_id}' is not a trigger of this workflow")
-    job = compile_workflow(target.workflow, runtime=runtime)
+    # The versioned job (wf_<id>__v<N>): a run launched from it by Dagster (sensor path, re-execution
+    # in the Dagster UI) loads that name from the code location, which resolves that version.
+    job = compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
     remote_origin, code_origin = _origins(job.name)
     run = instance.create_run_for_job(
         job_def=job,

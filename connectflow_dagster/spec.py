@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectflow_dagster.errors import Problem, WorkflowInvalid
+from connectflow_dagster.templates import syntax_errors
 
 if TYPE_CHECKING:
     from connectflow_dagster.registry import NodeRegistry
@@ -239,6 +240,8 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
     for node in workflow.nodes:
         if node.id in types:
             problems.extend(types[node.id].check_params(node))
+        for path, message in syntax_errors(node.params, "params"):
+            problems.append(Problem(message, node_id=node.id, field=path))
 
     if not any(t.is_trigger for t in types.values()):
         problems.append(Problem("a workflow needs at least one trigger node"))

@@ -522,6 +522,29 @@ def render(
         _deadline.reset(token)
 
 
+def syntax_errors(value: Any, field: str = "") -> list[tuple[str, str]]:
+    """(field path, message) for every template inside ``value`` that does not parse.
+
+    Checked when a workflow is validated, so a version with a broken template is reported on save
+    and left out of the Dagster code location; a missing variable is only known at run time.
+    """
+    if isinstance(value, str):
+        if not is_template(value):
+            return []
+        if len(value) > MAX_TEMPLATE_CHARS:  # never parsed: rendering refuses it the same way
+            return [(field, f"template is longer than {MAX_TEMPLATE_CHARS} characters")]
+        try:
+            _ENV.parse(value)
+        except TemplateSyntaxError as exc:
+            return [(field, f"template syntax error: {exc.message} (line {exc.lineno})")]
+        return []
+    if isinstance(value, dict):
+        return [e for k, v in value.items() for e in syntax_errors(v, f"{field}.{k}" if field else str(k))]
+    if isinstance(value, list):
+        return [e for i, v in enumerate(value) for e in syntax_errors(v, f"{field}[{i}]")]
+    return []
+
+
 def render_value(
     value: Any, context: Mapping[str, Any], *, node_id: str | None = None, field: str = ""
 ) -> Any:

@@ -24,7 +24,7 @@ from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.execution.api import create_execution_plan, execute_run
 from dagster._core.execution.plan.state import KnownExecutionState
 
-from connectflow_dagster.compiler import TAG_OWNER, TAG_VERSION_ID, compile_workflow
+from connectflow_dagster.compiler import TAG_OWNER, TAG_VERSION, TAG_VERSION_ID, compile_workflow
 from connectflow_dagster.errors import ConnectFlowError, NotFound
 from connectflow_dagster.execution import RunTarget, _origins, create_run
 
@@ -123,7 +123,8 @@ def retry_from_failure(
         raise Conflict(
             f"only a failed or canceled execution can be retried (this one is {parent.status.value.lower()})"
         )
-    job = compile_workflow(workflow_spec)
+    number = parent.tags.get(TAG_VERSION, "")
+    job = compile_workflow(workflow_spec, version=int(number) if number.isdigit() else None)
     step_keys, known_state = KnownExecutionState.build_resume_retry_reexecution(instance, parent)
     plan = create_execution_plan(
         job, parent.run_config, step_keys_to_execute=step_keys, known_state=known_state, tags=parent.tags

@@ -1,6 +1,6 @@
 """What dispatch adds to the Dagster code location: one schedule per schedule trigger, and the inbox sensor.
 
-``definitions.py`` calls ``schedules_and_sensors()``.
+``definitions.py`` takes ``workflow_schedules`` (for the versions it lists) and ``inbox_sensor``.
 
 - **Schedules** put each tick into the trigger inbox (dedup key: trigger node + scheduled time, so a
   tick evaluated twice starts one run); whichever dispatcher is configured runs it like any event.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dagster import (
@@ -36,7 +37,7 @@ from dagster import (
 )
 from sqlalchemy import select, update
 
-from connectflow_dagster.compiler import job_name
+from connectflow_dagster.compiler import compile_problems, job_name, workflow_prefix
 from connectflow_dagster.dispatch import inbox
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.store.db import session_scope
@@ -56,7 +57,8 @@ _FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatu
 
 
 def schedule_name(workflow_id: str, node_id: str) -> str:
-    return f"{job_name(workflow_id)}__{node_id}"
+    """``wf_<id>__<node>``: stable across versions (a schedule belongs to the workflow's trigger)."""
+    return f"{workflow_prefix(workflow_id)}__{node_id}"
 
 
 def enqueue_tick(workflow_id: str, node_id: str, scheduled: dt.datetime) -> tuple[str, bool] | None:
@@ -82,7 +84,9 @@ def enqueue_tick(workflow_id: str, node_id: str, scheduled: dt.datetime) -> tupl
     return accepted.execution_id, accepted.created
 
 
-def _schedule_for(workflow_id: str, node_id: str, cron: str, timezone: str) -> ScheduleDefinition:
+def _schedule_for(
+    workflow_id: str, version: int, node_id: str, cron: str, timezone: str
+) -> ScheduleDefinition:
     def evaluate(context: Any) -> SkipReason:
         scheduled = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
         result = enqueue_tick(workflow_id, node_id, scheduled)
@@ -96,26 +100,58 @@ def _schedule_for(workflow_id: str, node_id: str, cron: str, timezone: str) -> S
         name=schedule_name(workflow_id, node_id),
         cron_schedule=cron,
         execution_timezone=timezone,
-        job_name=job_name(workflow_id),
+        job_name=job_name(workflow_id, version),  # the current version's job (a tick runs the current one)
         execution_fn=evaluate,
         default_status=DefaultScheduleStatus.RUNNING,
         description=f"Schedule trigger '{node_id}' of workflow '{workflow_id}'",
     )
 
 
-def workflow_schedules() -> list[ScheduleDefinition]:
-    """One schedule per enabled schedule trigger of every live, active workflow."""
+ScheduledVersion = tuple[str, int, dict[str, Any], bool]  # workflow id, version number, document, active
+"""A current version as ``workflow_schedules`` reads it."""
+
+
+def _current_versions() -> list[ScheduledVersion]:
+    from connectflow_dagster.store.workflows import active_workflows
+
+    with session_scope() as session:
+        return [(wf.id, v.number, v.spec, wf.active) for wf, v in active_workflows(session)]
+
+
+def _compiles(workflow_id: str, version: int, document: dict[str, Any]) -> bool:
+    from connectflow_dagster import spec
+
+    workflow = spec.Workflow.model_validate({**document, "id": workflow_id})
+    return not compile_problems(workflow, version=version)
+
+
+def workflow_schedules(
+    versions: Iterable[ScheduledVersion] | None = None,
+    compiles: Callable[[str, int], bool] | None = None,
+) -> list[ScheduleDefinition]:
+    """One schedule per enabled schedule trigger of every live, active workflow's current version.
+
+    A version that does not compile gets no schedule (the code location leaves its job out, and a
+    schedule must target a job that exists); ``compiles`` answers that, defaulting to compiling it.
+    """
+    from connectflow_dagster import spec
     from connectflow_dagster.dispatch.ingest import trigger_nodes
-    from connectflow_dagster.store.workflows import active_workflows, version_spec
 
     out = []
-    with session_scope() as session:
-        rows = active_workflows(session)
-        for wf, version in rows:
-            if not wf.active or "trigger.schedule" not in str(version.spec):
-                continue
-            for node, params in trigger_nodes(version_spec(version), "trigger.schedule"):
-                out.append(_schedule_for(wf.id, node.id, params.cron, params.timezone))  # type: ignore[attr-defined]
+    for workflow_id, number, document, active in versions if versions is not None else _current_versions():
+        if not active or "trigger.schedule" not in str(document):
+            continue
+        try:
+            workflow = spec.Workflow.model_validate({**document, "id": workflow_id})
+            nodes = list(trigger_nodes(workflow, "trigger.schedule"))
+            runnable = compiles(workflow_id, number) if compiles else _compiles(workflow_id, number, document)
+        except Exception:  # a document this code cannot read: the location's job check logs it
+            log.warning("workflow %s version %d: schedule triggers not readable", workflow_id, number)
+            continue
+        if not runnable:
+            continue
+        for node, params in nodes:
+            out.append(_schedule_for(workflow_id, number, node.id, params.cron, params.timezone))  # type: ignore[attr-defined]
     return out
 
 
@@ -235,5 +271,5 @@ def inbox_sensor() -> SensorDefinition:
 
 
 def schedules_and_sensors() -> dict[str, list[Any]]:
-    """What ``definitions.py`` adds to the code location."""
+    """The schedules and the inbox sensor (``definitions.py`` builds the same from its own listing)."""
     return {"schedules": workflow_schedules(), "sensors": [inbox_sensor()]}

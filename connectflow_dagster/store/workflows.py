@@ -11,13 +11,20 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
 from connectflow_dagster.errors import NotFound
-from connectflow_dagster.store.models import User, Workflow, WorkflowVersion, new_id, utcnow
+from connectflow_dagster.store.models import (
+    TriggerEvent,
+    User,
+    Workflow,
+    WorkflowVersion,
+    new_id,
+    utcnow,
+)
 
 LOCAL_USER_EMAIL = "local@connectflow.invalid"
 
@@ -226,3 +233,36 @@ def active_workflows(session: Session) -> list[tuple[Workflow, WorkflowVersion]]
         .order_by(Workflow.id)
     )
     return [(wf, v) for wf, v in rows]
+
+
+def location_versions(session: Session) -> list[tuple[Workflow, WorkflowVersion]]:
+    """The versions the Dagster code location lists: every live workflow's current version, and
+    each older version that has an execution (an inbox event), so a run of it can be re-executed
+    from the Dagster UI after the workflow was edited. A version saved and replaced without ever
+    running is not listed (an editor makes many); it still resolves by name (``find_version``).
+
+    One query; ``EXISTS`` walks the inbox's ``workflow_id`` index.
+    """
+    has_run = exists().where(
+        TriggerEvent.workflow_id == WorkflowVersion.workflow_id,
+        TriggerEvent.version_id == WorkflowVersion.id,
+    )
+    rows = session.execute(
+        select(Workflow, WorkflowVersion)
+        .join(WorkflowVersion, WorkflowVersion.workflow_id == Workflow.id)
+        .where(
+            Workflow.deleted_at.is_(None),
+            or_(WorkflowVersion.id == Workflow.current_version_id, has_run),
+        )
+        .order_by(Workflow.id, WorkflowVersion.number)
+    )
+    return [(wf, v) for wf, v in rows]
+
+
+def find_version(session: Session, workflow_id: str, number: int) -> WorkflowVersion | None:
+    """Version ``number`` of a workflow, any owner, deleted or not (a queued run still executes it)."""
+    return session.scalar(
+        select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.number == number
+        )
+    )

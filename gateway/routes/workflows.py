@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
+from connectflow_dagster.compiler import try_compile
 from connectflow_dagster.dagster_ui import request_reload
 from connectflow_dagster.errors import Problem, WorkflowInvalid
 from connectflow_dagster.execution import RunTarget
@@ -93,12 +94,20 @@ def _public(
 ) -> WorkflowPublic:
     version = store.current_version(session, wf) if wf.current_version_id is not None else None
     document = store.version_spec(version) if version else spec.Workflow(id=wf.id, name=wf.name)
-    document = document.model_copy(update={"name": wf.name})
+    problems = _problems(session, wf.owner_id, document.model_copy(update={"name": wf.name}), registry)
+    dagster_job = None
+    if version is not None:
+        # What the code location does with this version: lists its job, or leaves it out for these.
+        job, left_out_for = try_compile(document, version=version.number, registry=registry)
+        dagster_job = job.name if job is not None else None
+        problems.extend(p for p in left_out_for if p not in problems)
     return WorkflowPublic(
         **_summary(wf, version.number if version else None).model_dump(),
-        spec=document.model_dump(mode="json"),
-        problems=[ProblemPublic(**p.as_dict()) for p in _problems(session, wf.owner_id, document, registry)],
+        spec=document.model_copy(update={"name": wf.name}).model_dump(mode="json"),
+        problems=[ProblemPublic(**p.as_dict()) for p in problems],
         version_created=version_created,
+        runnable=not problems,
+        dagster_job=dagster_job,
     )
 
 

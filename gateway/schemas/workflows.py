@@ -51,6 +51,12 @@ class WorkflowPublic(WorkflowSummary):
     version_created: bool | None = Field(
         default=None, description="On save: whether the content differed from every earlier version."
     )
+    runnable: bool = Field(default=False, description="True when ``problems`` is empty.")
+    dagster_job: str | None = Field(
+        default=None,
+        description="The current version's job in the Dagster code location (``wf_<id>__v<N>``); "
+        "null when the version does not compile, which leaves it out of the location.",
+    )
 
 
 class WorkflowsPublic(BaseModel):

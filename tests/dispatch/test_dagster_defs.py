@@ -58,7 +58,7 @@ def test_a_schedule_trigger_becomes_a_dagster_schedule_whose_ticks_run_once(cf):
     wid, _ = save(scheduled_workflow(), owner)
     schedule = schedule_named(schedule_name(wid, "tick"))
     assert schedule.cron_schedule == "0 9 * * 1-5" and schedule.execution_timezone == "Europe/Paris"
-    assert schedule.job_name == f"wf_{wid}"
+    assert schedule.job_name == f"wf_{wid}__v1"
 
     when = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
     for _ in range(2):  # a tick evaluated twice (daemon restart) queues one event
@@ -117,7 +117,7 @@ def test_the_sensor_and_the_worker_make_the_same_runs(cf, monkeypatch):
 
     worker_run, sensor_run = cf.instance.get_run_by_id(by_worker), cf.instance.get_run_by_id(by_sensor)
     assert sensor_run.status == DagsterRunStatus.QUEUED  # handed to the run coordinator / launcher
-    assert sensor_run.job_name == worker_run.job_name == f"wf_{wid}"
+    assert sensor_run.job_name == worker_run.job_name == f"wf_{wid}__v1"
     assert sensor_run.run_config == worker_run.run_config | {
         "resources": {
             "cf_trigger": {

@@ -188,28 +188,56 @@ def _sensor_state(cf):  # type: ignore[no-untyped-def]
     return next((s for s in states if s.name == SENSOR_NAME), None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a launched run loads job wf_<id> from the code location, which compiles the "
-    "workflow's *current* version, not the version the run is pinned to (DESIGN decision 2); see "
-    "docs/decisions.md, 'Launched runs end to end'",
-)
+@pytest.mark.usefixtures("backend")
 def test_a_launched_run_executes_the_version_it_was_accepted_for(cf, empty_inbox, monkeypatch, tmp_path):
+    """After an edit, both runs Dagster launches execute version 1: the sensor path (an event
+    accepted for version 1) and a re-execution of a version-1 run started in the Dagster UI."""
+    from connectflow_dagster.dispatch.worker import Worker
     from tests.dispatch.conftest import manual_set_workflow
 
-    monkeypatch.setenv("CONNECTFLOW_DISPATCH", "sensor")
     owner = cf.new_user()
-    wid, vid = save(manual_set_workflow(), owner)
+    wid, vid = save(manual_set_workflow(name="Greeter"), owner)
+    # A version-1 run made by a warm worker, to re-execute from the Dagster UI after the edit.
+    first, _ = inbox.enqueue(wid, owner, vid, "start", {"name": "Grace"})
+    assert Worker(instance=cf.instance).run_one().run_id == first
+    # A version-1 event still waiting for the sensor when the workflow is edited.
+    monkeypatch.setenv("CONNECTFLOW_DISPATCH", "sensor")
     event_id, _ = inbox.enqueue(wid, owner, vid, "start", {"name": "Ada"})
-    edited = manual_set_workflow(id=wid)
+    edited = manual_set_workflow(id=wid, name="Greeter")
     edited["nodes"][1]["params"]["fields"]["message"] = "edited {{ trigger.name }}"
-    save(edited, owner)  # version 2, saved while version 1's event waits for the sensor
+    _, vid2 = save(edited, owner)  # version 2, the current one
 
-    with _daemon(tmp_path) as daemon:
-        run = _run_finished(cf, event_id, daemon, tmp_path / "daemon.log")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    web = [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    log = tmp_path / "daemon.log"
+    with _daemon(tmp_path) as daemon, _process(web, tmp_path / "webserver.log") as webserver:
+        run = _run_finished(cf, event_id, daemon, log)
+        _wait_for_webserver(url, webserver, tmp_path / "webserver.log")
+        jobs = _graphql(url, JOBS, {"sel": REPO})["repositoryOrError"]["jobs"]
+        listed = {j["name"]: j["description"] for j in jobs if j["name"].startswith(f"wf_{wid}")}
+        # Both versions are listed (version 1 has runs), named for the workflow and its version.
+        assert listed == {f"wf_{wid}__v1": "Greeter (version 1)", f"wf_{wid}__v2": "Greeter (version 2)"}
+        launched = _graphql(url, REEXECUTE, {"params": {"parentRunId": first, "strategy": "ALL_STEPS"}})
+        result = launched["launchPipelineReexecution"]
+        assert result["__typename"] == "LaunchRunSuccess", result
+        child_id = result["run"]["runId"]
+        child = _run_finished(cf, child_id, daemon, log)
+
+    assert run.status == DagsterRunStatus.SUCCESS, log.read_text()[-4000:]
+    assert run.job_name == f"wf_{wid}__v1"
     execution = get_execution(cf.instance, event_id)
-    assert run.status == DagsterRunStatus.SUCCESS and execution.version == "1"
-    assert execution.context["greet"] == {"message": "hello Ada"}  # today: "edited Ada"
+    assert execution.version == "1" and execution.context["greet"] == {"message": "hello Ada"}
+    assert run.tags["connectflow/workflow_name"] == "Greeter"
+
+    assert child.status == DagsterRunStatus.SUCCESS, log.read_text()[-4000:]
+    assert child.parent_run_id == first and child.job_name == f"wf_{wid}__v1"
+    retried = get_execution(cf.instance, child_id)
+    assert retried.version == "1" and retried.context["greet"] == {"message": "hello Grace"}
+    # Version 2 is what a new run gets.
+    new_id, _ = inbox.enqueue(wid, owner, vid2, "start", {"name": "Lin"})
+    assert Worker(instance=cf.instance).run_one().run_id == new_id
+    assert get_execution(cf.instance, new_id).context["greet"] == {"message": "edited Lin"}
 
 
 # ---- 2. re-executing a worker's failed run from the Dagster UI ------------------------------------------
@@ -249,6 +277,9 @@ REEXECUTE = """mutation($params: ReexecutionParams!) {
     ... on RunConfigValidationInvalid { errors { message } }
   }
 }"""
+REPO = {"repositoryLocationName": "connectflow", "repositoryName": "connectflow"}
+JOBS = """query($sel: RepositorySelector!) { repositoryOrError(repositorySelector: $sel) {
+  __typename ... on Repository { jobs { name description } } } }"""
 SENSOR_STATE = """query($sel: SensorSelector!) { sensorOrError(sensorSelector: $sel) {
   __typename ... on Sensor { name sensorState { status } } } }"""
 

@@ -52,7 +52,8 @@ def test_runs_are_tagged_and_outputs_are_in_the_event_log(cf):
     run = cf.instance.get_run_by_id(ex.id)
     assert run.tags[TAG_WORKFLOW] == ex.workflow_id and run.tags[TAG_OWNER] == owner
     assert run.tags[TAG_VERSION] == "1" and run.tags[TAG_TRIGGER] == "start"
-    assert run.job_name == f"wf_{ex.workflow_id}"
+    assert run.job_name == f"wf_{ex.workflow_id}__v1"  # the version's job, so Dagster re-runs that version
+    assert run.tags["connectflow/workflow_name"] == load_example("branching.json")["name"]
     outputs = [e.dagster_event for e in cf.instance.all_logs(ex.id, of_type=DagsterEventType.STEP_OUTPUT)]
     by_step = {e.step_key: e.event_specific_data.metadata["output"].value for e in outputs}
     assert by_step["order"] == {"id": "A-1042", "amount": 250, "label": "Order A-1042"}

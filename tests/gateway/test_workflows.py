@@ -128,3 +128,29 @@ def test_openapi_docs_are_served(gateway):
     assert {"/api/workflows", "/api/credentials", "/api/executions", "/api/node-types", "/api/health"} <= set(
         paths
     )
+
+
+def test_a_workflow_says_whether_the_dagster_code_location_lists_it_and_as_which_job(gateway):
+    ada, bob = gateway.user(), gateway.user()
+    created = ada.post("/api/workflows", json=manual_workflow(name="Orders")).json()
+    wid = created["id"]
+    assert created["runnable"] is True and created["problems"] == []
+    assert created["dagster_job"] == f"wf_{wid}__v1"
+    # A broken template is a problem on save: that version is left out of the code location.
+    broken = manual_workflow(name="Orders")
+    broken["nodes"][-1]["params"]["fields"]["text"] = "order {{ start.order_id "
+    saved = ada.put(f"/api/workflows/{wid}", json=broken).json()
+    assert saved["version"] == 2 and saved["runnable"] is False and saved["dagster_job"] is None
+    [problem] = saved["problems"]
+    assert problem["node_id"] == "summary" and problem["field"] == "params.fields.text"
+    assert problem["message"].startswith("template syntax error")
+    assert ada.get(f"/api/workflows/{wid}").json()["problems"] == saved["problems"]
+    # Hostile template source is only parsed, never rendered, when checked.
+    hostile = manual_workflow(name="Orders")
+    hostile["nodes"][-1]["params"]["fields"]["text"] = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+    checked = ada.put(f"/api/workflows/{wid}", json=hostile).json()
+    assert checked["runnable"] is True and checked["dagster_job"] == f"wf_{wid}__v3"
+    # A trigger-less draft is not runnable and has no job.
+    draft = ada.post("/api/workflows", json={}).json()
+    assert draft["runnable"] is False and draft["dagster_job"] is None
+    assert bob.get(f"/api/workflows/{wid}").status_code == 404
