@@ -56,7 +56,6 @@ def main() -> None:
     home = fresh_home()
     from dagster import DagsterRunStatus, RunsFilter
 
-    from connectflow_dagster.compiler import TAG_EVENT
     from connectflow_dagster.config import get_settings
     from connectflow_dagster.dispatch.worker import (
         default_process_count,
@@ -64,6 +63,7 @@ def main() -> None:
         stop_worker_processes,
     )
     from connectflow_dagster.instance import get_instance
+    from connectflow_dagster.tags import TAG_EVENT
 
     storage = "PostgreSQL" if get_settings().uses_postgres else "SQLite"
     instance = get_instance()

@@ -43,12 +43,10 @@ from dagster import (
     logger,
     op,
 )
-from dagster._core.utils import coerce_valid_log_level
-from dagster._utils.log import create_console_logger
 from pydantic import ValidationError
 
 from connectflow_dagster import spec
-from connectflow_dagster.dispatch.executor import threaded_executor
+from connectflow_dagster.dagster_private import coerce_valid_log_level, create_console_logger
 from connectflow_dagster.errors import (
     NodeExecutionError,
     NonRetriableNodeError,
@@ -56,24 +54,25 @@ from connectflow_dagster.errors import (
     TemplateError,
     WorkflowInvalid,
 )
+from connectflow_dagster.executor import threaded_executor
 from connectflow_dagster.io_manager import ContextPickleIOManager
-from connectflow_dagster.nodes.base import Branch, NodeContext, NodeType, new_http_client
+from connectflow_dagster.nodes.base import Branch, CredentialType, NodeContext, NodeType
 from connectflow_dagster.registry import NodeRegistry, get_registry
+from connectflow_dagster.tags import (
+    TAG_NODE_NAME,
+    TAG_NODE_TYPE,
+    TAG_OWNER,
+    TAG_VERSION,
+    TAG_WORKFLOW,
+    TAG_WORKFLOW_NAME,
+)
 from connectflow_dagster.templates import render_value
+from connectflow_dagster.transport import Resolver, new_http_client
 
 TRIGGER_RESOURCE = "cf_trigger"
 RUNTIME_RESOURCE = "cf_runtime"
 DEFAULT_OUTPUT = "result"
 MAX_METADATA_CHARS = 256 * 1024
-
-TAG_WORKFLOW = "connectflow/workflow_id"
-TAG_WORKFLOW_NAME = "connectflow/workflow_name"  # the name when the run was created (not renamed later)
-TAG_VERSION = "connectflow/version"
-TAG_VERSION_ID = "connectflow/version_id"
-TAG_VERSION_HASH = "connectflow/version_hash"
-TAG_TRIGGER = "connectflow/trigger"
-TAG_OWNER = "connectflow/owner"
-TAG_EVENT = "connectflow/event_id"
 
 
 @logger(
@@ -126,21 +125,24 @@ class TriggerEventResource(ConfigurableResource):
 
 @dataclass
 class Runtime:
-    """Clients injected into executors; tests swap the transport instead of patching modules.
+    """Clients injected into executors; tests swap the transport or the resolver instead of patching
+    modules.
 
     The HTTP client is created once per runtime and shared by every node it runs: creating an httpx
-    client costs ~20 ms (its SSL context), more than a whole Set node.
+    client costs ~20 ms (its SSL context), more than a whole Set node. ``resolver`` is the name
+    resolution the network policy checks (``None``: the system's).
     """
 
     http_transport: httpx.BaseTransport | None = None
     credential_resolver: Any = None
+    resolver: Resolver | None = None
     _http: httpx.Client | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def http_client(self) -> httpx.Client:
         with self._lock:
             if self._http is None:
-                self._http = new_http_client(self.http_transport)
+                self._http = new_http_client(self.http_transport, resolver=self.resolver)
             return self._http
 
 
@@ -203,6 +205,7 @@ def _build_op(
     node_type: NodeType,
     order: dict[str, int],
     first_trigger: str | None,
+    credential_types: Mapping[str, CredentialType],
 ):
     has_inputs = bool(workflow.upstream(node.id))
     if len(node_type.outputs) > 1:
@@ -238,7 +241,7 @@ def _build_op(
             return
         runtime: Runtime = getattr(context.resources, RUNTIME_RESOURCE)
         tags = context.run.tags
-        ctx = NodeContext(
+        ctx: NodeContext[Any] = NodeContext(
             run_id=context.run_id,
             workflow_id=workflow.id or "",
             owner_id=tags.get(TAG_OWNER, ""),
@@ -251,8 +254,10 @@ def _build_op(
             http_transport=runtime.http_transport,
             shared_http=runtime.http_client(),
             credential_resolver=runtime.credential_resolver,
+            resolver=runtime.resolver,
             attempt=context.retry_number,
             upstream_node_ids=tuple(e.node_id for e in arrived),
+            credential_types=credential_types,
         )
         try:
             result = _execute(node, node_type, ctx, merged)
@@ -311,7 +316,7 @@ def _build_op(
         out=outs,
         retry_policy=_retry_policy(node),
         required_resource_keys={TRIGGER_RESOURCE, RUNTIME_RESOURCE},
-        tags={"connectflow/node_type": node_type.type, "connectflow/node_name": node.name[:200]},
+        tags={TAG_NODE_TYPE: node_type.type, TAG_NODE_NAME: node.name[:200]},
     )(body)
 
 
@@ -399,10 +404,11 @@ def _compile(
     types = {n.id: registry.get(n.type, n.type_version) for n in workflow.nodes}
     triggers = [n.id for n in workflow.nodes if types[n.id].is_trigger]
     first_trigger = triggers[0] if triggers else None
+    credential_types = registry.credential_types()
     node_defs = []
     dependencies: dict[NodeInvocation, dict[str, MultiDependencyDefinition]] = {}
     for node in sorted(workflow.nodes, key=lambda n: order[n.id]):
-        op_def = _build_op(workflow, name, node, types[node.id], order, first_trigger)
+        op_def = _build_op(workflow, name, node, types[node.id], order, first_trigger, credential_types)
         node_defs.append(op_def)
         edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
         invocation = NodeInvocation(op_def.name, alias=node.id)
@@ -423,7 +429,7 @@ def _compile(
             RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients"),
             "io_manager": _IO_MANAGER,
         },
-        executor_def=threaded_executor,  # independent branches run concurrently (dispatch/executor.py)
+        executor_def=threaded_executor,  # independent branches run concurrently (executor.py)
         logger_defs={"console": console_logger},
         tags=job_tags(workflow, version),
         description=description,

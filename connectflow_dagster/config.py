@@ -35,6 +35,16 @@ class Settings(BaseSettings):
         default=None,
         description="Where run links point; default: the gateway's own /dagster/ (admin-only proxy).",
     )
+    network_policy: str = Field(
+        default="on",
+        description="Outbound network policy for nodes and credential tests: 'on' refuses loopback, "
+        "private, link-local and other internal addresses; 'off' only for single-user set-ups.",
+    )
+    network_allow: str = Field(
+        default="",
+        description="Comma-separated hosts and CIDRs nodes may reach despite the network policy, "
+        "e.g. '10.0.0.0/8,smtp.internal'.",
+    )
     admin_emails: str = Field(
         default="",
         description="Comma-separated e-mail addresses that are administrators besides the owner.",

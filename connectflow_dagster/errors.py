@@ -6,7 +6,9 @@ ConnectFlowError
 │   └── DuplicateNodeType    two plugins registered the same type name (fails at start-up)
 ├── TemplateError            a template failed to render (names node, field, variable)
 ├── NodeExecutionError       a node failed at run time
+│   ├── ServiceUnreachable      connection refused, reset or timed out (retriable)
 │   └── NonRetriableNodeError   bad input or rejected credentials: retrying cannot help
+│       └── NetworkPolicyError  the destination is refused by the outbound network policy
 ├── CredentialError          a credential is missing, of the wrong type, or not the owner's
 └── NotFound                 an object does not exist (or belongs to someone else)
 """
@@ -83,6 +85,15 @@ class NodeExecutionError(ConnectFlowError):
 
 class NonRetriableNodeError(NodeExecutionError):
     retriable = False
+
+
+class ServiceUnreachable(NodeExecutionError):
+    """A service could not be reached (refused, reset, timed out, not speaking its protocol)."""
+
+
+class NetworkPolicyError(NonRetriableNodeError):
+    """A connection the outbound network policy refused; the message names the address and how to
+    allow it (``CONNECTFLOW_NETWORK_ALLOW``)."""
 
 
 class CredentialError(NonRetriableNodeError):

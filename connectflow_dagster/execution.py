@@ -16,19 +16,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._core.definitions.job_base import InMemoryJob
-from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.execution.api import execute_run
-from dagster._core.remote_origin import (
-    ManagedGrpcPythonEnvCodeLocationOrigin,
-    RemoteJobOrigin,
-    RemoteRepositoryOrigin,
-)
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from connectflow_dagster import spec
-from connectflow_dagster.compiler import (
-    MAX_NAME_TAG,
+from connectflow_dagster.compiler import MAX_NAME_TAG, TRIGGER_RESOURCE, Runtime, compile_workflow
+from connectflow_dagster.dagster_private import (
+    InMemoryJob,
+    LoadableTargetOrigin,
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    ReconstructableRepository,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+    execute_run,
+)
+from connectflow_dagster.errors import NotFound
+from connectflow_dagster.tags import (
     TAG_EVENT,
     TAG_OWNER,
     TAG_TRIGGER,
@@ -37,11 +38,7 @@ from connectflow_dagster.compiler import (
     TAG_VERSION_ID,
     TAG_WORKFLOW,
     TAG_WORKFLOW_NAME,
-    TRIGGER_RESOURCE,
-    Runtime,
-    compile_workflow,
 )
-from connectflow_dagster.errors import NotFound
 
 CODE_LOCATION = "connectflow"
 REPOSITORY = "connectflow"
@@ -58,7 +55,11 @@ class RunTarget:
     owner_id: str
 
 
-def _origins(name: str) -> tuple[RemoteJobOrigin, Any]:
+def job_origins(name: str) -> tuple[RemoteJobOrigin, Any]:
+    """The Dagster UI's and the Python origin of job ``name`` in the ``connectflow`` code location.
+
+    A run created with them can be re-executed from the Dagster UI and started by a run launcher.
+    """
     location = ManagedGrpcPythonEnvCodeLocationOrigin(
         LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE),
         location_name=CODE_LOCATION,
@@ -123,7 +124,7 @@ def create_run(
     # The versioned job (wf_<id>__v<N>): a run launched from it by Dagster (sensor path, re-execution
     # in the Dagster UI) loads that name from the code location, which resolves that version.
     job = compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
-    remote_origin, code_origin = _origins(job.name)
+    remote_origin, code_origin = job_origins(job.name)
     run = instance.create_run_for_job(
         job_def=job,
         run_id=run_id or str(uuid.uuid4()),

@@ -15,10 +15,9 @@ from typing import Any
 
 import yaml
 from dagster import DagsterInstance
-from dagster._core.storage.base_storage import DagsterStorage
-from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
 from connectflow_dagster.config import get_settings
+from connectflow_dagster.dagster_private import ConfigurableClass, ConfigurableClassData, DagsterStorage
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 _lock = threading.Lock()

@@ -19,11 +19,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage
-from dagster._core.storage.runs import SqliteRunStorage
-from dagster._core.storage.schedules import SqliteScheduleStorage
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from sqlalchemy import Connection, Engine, create_engine, event
+
+from connectflow_dagster.dagster_private import (
+    ConsolidatedSqliteEventLogStorage,
+    DagsterSqliteStorage,
+    SqliteRunStorage,
+    SqliteScheduleStorage,
+)
 
 BUSY_TIMEOUT_MS = 30_000
 _engines: dict[str, Engine] = {}

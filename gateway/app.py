@@ -1,8 +1,10 @@
 """The gateway: one FastAPI app for the editor, notebooks and external callers.
 
 ``create_app()`` builds it; ``app`` is the instance ``connectflow serve`` runs. Routers are listed in
-``ROUTERS`` (adding a resource is one line there); the Panel UI, when installed, mounts itself with
-``mount_ui=True`` (what ``connectflow serve`` does).
+``ROUTERS`` (adding a resource is one line there). The Panel UI, when installed, mounts itself with
+``mount_ui=True`` (what ``connectflow serve`` does): it registers a ``mount(app)`` function in the
+``connectflow.ui`` entry-point group, so the gateway never imports ``ui/`` (the UI sits above the
+gateway and talks to it over HTTP).
 
 Start-up checks the credential key (production refuses to start without ``CONNECTFLOW_SECRET_KEY``)
 and migrates the app database when it is reachable; an unreachable database does not stop the
@@ -12,7 +14,7 @@ gateway, it answers 503 on health and on writes until the database is back.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -95,7 +97,7 @@ def check_startup() -> None:
 
 def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) -> FastAPI:
     """A new gateway app. ``registry`` replaces the installed node types (tests); ``mount_ui`` serves
-    the Panel editor from the same process (``ui.app.mount``)."""
+    the installed UI (the Panel editor) from the same process (``ui_mounts()``)."""
     settings = GatewaySettings()
 
     @asynccontextmanager
@@ -130,10 +132,20 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _document_token_scopes(app)
     if mount_ui:
-        from ui.app import mount
-
-        mount(app)
+        for mount in ui_mounts():
+            mount(app)
     return app
+
+
+UI_ENTRY_POINT_GROUP = "connectflow.ui"
+
+
+def ui_mounts() -> list[Callable[[FastAPI], None]]:
+    """The installed UIs' ``mount(app)`` functions (``connectflow.ui`` entry points; the editor's is
+    ``ui.app:mount``). Empty when no UI is installed: the gateway then serves the API alone."""
+    from importlib.metadata import entry_points
+
+    return [ep.load() for ep in entry_points(group=UI_ENTRY_POINT_GROUP)]
 
 
 def _document_token_scopes(app: FastAPI) -> None:

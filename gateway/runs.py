@@ -18,15 +18,18 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from dagster import DagsterInstance, DagsterRunStatus
-from dagster._core.definitions.job_base import InMemoryJob
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.execution.api import create_execution_plan, execute_run
-from dagster._core.execution.plan.state import KnownExecutionState
+from dagster import DagsterExecutionInterruptedError, DagsterInstance, DagsterRunStatus
 
-from connectflow_dagster.compiler import TAG_OWNER, TAG_VERSION, TAG_VERSION_ID, compile_workflow
+from connectflow_dagster.compiler import compile_workflow
+from connectflow_dagster.dagster_private import (
+    InMemoryJob,
+    KnownExecutionState,
+    create_execution_plan,
+    execute_run,
+)
 from connectflow_dagster.errors import ConnectFlowError, NotFound
-from connectflow_dagster.execution import RunTarget, _origins, create_run
+from connectflow_dagster.execution import RunTarget, create_run, job_origins
+from connectflow_dagster.tags import TAG_OWNER, TAG_VERSION, TAG_VERSION_ID
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +132,7 @@ def retry_from_failure(
     plan = create_execution_plan(
         job, parent.run_config, step_keys_to_execute=step_keys, known_state=known_state, tags=parent.tags
     )
-    remote_origin, code_origin = _origins(job.name)
+    remote_origin, code_origin = job_origins(job.name)
     run = instance.create_run_for_job(
         job_def=job,
         execution_plan=plan,

@@ -26,6 +26,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# The outbound network policy stays on in tests, as in production; the local servers the tests start
+# (HTTP fakes, aiosmtpd, PostgreSQL's host) are loopback, so the suite allows loopback explicitly.
+# tests/security/ narrows this per test. Set (not setdefault) so a developer's shell cannot change it.
+TEST_NETWORK_ALLOW = "127.0.0.0/8,::1/128,localhost"
+os.environ["CONNECTFLOW_NETWORK_POLICY"] = "on"
+os.environ["CONNECTFLOW_NETWORK_ALLOW"] = TEST_NETWORK_ALLOW
 
 # The suite never touches a running instance (issue 9): a test without the ``cf`` fixture still gets a
 # throwaway home, never ./.connectflow (where `make up` keeps its data and its Dagster UI socket), and
@@ -181,10 +187,11 @@ class Recorded:
 
 
 class LocalHTTPServer:
-    """A real HTTP server on 127.0.0.1; ``route(method, path, handler)`` where handler(Recorded) →
-    (status, headers, body). Every request is recorded in ``requests``."""
+    """A real HTTP server on 127.0.0.1 (or another loopback ``host``); ``route(method, path, handler)``
+    where handler(Recorded) → (status, headers, body). Every request is recorded in ``requests``."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.requests: list[Recorded] = []
         self.routes: dict[tuple[str, str], Callable[[Recorded], tuple[int, dict[str, str], Any]]] = {}
         self._lock = threading.Lock()
@@ -224,13 +231,17 @@ class LocalHTTPServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://{self.host}:{self.server.server_address[1]}"
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
 
     def route(
         self, method: str, path: str, handler: Callable[[Recorded], tuple[int, dict[str, str], Any]]

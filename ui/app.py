@@ -12,23 +12,19 @@ in-process transport: every read and write goes through the API's authorisation.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
-import panel as pn
 from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
-from ui._asgi_transport import StreamingASGITransport
-from ui.api_client import GatewayClient
-from ui.session_binding import SessionBinding
+from ui import session
+from ui.session import BINDING, BOKEH_SECRET_KEY, SESSION_COOKIE, client_for_request, request_cookies
 
-__all__ = ["PAGES", "PUBLIC_PAGES", "client_for_session", "mount"]
+__all__ = ["PAGES", "PUBLIC_PAGES", "mount"]
 
 PUBLIC_PAGES = ("/ui/sign-in", "/ui/sign-up")
-_state: dict[str, Any] = {"app": None}
 
 
 def _page_factories() -> dict[str, Callable[[], Any]]:
@@ -68,54 +64,6 @@ TITLES = {
 }
 
 
-def client_for_session() -> GatewayClient:
-    """A gateway client acting as the browser of the current Panel session.
-
-    The browser's ``cf_session`` cookie is not in the session's Bokeh token (nor in the page): it is
-    the one the gateway kept for this session when the page was requested (``ui.session_binding``).
-    """
-    headers = pn.state.headers or {}
-    host = headers.get("Host") or headers.get("host") or "localhost"
-    scheme = headers.get("X-Forwarded-Proto") or headers.get("x-forwarded-proto") or "http"
-    cookies = {k: v for k, v in (pn.state.cookies or {}).items() if k != SESSION_COOKIE}
-    document = pn.state.curdoc
-    context = document.session_context if document is not None else None
-    token = BINDING.cookie_for(document, context.id if context is not None else None)
-    if token:
-        cookies[SESSION_COOKIE] = token
-    return GatewayClient(
-        transport=StreamingASGITransport(_state["app"]),
-        base_url=f"{scheme}://{host}",
-        cookies=cookies,
-        origin=f"{scheme}://{host}",
-    )
-
-
-def _request_cookies(scope: dict[str, Any]) -> dict[str, str]:
-    cookies = {}
-    for name, value in scope.get("headers", []):
-        if name.lower() != b"cookie":
-            continue
-        for part in value.decode("latin-1").split(";"):
-            if "=" in part:
-                key, _, val = part.strip().partition("=")
-                cookies[key] = val
-    return cookies
-
-
-def client_for_request(app: Any, scope: dict[str, Any]) -> GatewayClient:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-    cookies = _request_cookies(scope)
-    host = headers.get("host", "localhost")
-    scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
-    return GatewayClient(
-        transport=StreamingASGITransport(app),
-        base_url=f"{scheme}://{host}",
-        cookies=cookies,
-        origin=f"{scheme}://{host}",
-    )
-
-
 def _with_session_id(query: str, session_id: str | None) -> str:
     """``query`` without any ``bokeh_session_id``, plus ``session_id`` when given."""
     pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != SESSION_ID_PARAM]
@@ -143,7 +91,7 @@ class SignInGate:
         if scope["type"] != "http" or scope.get("method") != "GET" or path not in PAGES:
             await self.app(scope, receive, send)
             return
-        client = client_for_request(_state["app"] or self.app, scope)
+        client = client_for_request(session.gateway_app() or self.app, scope)
         try:
             user = await client.current_user()
         finally:
@@ -159,7 +107,7 @@ class SignInGate:
             return
         # Bound to the cookie as the browser sends it (also a stale one on the sign-in page: its
         # websocket handshake carries the same); only a signed-in one is handed to the session.
-        cookie = _request_cookies(scope).get(SESSION_COOKIE)
+        cookie = request_cookies(scope).get(SESSION_COOKIE)
         requested = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get(SESSION_ID_PARAM)
         session_id = BINDING.session_id_for_page(requested, cookie)
         BINDING.hand_off(session_id, cookie if user is not None else None)
@@ -175,32 +123,28 @@ class SignInGate:
             session_id = get_session_id(protocols[1]) if len(protocols) == 2 else None
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             session_id = None
-        if not BINDING.is_bound(session_id, _request_cookies(scope).get(SESSION_COOKIE)):
+        if not BINDING.is_bound(session_id, request_cookies(scope).get(SESSION_COOKIE)):
             await send({"type": "websocket.close", "code": 1008})
             return
         await self.app(scope, receive, send)
 
 
 WEBSOCKETS = frozenset(f"{path}/ws" for path in PAGES)
-SESSION_COOKIE = "cf_session"  # the gateway's httpOnly sign-in cookie: never put into a page
 SESSION_ID_PARAM = "bokeh_session_id"
-# One key per process signs the Bokeh sessions of every mount: sessions live in this process only.
-_BOKEH_SECRET_KEY = secrets.token_bytes(32)
-BINDING = SessionBinding(_BOKEH_SECRET_KEY)
 
 
 def mount(app: FastAPI) -> None:
     """Serve the UI from ``app`` (the gateway): pages under ``/ui/``, ``/`` redirects to them."""
     from panel.io.fastapi import add_applications
 
-    _state["app"] = app
+    session.bind_gateway(app)
     factories = _page_factories()
     add_applications(
         {path: factories[path] for path in PAGES},
         app=app,
         title=TITLES,
         # Sessions are tied to this process; a per-process key signs their ids and tokens.
-        secret_key=_BOKEH_SECRET_KEY,
+        secret_key=BOKEH_SECRET_KEY,
         sign_sessions=True,
         # The Bokeh token is in the page: keep the httpOnly sign-in cookie out of it.
         exclude_cookies=[SESSION_COOKIE],

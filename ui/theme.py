@@ -126,7 +126,7 @@ def page_shell(active: str, *content: Any) -> pn.Column:
     )
 
     async def show_user() -> None:
-        from ui.app import client_for_session
+        from ui.session import client_for_session
 
         client = client_for_session()
         try:

@@ -1,26 +1,30 @@
 """``connectflow`` command line. Each module here adds one family of commands to ``main``.
 
-| module       | commands                         |
-|--------------|----------------------------------|
-| engine.py    | run, executions, up              |
-| gateway.py   | serve, rotate-keys               |
-| dispatch.py  | worker                           |
-| n8n.py       | import, export                   |
+| module                  | commands                         |
+|-------------------------|----------------------------------|
+| engine.py               | run, executions, up              |
+| dispatch.py             | worker                           |
+| keys.py                 | rotate-keys                      |
+| ``connectflow.cli`` EPs | serve (``gateway.cli``)          |
 
-Errors a user can fix (missing file, invalid JSON, invalid workflow) print a message and exit 1,
-never a traceback.
+Other packages add commands through the ``connectflow.cli`` entry-point group (each entry point names a
+click command): that is how the gateway contributes ``serve`` without the engine importing the
+gateway. Errors a user can fix (missing file, invalid JSON, invalid workflow) print a message and
+exit 1, never a traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from importlib.metadata import entry_points
 
 import click
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-_COMMAND_MODULES = ("engine", "gateway", "dispatch", "n8n")
+_COMMAND_MODULES = ("engine", "dispatch", "keys")
+ENTRY_POINT_GROUP = "connectflow.cli"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,11 +34,12 @@ def main() -> None:
 
 
 for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"connectflow_dagster.cli.{_name}")
-    except ModuleNotFoundError as exc:  # a family not built yet
-        if exc.name != f"connectflow_dagster.cli.{_name}":
-            raise
-        continue
-    for _command in getattr(_module, "COMMANDS", []):
+    for _command in importlib.import_module(f"connectflow_dagster.cli.{_name}").COMMANDS:
         main.add_command(_command)
+
+_seen: set[str] = set()
+for _ep in entry_points(group=ENTRY_POINT_GROUP):
+    if _ep.value in _seen:  # the same distribution found twice on sys.path
+        continue
+    _seen.add(_ep.value)
+    main.add_command(_ep.load())

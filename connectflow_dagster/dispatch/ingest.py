@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
 from connectflow_dagster.dispatch import inbox
-from connectflow_dagster.dispatch.keys import StoredSecret, TriggerSecret
+from connectflow_dagster.dispatch.keys import StoredSecret
 from connectflow_dagster.registry import get_registry
-from connectflow_dagster.store.models import Workflow, WorkflowVersion
+from connectflow_dagster.store.models import TriggerSecret, Workflow, WorkflowVersion
 
 
 @dataclass(frozen=True)

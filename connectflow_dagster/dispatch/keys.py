@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import DateTime, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectflow_dagster.config import get_settings
 from connectflow_dagster.dispatch.config import get_dispatch_settings
-from connectflow_dagster.store.models import ApiKey, Base, utcnow
+from connectflow_dagster.store.models import ApiKey, TriggerSecret, utcnow
 
 API_KEY_PREFIX = "cf_sk_"
 _lock = threading.Lock()
@@ -191,18 +191,6 @@ def revoke_api_key(session: Session, *, owner_id: str, workflow_id: str, key_id:
 
 
 # ---- trigger secrets ---------------------------------------------------------------------------------
-
-
-class TriggerSecret(Base):
-    """The secret of one trigger node: encrypted (``kind='signing'``) or keyed-hashed (``'shared'``)."""
-
-    __tablename__ = "cf_trigger_secrets"
-
-    workflow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 def set_signing_secret(session: Session, workflow_id: str, node_id: str, secret: str) -> None:

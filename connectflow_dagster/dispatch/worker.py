@@ -29,22 +29,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._core.definitions.job_base import InMemoryJob
-from dagster._core.execution.api import execute_run
 
-from connectflow_dagster.compiler import TAG_EVENT, Runtime
+from connectflow_dagster.compiler import Runtime
+from connectflow_dagster.dagster_private import InMemoryJob, execute_run
 from connectflow_dagster.dispatch import inbox
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.execution import RunTarget, create_run
 from connectflow_dagster.instance import get_instance
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.workflows import version_by_id, version_spec
+from connectflow_dagster.tags import TAG_ATTEMPT, TAG_EVENT, TAG_WORKER, TAG_WORKER_LOST
 
 log = logging.getLogger("connectflow.worker")
 
-TAG_WORKER_LOST = "connectflow/worker_lost"
-TAG_ATTEMPT = "connectflow/attempt"
-TAG_WORKER = "connectflow/worker"
 
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 

@@ -1,8 +1,12 @@
 """What a node is: a ``NodeType`` (params model, output model, executor, optional credential type).
 
-Executors are plain functions ``execute(params, ctx) -> output``. They do I/O only through ``ctx``
-(its ``http`` client, ``credential()``, ``llm()``) so tests point them at real local servers and the
-run's secrets stay inside the executor.
+The typed node contract: an executor is ``execute(params: P, ctx: NodeContext[C]) -> output`` where
+``P`` is the node's validated params model and ``ctx.auth`` is its credential, already resolved for
+the workflow's owner and validated into the credential type's fields model ``C``; whatever the
+executor returns is validated against the declared ``output`` model. Executors do I/O only through
+``ctx`` (``ctx.http`` for HTTP, ``ctx.connect_tcp`` for other protocols), which goes through the one
+transport (``connectflow_dagster.transport``) and its network policy, so tests swap the transport or
+the resolver instead of patching modules, and the run's secrets stay inside the executor.
 """
 
 from __future__ import annotations
@@ -12,16 +16,17 @@ import builtins
 import hashlib
 import inspect
 import logging
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any, Literal, get_args
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from connectflow_dagster.errors import Problem
+from connectflow_dagster.errors import CredentialError, NonRetriableNodeError, Problem
 from connectflow_dagster.templates import is_template
+from connectflow_dagster.transport import Resolver, connect_pinned, new_http_client
 
 Group = Literal["trigger", "action", "logic"]
 
@@ -38,14 +43,30 @@ class CredentialFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+F = TypeVar("F", bound=CredentialFields)
+AuthT = TypeVar("AuthT")
+
+
 @dataclass(frozen=True)
-class CredentialType:
-    """A kind of credential (``openai_api``, ``smtp``…): its fields and an optional connectivity test."""
+class CredentialType(Generic[F]):
+    """A kind of credential (``openai_api``, ``smtp``…): its fields and an optional connectivity test.
+
+    ``test(fields, http)`` gets the validated fields model and the shared transport's HTTP client
+    (policy-checked); it returns a short success message or raises.
+    """
 
     type: str
     display_name: str
-    fields: builtins.type[CredentialFields]
-    test: Callable[[CredentialFields, httpx.Client], str] | None = None
+    fields: builtins.type[F]
+    test: Callable[[F, httpx.Client], str] | None = None
+
+    def secret_field_names(self) -> set[str]:
+        """Names of the ``SecretStr`` fields (scrubbed from messages and logs)."""
+        return {
+            name
+            for name, info in self.fields.model_fields.items()
+            if info.annotation is SecretStr or SecretStr in get_args(info.annotation)
+        }
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -65,8 +86,12 @@ class Branch:
 
 
 @dataclass
-class NodeContext:
-    """Everything an executor may use. Built per node execution by the compiled op."""
+class NodeContext(Generic[AuthT]):
+    """Everything an executor may use. Built per node execution by the compiled op.
+
+    ``auth`` is the node's credential as its type's fields model (``NodeContext[SmtpCredentialFields]``
+    in an executor's signature); ``NodeType.run`` fills it before the executor is called.
+    """
 
     run_id: str
     workflow_id: str
@@ -80,10 +105,14 @@ class NodeContext:
     http_transport: httpx.BaseTransport | None = None
     shared_http: httpx.Client | None = None
     credential_resolver: Callable[[str, str, str | None], Mapping[str, Any]] | None = None
+    resolver: Resolver | None = None
     attempt: int = 0
     upstream_node_ids: tuple[str, ...] = ()
+    # The registry's credential types by name (given by the compiler): which fields are secrets.
+    credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
     _secrets_seen: list[str] = field(default_factory=list)
     _http: httpx.Client | None = None
+    _auth: AuthT | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -96,13 +125,39 @@ class NodeContext:
         if self.shared_http is not None:
             return self.shared_http
         if self._http is None:
-            self._http = new_http_client(self.http_transport)
+            self._http = new_http_client(self.http_transport, resolver=self.resolver)
         return self._http
 
-    def credential(self, expected_type: str | None = None) -> Mapping[str, Any]:
-        """The decrypted fields of this node's credential, checked to belong to the workflow owner."""
-        from connectflow_dagster.errors import CredentialError
+    @property
+    def auth(self) -> AuthT:
+        """The node's credential, validated into its credential type's fields model."""
+        if self._auth is None:
+            raise CredentialError(f"node '{self.node_id}' has no credential type")
+        return self._auth
 
+    def load_credential(self, ctype: CredentialType[F]) -> F:
+        """Resolve this node's credential for the owner, validate it into ``ctype.fields`` and make it
+        ``ctx.auth``; every secret field is remembered for ``scrub``."""
+        data = self.credential(ctype.type)
+        try:
+            fields = ctype.fields.model_validate(dict(data))
+        except ValidationError as exc:
+            wrong = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+            raise CredentialError(
+                f"the '{ctype.display_name}' credential no longer fits its type (fields: {wrong}); "
+                "edit and save it again"
+            ) from None
+        self._auth = fields  # type: ignore[assignment]  # AuthT is this node type's fields model
+        return fields
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None) -> socket.socket:
+        """A TCP socket to ``host:port`` through the network policy, connected to the checked address
+        (for protocols other than HTTP: SMTP)."""
+        return connect_pinned(host, port, timeout, resolver=self.resolver)
+
+    def credential(self, expected_type: str | None = None) -> Mapping[str, Any]:
+        """The decrypted fields of this node's credential, checked to belong to the workflow owner
+        (a raw mapping; typed executors use ``ctx.auth``)."""
         if not self.credential_id:
             raise CredentialError(
                 f"node '{self.node_id}' needs a credential"
@@ -111,7 +166,8 @@ class NodeContext:
         if self.credential_resolver is None:
             raise CredentialError("no credential store is configured for this run")
         data = self.credential_resolver(self.owner_id, self.credential_id, expected_type)
-        secret_names = _secret_field_names(expected_type)
+        ctype = self.credential_types.get(expected_type) if expected_type is not None else None
+        secret_names = _secret_field_names(ctype)
         for name, value in data.items():
             # Scrub the SecretStr fields of a known type; for an unknown type every longer string.
             is_secret = name in secret_names if secret_names is not None else len(str(value)) >= 8
@@ -130,31 +186,9 @@ class NodeContext:
             self._http.close()
 
 
-def _secret_field_names(credential_type: str | None) -> set[str] | None:
-    """Names of the ``SecretStr`` fields of a registered credential type (None: type unknown)."""
-    if credential_type is None:
-        return None
-    from connectflow_dagster.registry import get_registry
-
-    ctype = get_registry().credential_types().get(credential_type)
-    if ctype is None:
-        return None
-    return {
-        name
-        for name, info in ctype.fields.model_fields.items()
-        if info.annotation is SecretStr or SecretStr in get_args(info.annotation)
-    }
-
-
-def new_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """An httpx client for executors: pooled, redirects followed, and no cookie jar shared between
-    runs (cookies are refused, so one workflow never sends another's session)."""
-    return httpx.Client(
-        transport=transport,
-        timeout=30.0,
-        follow_redirects=True,
-        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-    )
+def _secret_field_names(ctype: CredentialType | None) -> set[str] | None:
+    """Names of the ``SecretStr`` fields of a credential type (None: type unknown)."""
+    return None if ctype is None else ctype.secret_field_names()
 
 
 @dataclass(frozen=True)
@@ -166,10 +200,10 @@ class NodeType:
     group: Group
     description: str
     params: builtins.type[Params]
-    execute: Callable[[Any, NodeContext], Any]
+    execute: Callable[[Any, Any], Any]
     version: int = 1
     output: builtins.type[BaseModel] | None = None
-    credential: CredentialType | None = None
+    credential: CredentialType[Any] | None = None
     outputs: tuple[str, ...] = ("main",)
     icon: str = ""
 
@@ -177,12 +211,32 @@ class NodeType:
     def is_trigger(self) -> bool:
         return self.group == "trigger"
 
-    def run(self, params: Any, ctx: NodeContext) -> Any:
-        """Call the executor (awaiting it when it is a coroutine function)."""
+    def run(self, params: Any, ctx: NodeContext[Any]) -> Any:
+        """Call the executor with its typed credential in ``ctx.auth`` (awaiting a coroutine
+        executor) and return its output checked against the declared ``output`` model."""
+        if self.credential is not None:
+            ctx.load_credential(self.credential)
         result = self.execute(params, ctx)
         if inspect.isawaitable(result):
             result = asyncio.run(_await(result))
-        return result
+        if isinstance(result, Branch):
+            return Branch(result.handle, self.checked_output(result.output))
+        return self.checked_output(result)
+
+    def checked_output(self, result: Any) -> Any:
+        """``result`` validated against the declared output model (as JSON-ready data); a mismatch is
+        the node's bug, reported as a non-retriable failure naming the fields. A trigger's output is
+        the event its ingress already parsed (and a test or notebook may pass any payload): unchecked."""
+        if self.output is None or result is None or self.is_trigger:
+            return result
+        try:
+            model = result if isinstance(result, self.output) else self.output.model_validate(result)
+        except ValidationError as exc:
+            wrong = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise NonRetriableNodeError(
+                f"'{self.type}' returned an output that does not match {self.output.__name__}: {wrong}"
+            ) from None
+        return model.model_dump(mode="json")
 
     def check_params(self, node: Any) -> list[Problem]:
         """Problems with a saved node's params; a field holding a template is checked at run time."""

@@ -13,13 +13,12 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from connectflow_dagster.errors import NonRetriableNodeError
-from connectflow_dagster.nodes.base import CredentialFields, CredentialType, NodeContext, NodeType, Params
-from connectflow_dagster.nodes.http_request import raise_for_status, send
-from connectflow_dagster.nodes.incoming_webhook import IncomingWebhookFields, install_webhook_log_filter
+from connectflow_dagster.nodes.base import CredentialType, NodeContext, NodeType, Params
+from connectflow_dagster.nodes.incoming_webhook import IncomingWebhookFields
+from connectflow_dagster.transport import raise_for_status, send
 
 CREDENTIAL_TYPE = "discord_webhook"
 MAX_CONTENT_CHARS = 2000  # Discord's limit for a message's content
-install_webhook_log_filter()  # the webhook URL (with its token) must not reach httpx's request log
 
 
 class DiscordWebhookFields(IncomingWebhookFields):
@@ -67,8 +66,9 @@ class DiscordOutput(BaseModel):
     timestamp: str | None = Field(default=None, description="When Discord created the message (ISO 8601).")
 
 
-def execute(params: DiscordParams, ctx: NodeContext) -> dict[str, Any]:
-    creds = DiscordWebhookFields.model_validate(ctx.credential(CREDENTIAL_TYPE))
+def execute(params: DiscordParams, ctx: NodeContext[DiscordWebhookFields]) -> DiscordOutput:
+    """Post the message (``?wait=true``: Discord returns it)."""
+    creds = ctx.auth
     payload: dict[str, Any] = {
         "content": params.content,
         "tts": params.tts,
@@ -81,7 +81,7 @@ def execute(params: DiscordParams, ctx: NodeContext) -> dict[str, Any]:
     if params.avatar_url:
         payload["avatar_url"] = params.avatar_url
     response = send(
-        ctx,
+        ctx.http,
         "POST",
         creds.webhook_url.get_secret_value(),
         what="Discord webhook",
@@ -101,16 +101,12 @@ def execute(params: DiscordParams, ctx: NodeContext) -> dict[str, Any]:
         message_id=message.get("id"),
         channel_id=message.get("channel_id"),
         timestamp=message.get("timestamp"),
-    ).model_dump()
+    )
 
 
-def check_credential(fields: CredentialFields, http: httpx.Client) -> str:
+def check_credential(creds: DiscordWebhookFields, http: httpx.Client) -> str:
     """GET on a webhook URL returns the webhook (name, channel) without posting anything."""
-    creds = DiscordWebhookFields.model_validate(fields.model_dump())
-    try:
-        response = http.get(creds.webhook_url.get_secret_value(), timeout=20)
-    except httpx.HTTPError as exc:
-        raise NonRetriableNodeError(f"could not reach Discord: {type(exc).__name__}") from None
+    response = send(http, "GET", creds.webhook_url.get_secret_value(), what="Discord webhook", timeout=20)
     raise_for_status(response, "Discord webhook")
     hook = response.json()
     return f"webhook '{hook.get('name', '?')}' posts to channel {hook.get('channel_id', '?')}"

@@ -1,7 +1,8 @@
-"""HTTP Request: any method, URL, headers, query and body, through httpx.
+"""HTTP Request: any method, URL, headers, query and body, through the shared transport.
 
 401/403 and other 4xx fail at once; 429, 5xx, timeouts and connection resets are retriable (the
-node's retry settings decide how often), honouring ``Retry-After``.
+node's retry settings decide how often), honouring ``Retry-After`` (``connectflow_dagster.transport``).
+The URL often comes from trigger data: the transport's network policy refuses internal addresses.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, Field
 
-from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError
+from connectflow_dagster.errors import NonRetriableNodeError
 from connectflow_dagster.nodes.base import NodeContext, NodeType, Params
+from connectflow_dagster.transport import raise_for_status, send
 
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
@@ -35,60 +36,8 @@ class HttpRequestOutput(BaseModel):
     data: Any
 
 
-def normalize_base_url(value: str | None) -> str | None:
-    """An optional API root from a credential: empty → None (the service's default), else an
-    http(s) URL without a trailing slash."""
-    if not value or not value.strip():
-        return None
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
-    return value.strip().rstrip("/")
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """The ``Retry-After`` header in seconds (delta-seconds form), if present and sane."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, min(float(value), 3600.0))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            import datetime as dt
-
-            delta = parsedate_to_datetime(value) - dt.datetime.now(dt.UTC)
-            return max(0.0, min(delta.total_seconds(), 3600.0))
-        except (TypeError, ValueError):
-            return None
-
-
-def raise_for_status(response: httpx.Response, what: str) -> None:
-    """Turn an error response into the right failure: retriable (429/5xx) or not (other 4xx)."""
-    status = response.status_code
-    if status < 400:
-        return
-    snippet = response.text[:300] if response.content else ""
-    message = f"{what} answered HTTP {status}" + (f": {snippet}" if snippet else "")
-    if status == 429 or status >= 500:
-        raise NodeExecutionError(message, retry_after=retry_after_seconds(response))
-    if status in (401, 403):
-        raise NonRetriableNodeError(message + " (check the credential)")
-    raise NonRetriableNodeError(message)
-
-
-def send(ctx: NodeContext, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
-    """Send one request through the injected client, mapping transport errors to retriable failures."""
-    try:
-        return ctx.http.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise NodeExecutionError(f"{what}: timed out ({type(exc).__name__})") from None
-    except httpx.TransportError as exc:
-        raise NodeExecutionError(f"{what}: connection failed: {exc}") from None
-
-
-def execute(params: HttpRequestParams, ctx: NodeContext) -> dict[str, Any]:
+def execute(params: HttpRequestParams, ctx: NodeContext[None]) -> HttpRequestOutput:
+    """Send the request; the response's JSON (by content type) or text is ``data``."""
     if not params.url.startswith(("http://", "https://")):
         raise NonRetriableNodeError(f"url must start with http:// or https:// (got {params.url!r})")
     kwargs: dict[str, Any] = {"headers": params.headers, "params": params.query, "timeout": params.timeout}
@@ -101,7 +50,7 @@ def execute(params: HttpRequestParams, ctx: NodeContext) -> dict[str, Any]:
             kwargs["content"] = (
                 params.body if isinstance(params.body, str | bytes) else json.dumps(params.body)
             )
-    response = send(ctx, params.method, params.url, what=f"{params.method} {params.url}", **kwargs)
+    response = send(ctx.http, params.method, params.url, what=f"{params.method} {params.url}", **kwargs)
     if len(response.content) > MAX_RESPONSE_BYTES:
         raise NonRetriableNodeError(f"response is larger than {MAX_RESPONSE_BYTES} bytes")
     if params.fail_on_error_status:
@@ -115,7 +64,7 @@ def execute(params: HttpRequestParams, ctx: NodeContext) -> dict[str, Any]:
             data = response.text
     else:
         data = response.text
-    return {"status": response.status_code, "headers": dict(response.headers), "data": data}
+    return HttpRequestOutput(status=response.status_code, headers=dict(response.headers), data=data)
 
 
 node = NodeType(

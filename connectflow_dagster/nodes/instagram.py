@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError
 from connectflow_dagster.nodes.base import CredentialFields, CredentialType, NodeContext, NodeType, Params
-from connectflow_dagster.nodes.http_request import normalize_base_url, raise_for_status, send
+from connectflow_dagster.transport import normalize_base_url, raise_for_status, send
 
 CREDENTIAL_TYPE = "instagram_graph"
 GRAPH_BASE_URL = "https://graph.facebook.com"
@@ -79,15 +79,15 @@ class InstagramOutput(BaseModel):
 
 
 def _graph_call(
-    ctx: NodeContext,
-    creds: InstagramCredentialFields,
+    ctx: NodeContext[InstagramCredentialFields],
     path: str,
     data: dict[str, str],
     timeout: float,
     what: str,
 ) -> dict[str, Any]:
+    creds = ctx.auth
     response = send(
-        ctx,
+        ctx.http,
         "POST",
         creds.url(path),
         what=what,
@@ -128,11 +128,11 @@ def raise_for_graph_error(response: httpx.Response, what: str) -> None:
     raise NonRetriableNodeError(message)
 
 
-def execute(params: InstagramParams, ctx: NodeContext) -> dict[str, Any]:
-    creds = InstagramCredentialFields.model_validate(ctx.credential(CREDENTIAL_TYPE))
+def execute(params: InstagramParams, ctx: NodeContext[InstagramCredentialFields]) -> InstagramOutput:
+    """Create the media container, then publish it."""
+    creds = ctx.auth
     container = _graph_call(
         ctx,
-        creds,
         f"{creds.account_id}/media",
         {"image_url": params.image_url, "caption": params.caption},
         params.timeout,
@@ -141,23 +141,25 @@ def execute(params: InstagramParams, ctx: NodeContext) -> dict[str, Any]:
     creation_id = str(container["id"])
     published = _graph_call(
         ctx,
-        creds,
         f"{creds.account_id}/media_publish",
         {"creation_id": creation_id},
         params.timeout,
         "publishing the Instagram post",
     )
-    return InstagramOutput(success=True, creation_id=creation_id, post_id=str(published["id"])).model_dump()
+    return InstagramOutput(success=True, creation_id=creation_id, post_id=str(published["id"]))
 
 
-def check_credential(fields: CredentialFields, http: httpx.Client) -> str:
-    creds = InstagramCredentialFields.model_validate(fields.model_dump())
-    try:
-        response = http.get(
-            creds.url(creds.account_id), params={"fields": "username"}, headers=creds.headers(), timeout=20
-        )
-    except httpx.HTTPError as exc:
-        raise NonRetriableNodeError(f"could not reach the Graph API: {type(exc).__name__}") from None
+def check_credential(creds: InstagramCredentialFields, http: httpx.Client) -> str:
+    """Read the account's username: needs a valid token, changes nothing."""
+    response = send(
+        http,
+        "GET",
+        creds.url(creds.account_id),
+        what="the Graph API",
+        params={"fields": "username"},
+        headers=creds.headers(),
+        timeout=20,
+    )
     raise_for_graph_error(response, "reading the Instagram account")
     return f"connected to Instagram account @{response.json().get('username', creds.account_id)}"
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError
 from connectflow_dagster.nodes.base import CredentialFields, CredentialType, NodeContext, NodeType, Params
-from connectflow_dagster.nodes.http_request import normalize_base_url, raise_for_status, send
+from connectflow_dagster.transport import normalize_base_url, raise_for_status, send
 
 CREDENTIAL_TYPE = "luma_api"
 LUMA_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
@@ -71,11 +71,12 @@ class LumaOutput(BaseModel):
     generation_id: str = Field(description="Luma's id of the generation.")
 
 
-def execute(params: LumaParams, ctx: NodeContext) -> dict[str, Any]:
-    creds = LumaCredentialFields.model_validate(ctx.credential(CREDENTIAL_TYPE))
+def execute(params: LumaParams, ctx: NodeContext[LumaCredentialFields]) -> LumaOutput:
+    """Create the generation and poll it until it completes, fails or the deadline passes."""
+    creds = ctx.auth
     deadline = time.monotonic() + params.timeout_seconds
     response = send(
-        ctx,
+        ctx.http,
         "POST",
         creds.url("/generations/image"),
         what="Luma (creating the generation)",
@@ -94,7 +95,7 @@ def execute(params: LumaParams, ctx: NodeContext) -> dict[str, Any]:
             image = (generation.get("assets") or {}).get("image")
             if not image:
                 raise NonRetriableNodeError(f"Luma generation {generation_id} completed without an image")
-            return LumaOutput(image_url=image, prompt=params.prompt, generation_id=generation_id).model_dump()
+            return LumaOutput(image_url=image, prompt=params.prompt, generation_id=generation_id)
         if state == "failed":
             raise NonRetriableNodeError(
                 f"Luma generation {generation_id} failed: {generation.get('failure_reason') or 'no reason given'}"
@@ -105,17 +106,18 @@ def execute(params: LumaParams, ctx: NodeContext) -> dict[str, Any]:
                 "(field 'params.timeout_seconds'); it may still finish in your Luma account"
             )
         time.sleep(min(params.poll_interval_seconds, max(0.0, deadline - time.monotonic())))
-        generation = _poll(ctx, creds, generation_id, generation, deadline)
+        generation = _poll(ctx, generation_id, generation, deadline)
 
 
 def _poll(
-    ctx: NodeContext, creds: LumaCredentialFields, generation_id: str, last: dict[str, Any], deadline: float
+    ctx: NodeContext[LumaCredentialFields], generation_id: str, last: dict[str, Any], deadline: float
 ) -> dict[str, Any]:
     """The generation's current state; on a transient error, the last state seen (polling goes on)."""
     what = f"Luma (checking generation {generation_id})"
+    creds = ctx.auth
     try:
         response = send(
-            ctx,
+            ctx.http,
             "GET",
             creds.url(f"/generations/{generation_id}"),
             what=what,
@@ -131,14 +133,17 @@ def _poll(
     return response.json()
 
 
-def check_credential(fields: CredentialFields, http: httpx.Client) -> str:
-    creds = LumaCredentialFields.model_validate(fields.model_dump())
-    try:
-        response = http.get(
-            creds.url("/generations"), params={"limit": 1}, headers=creds.headers(), timeout=20
-        )
-    except httpx.HTTPError as exc:
-        raise NonRetriableNodeError(f"could not reach Luma: {type(exc).__name__}") from None
+def check_credential(creds: LumaCredentialFields, http: httpx.Client) -> str:
+    """List one generation: needs a valid key, creates nothing."""
+    response = send(
+        http,
+        "GET",
+        creds.url("/generations"),
+        what="Luma API",
+        params={"limit": 1},
+        headers=creds.headers(),
+        timeout=20,
+    )
     raise_for_status(response, "Luma API")
     return "Luma accepted the API key"
 

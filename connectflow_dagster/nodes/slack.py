@@ -14,15 +14,14 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 
 from connectflow_dagster.errors import NonRetriableNodeError
-from connectflow_dagster.nodes.base import CredentialFields, CredentialType, NodeContext, NodeType, Params
-from connectflow_dagster.nodes.http_request import raise_for_status, send
-from connectflow_dagster.nodes.incoming_webhook import IncomingWebhookFields, install_webhook_log_filter
+from connectflow_dagster.nodes.base import CredentialType, NodeContext, NodeType, Params
+from connectflow_dagster.nodes.incoming_webhook import IncomingWebhookFields
+from connectflow_dagster.transport import raise_for_status, send
 
 CREDENTIAL_TYPE = "slack_webhook"
 MAX_BLOCKS = 50  # Slack's limit per message
 # What Slack answers to an empty payload on a *valid* webhook (used by the credential test).
 _VALID_HOOK_REPLIES = {"no_text", "invalid_payload", "missing_text_or_fallback_or_attachments"}
-install_webhook_log_filter()  # the webhook URL (with its token) must not reach httpx's request log
 
 
 class SlackWebhookFields(IncomingWebhookFields):
@@ -70,13 +69,14 @@ class SlackOutput(BaseModel):
     ok: bool = Field(description="True once Slack accepted the message.")
 
 
-def execute(params: SlackParams, ctx: NodeContext) -> dict[str, Any]:
-    creds = SlackWebhookFields.model_validate(ctx.credential(CREDENTIAL_TYPE))
+def execute(params: SlackParams, ctx: NodeContext[SlackWebhookFields]) -> SlackOutput:
+    """Post the message; Slack's error codes (404/410: the hook is gone) fail at once."""
+    creds = ctx.auth
     payload: dict[str, Any] = {"text": params.text}
     if params.blocks:
         payload["blocks"] = params.blocks
     response = send(
-        ctx,
+        ctx.http,
         "POST",
         creds.webhook_url.get_secret_value(),
         what="Slack webhook",
@@ -90,16 +90,14 @@ def execute(params: SlackParams, ctx: NodeContext) -> dict[str, Any]:
             "its channel archived, or the URL is wrong; check the credential"
         )
     raise_for_status(response, "Slack webhook")
-    return SlackOutput(ok=True).model_dump()
+    return SlackOutput(ok=True)
 
 
-def check_credential(fields: CredentialFields, http: httpx.Client) -> str:
+def check_credential(creds: SlackWebhookFields, http: httpx.Client) -> str:
     """An empty payload posts nothing: a live webhook answers 400 ``no_text``, a dead one 403/404."""
-    creds = SlackWebhookFields.model_validate(fields.model_dump())
-    try:
-        response = http.post(creds.webhook_url.get_secret_value(), json={}, timeout=20)
-    except httpx.HTTPError as exc:
-        raise NonRetriableNodeError(f"could not reach Slack: {type(exc).__name__}") from None
+    response = send(
+        http, "POST", creds.webhook_url.get_secret_value(), what="Slack webhook", json={}, timeout=20
+    )
     if response.status_code == 400 and response.text.strip() in _VALID_HOOK_REPLIES:
         return "the Slack webhook is live"
     raise_for_status(response, "Slack webhook")

@@ -191,6 +191,18 @@ class TriggerEvent(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class TriggerSecret(Base):
+    """The secret of one trigger node: encrypted (``kind='signing'``) or keyed-hashed (``'shared'``)."""
+
+    __tablename__ = "cf_trigger_secrets"
+
+    workflow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Invitation(Base):
     """An administrator's invitation to sign up (``CONNECTFLOW_SIGNUP=invite``): a random token in a
     link, shown once; only its SHA-256 is stored. Bound to one e-mail address, used once, expires."""

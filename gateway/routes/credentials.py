@@ -12,10 +12,12 @@ from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from connectflow_dagster.errors import ServiceUnreachable
 from connectflow_dagster.nodes.base import CredentialType
 from connectflow_dagster.registry import NodeRegistry
 from connectflow_dagster.store import credentials as store
 from connectflow_dagster.store.models import Credential
+from connectflow_dagster.transport import new_http_client
 from gateway.deps import CurrentUser, RegistryDep, SessionDep
 from gateway.schemas.credentials import (
     CredentialCreate,
@@ -31,6 +33,9 @@ router = APIRouter(prefix="/api/credentials", tags=["credentials"])
 types_router = APIRouter(prefix="/api/credential-types", tags=["credentials"])
 
 TEST_TIMEOUT_SECONDS = 15.0
+# One answer for refused, reset, timed out and "not the expected protocol": a credential test must not
+# tell a user which ports are open on hosts the gateway can reach (issue 11, finding 2).
+UNREACHABLE_MESSAGE = "could not reach the service: check the address (no answer from it)"
 
 
 def _public(row: Credential, registry: NodeRegistry) -> CredentialPublic:
@@ -144,8 +149,10 @@ def _run_test(ctype: CredentialType, values: dict[str, Any]) -> CredentialTestRe
         return CredentialTestResult(ok=False, message="the stored fields no longer fit this credential type")
     assert ctype.test is not None
     try:
-        with httpx.Client(timeout=TEST_TIMEOUT_SECONDS, follow_redirects=True) as client:
+        with new_http_client(timeout=TEST_TIMEOUT_SECONDS) as client:
             message = ctype.test(fields, client)
+    except (ServiceUnreachable, httpx.TransportError, OSError):
+        return CredentialTestResult(ok=False, message=UNREACHABLE_MESSAGE)
     except Exception as exc:  # any failure of the service check is the answer, not a server error
         return CredentialTestResult(ok=False, message=scrub(str(exc) or type(exc).__name__))
     return CredentialTestResult(ok=True, message=scrub(str(message or "connected")))

@@ -21,11 +21,11 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from connectflow_dagster.compiler import TAG_OWNER
 from connectflow_dagster.dispatch import inbox
 from connectflow_dagster.dispatch.live import RunEventReader
 from connectflow_dagster.instance import get_instance
 from connectflow_dagster.store.db import session_scope
+from connectflow_dagster.tags import TAG_OWNER
 from gateway.deps import CurrentUser
 
 router = APIRouter(tags=["executions"])

@@ -8,12 +8,12 @@ import json
 import pytest
 from dagster import DagsterRunStatus, build_schedule_context, build_sensor_context
 
-from connectflow_dagster.compiler import TAG_EVENT, TAG_TRIGGER, TAG_VERSION, TAG_WORKFLOW
 from connectflow_dagster.dispatch import inbox
 from connectflow_dagster.dispatch.dagster_defs import SENSOR_NAME, schedule_name
 from connectflow_dagster.dispatch.worker import Worker
 from connectflow_dagster.execution import get_execution
 from connectflow_dagster.store.db import session_scope
+from connectflow_dagster.tags import TAG_EVENT, TAG_TRIGGER, TAG_VERSION, TAG_WORKFLOW
 from tests.dispatch.conftest import inbox_rows, manual_set_workflow, save
 
 pytestmark = pytest.mark.usefixtures("backend", "empty_inbox")

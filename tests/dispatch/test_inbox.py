@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 from dagster import DagsterRunStatus, RunsFilter
 
-from connectflow_dagster.compiler import TAG_EVENT, TAG_OWNER, TAG_TRIGGER, TAG_WORKFLOW
 from connectflow_dagster.dispatch import inbox
-from connectflow_dagster.dispatch.worker import TAG_WORKER_LOST, Worker
+from connectflow_dagster.dispatch.worker import Worker
 from connectflow_dagster.execution import RunTarget, create_run, get_execution
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.workflows import version_by_id, version_spec
+from connectflow_dagster.tags import TAG_EVENT, TAG_OWNER, TAG_TRIGGER, TAG_WORKER_LOST, TAG_WORKFLOW
 from tests.dispatch.conftest import manual_set_workflow, save
 
 pytestmark = pytest.mark.usefixtures("backend", "empty_inbox")

@@ -182,7 +182,7 @@ def test_the_inbox_sensor_in_a_real_daemon_launches_the_run_and_completes_the_ev
 
 
 def _sensor_state(cf):  # type: ignore[no-untyped-def]
-    from dagster._core.scheduler.instigation import InstigatorType
+    from connectflow_dagster.dagster_private import InstigatorType
 
     states = cf.instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
     return next((s for s in states if s.name == SENSOR_NAME), None)

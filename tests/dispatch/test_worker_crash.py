@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from dagster import DagsterRunStatus, RunsFilter
 
-from connectflow_dagster.compiler import TAG_EVENT
 from connectflow_dagster.dispatch import inbox
-from connectflow_dagster.dispatch.worker import TAG_WORKER_LOST
 from connectflow_dagster.execution import get_execution
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.models import TriggerEvent
+from connectflow_dagster.tags import TAG_EVENT, TAG_WORKER_LOST
 from tests.dispatch.conftest import save, wait_for
 
 pytestmark = pytest.mark.usefixtures("backend")

@@ -7,8 +7,8 @@ import json
 import pytest
 from dagster import DagsterEventType
 
-from connectflow_dagster.compiler import TAG_OWNER, TAG_TRIGGER, TAG_VERSION, TAG_WORKFLOW
 from connectflow_dagster.execution import get_execution, list_executions
+from connectflow_dagster.tags import TAG_OWNER, TAG_TRIGGER, TAG_VERSION, TAG_WORKFLOW
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.usefixtures("backend")

@@ -7,7 +7,8 @@ import logging
 import httpx
 
 from connectflow_dagster.nodes.discord import credential
-from connectflow_dagster.nodes.incoming_webhook import redact_webhook_tokens
+from connectflow_dagster.transport import new_http_client
+from connectflow_dagster.transport import redact_url_secrets as redact_webhook_tokens
 
 
 def test_posts_the_templated_message_and_returns_the_created_one(run_action, book, discord):
@@ -100,7 +101,7 @@ def test_the_credential_test_reads_the_webhook_without_posting(discord):
 
 def test_webhook_tokens_are_redacted_from_httpx_request_logs(caplog, discord):
     caplog.set_level(logging.INFO, logger="httpx")
-    with httpx.Client() as http:
+    with new_http_client() as http:  # the shared transport's clients redact (nothing at import)
         http.get(discord.webhook_url)
     assert discord.token not in caplog.text
     assert f"/api/webhooks/{discord.webhook_id}/***" in caplog.text

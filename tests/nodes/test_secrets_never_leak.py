@@ -7,7 +7,7 @@ import json
 import logging
 import secrets
 
-from dagster._serdes import serialize_value
+from dagster import serialize_value
 
 from connectflow_dagster.execution import get_execution
 from connectflow_dagster.store.credentials import create_credential

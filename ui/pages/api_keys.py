@@ -183,7 +183,7 @@ class ApiKeysPage(Viewer):
 
 
 def page() -> Any:
-    from ui.app import client_for_session
+    from ui.session import client_for_session
 
     args = pn.state.session_args or {}
     workflow = args["workflow"][0].decode() if args.get("workflow") else None

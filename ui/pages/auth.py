@@ -139,7 +139,7 @@ class AuthForm(Viewer):
 
 
 def _page(mode: str) -> Any:
-    from ui.app import client_for_session
+    from ui.session import client_for_session
 
     form = AuthForm(mode=mode)
     layout = pn.Column(

@@ -198,7 +198,7 @@ class CredentialsPage(Viewer):
 
 
 def page() -> Any:
-    from ui.app import client_for_session
+    from ui.session import client_for_session
 
     view = CredentialsPage(client_for_session())
     pn.state.onload(view.load)

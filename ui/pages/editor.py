@@ -364,7 +364,7 @@ class EditorPage(Viewer):
 
 
 def page() -> Any:
-    from ui.app import client_for_session
+    from ui.session import client_for_session
 
     workflow_id = None
     args = pn.state.session_args or {}

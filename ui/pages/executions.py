@@ -174,7 +174,7 @@ class ExecutionDetail(Viewer):
 
 
 def page() -> Any:
-    from ui.app import client_for_session
+    from ui.session import client_for_session
 
     args = pn.state.session_args or {}
     client = client_for_session()

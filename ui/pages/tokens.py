@@ -174,7 +174,7 @@ class TokensPage(Viewer):
 
 
 def page() -> Any:
-    from ui.app import client_for_session
+    from ui.session import client_for_session
 
     view = TokensPage(client_for_session())
     pn.state.onload(view.load)

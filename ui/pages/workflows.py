@@ -191,7 +191,7 @@ class WorkflowsPage(Viewer):
 
 
 def page() -> Any:
-    from ui.app import client_for_session
+    from ui.session import client_for_session
 
     client = client_for_session()
     view = WorkflowsPage(client)

@@ -6,6 +6,13 @@ A provider is a row of ``Provider`` (see ``providers.py``); ``chat_node_type(pro
 ``api_key`` / ``api_base`` explicitly and turns litellm's own retries off: the node's retry settings
 decide (401/403 and bad requests fail at once; 429, 5xx, timeouts and resets are retriable, honouring
 ``Retry-After``).
+
+litellm makes its own HTTP calls, so every call hands it a client built on the node's shared,
+policy-checked httpx client (``ctx.http``): an ``openai.OpenAI`` for the providers litellm sends
+through the OpenAI SDK, litellm's ``HTTPHandler`` for those it sends itself (``Provider.client``; a
+client of the wrong kind is silently ignored by litellm, so tests/security checks every provider).
+The endpoint is also checked before the call, so a refused ``api_base`` fails with the policy's own
+message rather than litellm's wrapping of it.
 """
 
 from __future__ import annotations
@@ -15,15 +22,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator
 
 from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError
 from connectflow_dagster.nodes.base import CredentialFields, CredentialType, NodeContext, NodeType, Params
-from connectflow_dagster.nodes.http_request import raise_for_status, retry_after_seconds
+from connectflow_dagster.transport import (
+    NetworkPolicyError,
+    pinned_addresses,
+    raise_for_status,
+    retry_after_seconds,
+    send,
+)
 
 AuthStyle = Literal["bearer", "anthropic", "google"]
+# How litellm sends a provider's requests: through the OpenAI SDK or its own HTTP handler.
+ClientKind = Literal["openai_sdk", "litellm_http"]
 MAX_DETAIL_CHARS = 300
 
 
@@ -88,6 +104,7 @@ class Provider:
     default_base_url: str  # what litellm uses when the credential has no base_url
     auth: AuthStyle
     probe_path: str  # a cheap request that needs a valid key (the credential test)
+    client: ClientKind = "litellm_http"
     probe_body: Mapping[str, Any] | None = field(default=None)
 
     @property
@@ -105,6 +122,21 @@ class Provider:
             return {"x-goog-api-key": api_key}
         return {"Authorization": f"Bearer {api_key}"}
 
+    def litellm_client(self, http: httpx.Client, api_key: str, api_base: str | None) -> Any:
+        """The ``client=`` for litellm that sends this provider's requests through ``http``."""
+        if self.client == "openai_sdk":
+            import openai
+
+            return openai.OpenAI(
+                api_key=api_key,
+                base_url=api_base or self.default_base_url,
+                http_client=http,  # type: ignore[arg-type]  # openai types its own httpx fork
+                max_retries=0,
+            )
+        from litellm.llms.custom_httpx.http_handler import HTTPHandler
+
+        return HTTPHandler(client=http)
+
 
 def import_litellm() -> ModuleType:
     """litellm, imported on first use with the local cost map (no download at import)."""
@@ -115,9 +147,24 @@ def import_litellm() -> ModuleType:
     return litellm
 
 
-def complete_chat(provider: Provider, params: ChatParams, ctx: NodeContext) -> dict[str, Any]:
+def check_endpoint(url: str, ctx: NodeContext[Any]) -> None:
+    """Refuse an endpoint the network policy refuses, before litellm wraps the error."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        pinned_addresses(parts.hostname or "", port, resolver=ctx.resolver)
+    except NetworkPolicyError:
+        raise
+    except (OSError, ValueError):
+        return  # unresolvable: litellm's call reports it as a connection error (retriable)
+
+
+def complete_chat(
+    provider: Provider, params: ChatParams, ctx: NodeContext[LLMCredentialFields]
+) -> ChatOutput:
     """Send the system and user prompt to ``provider`` and return ``{text, model, usage}``."""
-    creds = LLMCredentialFields.model_validate(ctx.credential(provider.credential_type_name))
+    creds = ctx.auth
+    check_endpoint(creds.base_url or provider.default_base_url, ctx)
     litellm = import_litellm()
     model = params.model.strip().removeprefix(f"{provider.litellm_prefix}/")
     messages = [{"role": "system", "content": params.system_prompt}] if params.system_prompt.strip() else []
@@ -131,12 +178,16 @@ def complete_chat(provider: Provider, params: ChatParams, ctx: NodeContext) -> d
         "timeout": params.timeout,
         "max_retries": 0,  # the SDK's own retries would hide 429s from the node's retry settings
         "num_retries": 0,
+        "client": provider.litellm_client(ctx.http, creds.api_key.get_secret_value(), creds.base_url),
     }
     if params.temperature is not None:
         kwargs["temperature"] = params.temperature
     try:
         response = litellm.completion(**kwargs)
     except Exception as exc:
+        policy = _policy_refusal(exc)
+        if policy is not None:
+            raise policy from None
         raise _node_error(litellm, provider, params, exc) from None
     choice = response.choices[0] if response.choices else None
     text = (choice.message.content if choice is not None else None) or ""
@@ -149,7 +200,19 @@ def complete_chat(provider: Provider, params: ChatParams, ctx: NodeContext) -> d
             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
             total_tokens=getattr(usage, "total_tokens", 0) or 0,
         ),
-    ).model_dump()
+    )
+
+
+def _policy_refusal(exc: BaseException) -> NetworkPolicyError | None:
+    """The network policy's refusal inside litellm's wrapping (a redirect to a refused address)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, NetworkPolicyError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _node_error(litellm: ModuleType, provider: Provider, params: ChatParams, exc: Exception) -> Exception:
@@ -189,17 +252,19 @@ def _retry_after(exc: Exception) -> float | None:
 def credential_test(provider: Provider):  # type: ignore[no-untyped-def]
     """The connectivity check of ``provider``'s credential type: one cheap authenticated request."""
 
-    def test(fields: CredentialFields, http: httpx.Client) -> str:
-        creds = LLMCredentialFields.model_validate(fields.model_dump())
+    def test(creds: LLMCredentialFields, http: httpx.Client) -> str:
         url = (creds.base_url or provider.default_base_url) + provider.probe_path
         headers = provider.auth_headers(creds.api_key.get_secret_value())
         method = "POST" if provider.probe_body is not None else "GET"
-        try:
-            response = http.request(method, url, headers=headers, json=provider.probe_body, timeout=20)
-        except httpx.HTTPError as exc:
-            raise NodeExecutionError(
-                f"could not reach {provider.display_name}: {type(exc).__name__}"
-            ) from None
+        response = send(
+            http,
+            method,
+            url,
+            what=f"{provider.display_name} API",
+            headers=headers,
+            json=provider.probe_body,
+            timeout=20,
+        )
         raise_for_status(response, f"{provider.display_name} API")
         return f"{provider.display_name} accepted the API key"
 
@@ -228,7 +293,7 @@ def chat_node_type(provider: Provider) -> NodeType:
         test=credential_test(provider),
     )
 
-    def execute(params: ChatParams, ctx: NodeContext) -> dict[str, Any]:
+    def execute(params: ChatParams, ctx: NodeContext[LLMCredentialFields]) -> ChatOutput:
         return complete_chat(provider, params, ctx)
 
     return NodeType(

@@ -2,6 +2,8 @@
 
 ``default_base_url`` is the API root litellm calls when the credential leaves ``base_url`` empty;
 a credential's ``base_url`` takes the same form (litellm appends the provider's path to it).
+``client`` is how litellm sends the provider's requests (the OpenAI SDK or its own HTTP handler), so
+the node can hand it the shared, policy-checked HTTP client of the right kind.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ OPENAI = Provider(
     default_base_url="https://api.openai.com/v1",
     auth="bearer",
     probe_path="/models",
+    client="openai_sdk",
 )
 GEMINI = Provider(
     key="gemini",
@@ -51,6 +54,7 @@ PERPLEXITY = Provider(
     default_model="sonar",
     default_base_url="https://api.perplexity.ai",
     auth="bearer",
+    client="openai_sdk",
     # Perplexity has no model list: the cheapest authenticated call is a one-token completion.
     probe_path="/chat/completions",
     probe_body={"model": "sonar", "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]},

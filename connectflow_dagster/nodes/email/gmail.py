@@ -67,13 +67,13 @@ class GmailParams(EmailParams):
     """The message; the sender is always the credential's Gmail address."""
 
 
-def execute(params: GmailParams, ctx: NodeContext) -> Any:
-    creds = GmailCredentialFields.model_validate(ctx.credential(CREDENTIAL_TYPE))
-    return deliver(creds.server(), params, creds.email, ctx)
+def execute(params: GmailParams, ctx: NodeContext[GmailCredentialFields]) -> Any:
+    """Deliver through Gmail's SMTP server, from the credential's address."""
+    return deliver(ctx.auth.server(), params, ctx.auth.email, ctx)
 
 
-def check_credential(fields: CredentialFields, http: httpx.Client) -> str:
-    creds = GmailCredentialFields.model_validate(fields.model_dump())
+def check_credential(creds: GmailCredentialFields, http: httpx.Client) -> str:
+    """Sign in without sending."""
     return run_blocking(check_login(creds.server()))
 
 

@@ -4,6 +4,10 @@ Certificates are always verified. A server with a private CA is trusted by point
 ``ca_bundle`` (or ``CONNECTFLOW_SMTP_CA_FILE``) at its PEM file; verification is never switched off.
 The Message-ID is derived from the run and node (``ctx.idempotency_key``), so a retried delivery
 carries the same Message-ID and receivers can recognise the duplicate.
+
+The TCP connection is opened through the network policy (``transport.connect_pinned``): the server's
+name is resolved and checked once, aiosmtplib gets the socket connected to that address, and TLS
+still verifies the certificate against the server's name.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import socket
 import ssl
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
@@ -22,8 +26,11 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError
+from connectflow_dagster.errors import NodeExecutionError, NonRetriableNodeError, ServiceUnreachable
 from connectflow_dagster.nodes.base import NodeContext, Params
+from connectflow_dagster.transport import connect_pinned
+
+Connect = Callable[[str, int, float | None], socket.socket]
 
 Security = Literal["ssl", "starttls", "none"]
 CA_FILE_ENV = "CONNECTFLOW_SMTP_CA_FILE"
@@ -156,20 +163,30 @@ def message_id_for(ctx: NodeContext, sender: str) -> str:
     return f"<{ctx.idempotency_key}@{domain}>"
 
 
-async def deliver(server: SmtpServer, params: EmailParams, sender: str, ctx: NodeContext) -> dict[str, Any]:
+async def open_socket(server: SmtpServer, timeout: float, connect: Connect) -> socket.socket:
+    """A socket connected to a policy-checked address of the server (``NetworkPolicyError`` when
+    refused, ``ServiceUnreachable`` when nothing answers)."""
+    try:
+        return await asyncio.to_thread(connect, server.host, server.port, timeout)
+    except OSError as exc:
+        raise ServiceUnreachable(f"could not reach the {server.label}: {exc}") from None
+
+
+async def deliver(server: SmtpServer, params: EmailParams, sender: str, ctx: NodeContext[Any]) -> EmailOutput:
     """Send the message built from ``params``; returns ``{success, message_id, to}``."""
     import aiosmtplib
 
     message_id = message_id_for(ctx, sender)
     message = build_message(params, sender, message_id)
     recipients = [parseaddr(a)[1] for a in (*params.to, *params.cc, *params.bcc)]
+    sock = await open_socket(server, params.timeout, ctx.connect_tcp)
     try:
         await aiosmtplib.send(
             message,
             sender=parseaddr(sender)[1],
             recipients=recipients,
-            hostname=server.host,
-            port=server.port,
+            hostname=server.host,  # with ``sock``: the name TLS verifies, not where to connect
+            sock=sock,
             username=server.username or None,
             password=server.password or None,
             use_tls=server.security == "ssl",
@@ -183,8 +200,10 @@ async def deliver(server: SmtpServer, params: EmailParams, sender: str, ctx: Nod
     except ssl.SSLError as exc:
         raise _tls_error(server, exc) from None
     except OSError as exc:
-        raise NodeExecutionError(f"could not reach the {server.label}: {exc}") from None
-    return EmailOutput(success=True, message_id=message_id, to=params.to).model_dump()
+        raise ServiceUnreachable(f"could not reach the {server.label}: {exc}") from None
+    finally:
+        sock.close()
+    return EmailOutput(success=True, message_id=message_id, to=params.to)
 
 
 def smtp_error(server: SmtpServer, exc: Exception, timeout: float) -> NodeExecutionError:
@@ -202,7 +221,7 @@ def smtp_error(server: SmtpServer, exc: Exception, timeout: float) -> NodeExecut
         cls = NodeExecutionError if temporary else NonRetriableNodeError
         return cls(f"the {where} refused recipients: {refused}")
     if isinstance(exc, aiosmtplib.SMTPTimeoutError):
-        return NodeExecutionError(f"the {where} did not answer within {timeout:g} s")
+        return ServiceUnreachable(f"the {where} did not answer within {timeout:g} s")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         text = f"the {where} answered {exc.code} {exc.message}"
         return NodeExecutionError(text) if 400 <= exc.code < 500 else NonRetriableNodeError(text)
@@ -214,7 +233,7 @@ def smtp_error(server: SmtpServer, exc: Exception, timeout: float) -> NodeExecut
     if isinstance(cause, ssl.SSLError):
         return _tls_error(server, cause)
     if isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected):
-        return NodeExecutionError(f"could not talk to the {where}: {exc}")
+        return ServiceUnreachable(f"could not talk to the {where}: {exc}")
     return NodeExecutionError(f"the {where} failed: {type(exc).__name__}: {exc}")
 
 
@@ -227,13 +246,14 @@ def _tls_error(server: SmtpServer, exc: ssl.SSLError) -> NonRetriableNodeError:
     return NonRetriableNodeError(f"TLS with the {server.label} failed: {exc.reason or exc}")
 
 
-async def check_login(server: SmtpServer, timeout: float = 20.0) -> str:
+async def check_login(server: SmtpServer, timeout: float = 20.0, connect: Connect = connect_pinned) -> str:
     """Connect, negotiate TLS and sign in, without sending anything (a credential's ``test``)."""
     import aiosmtplib
 
+    sock = await open_socket(server, timeout, connect)
     client = aiosmtplib.SMTP(
         hostname=server.host,
-        port=server.port,
+        sock=sock,
         use_tls=server.security == "ssl",
         start_tls=server.security == "starttls",
         tls_context=tls_context(server.ca_file) if server.security != "none" else None,
@@ -250,7 +270,9 @@ async def check_login(server: SmtpServer, timeout: float = 20.0) -> str:
     except ssl.SSLError as exc:
         raise _tls_error(server, exc) from None
     except OSError as exc:
-        raise NodeExecutionError(f"could not reach the {server.label}: {exc}") from None
+        raise ServiceUnreachable(f"could not reach the {server.label}: {exc}") from None
+    finally:
+        sock.close()
     return f"signed in to the {server.label}" if server.username else f"connected to the {server.label}"
 
 

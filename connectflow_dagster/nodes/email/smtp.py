@@ -61,8 +61,9 @@ class SmtpParams(EmailParams):
     )
 
 
-def execute(params: SmtpParams, ctx: NodeContext) -> Any:
-    creds = SmtpCredentialFields.model_validate(ctx.credential(CREDENTIAL_TYPE))
+def execute(params: SmtpParams, ctx: NodeContext[SmtpCredentialFields]) -> Any:
+    """Deliver through the credential's server; the sender defaults to its username."""
+    creds = ctx.auth
     sender = params.from_email.strip() or (creds.username if "@" in creds.username else "")
     if not sender:
         raise NonRetriableNodeError(
@@ -75,8 +76,8 @@ def execute(params: SmtpParams, ctx: NodeContext) -> Any:
     return deliver(creds.server(), params, sender, ctx)
 
 
-def check_credential(fields: CredentialFields, http: httpx.Client) -> str:
-    creds = SmtpCredentialFields.model_validate(fields.model_dump())
+def check_credential(creds: SmtpCredentialFields, http: httpx.Client) -> str:
+    """Sign in (or just connect, without a username) without sending."""
     return run_blocking(check_login(creds.server()))
 
 

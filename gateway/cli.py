@@ -1,9 +1,13 @@
-"""``connectflow serve`` (the gateway alone) and ``connectflow rotate-keys``."""
+"""``connectflow serve``: the gateway's command, contributed to the engine's ``connectflow`` CLI.
+
+The engine never imports the gateway: ``pyproject.toml`` registers ``serve`` in the ``connectflow.cli``
+entry-point group and ``connectflow_dagster.cli`` adds every command of that group to ``main``, the
+way a third-party package would add one (docs/architecture.md, "Command line").
+"""
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -12,7 +16,6 @@ from typing import Any
 import click
 
 from connectflow_dagster.cli.engine import ACCESS_LOG_ENV
-from connectflow_dagster.errors import ConnectFlowError
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -81,9 +84,10 @@ def serve(host: str | None, port: int | None, no_ui: bool, workers: int, quiet: 
 
     from connectflow_dagster.config import get_settings
     from connectflow_dagster.crypto import SecretKeyMissing, get_keyring
+    from gateway.app import ui_mounts
 
     settings = get_settings()
-    with_ui = not no_ui and importlib.util.find_spec("ui.app") is not None
+    with_ui = not no_ui and bool(ui_mounts())
     if workers > 1 and not no_ui:
         _fail(
             "--workers above 1 serves the API only: add --no-ui (run the editor in its own `connectflow serve`)"
@@ -120,7 +124,7 @@ def serve(host: str | None, port: int | None, no_ui: bool, workers: int, quiet: 
         # Worker processes are spawned and import the app themselves; they inherit this environment.
         os.environ[WORKERS_ENV] = str(workers)
         uvicorn.run(
-            "connectflow_dagster.cli.gateway:app_factory",
+            "gateway.cli:app_factory",
             factory=True,
             workers=workers,
             **options,  # type: ignore[arg-type]
@@ -131,83 +135,4 @@ def serve(host: str | None, port: int | None, no_ui: bool, workers: int, quiet: 
     uvicorn.run(create_app(mount_ui=with_ui), **options)  # type: ignore[arg-type]
 
 
-@click.command("rotate-keys")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def rotate_keys(yes: bool) -> None:
-    """Re-encrypt every credential under a new key, in one transaction.
-
-    \b
-    Embedded default (key file in CONNECTFLOW_HOME): a new key is generated and added to the key
-    file, every credential is re-encrypted under it, then the old keys are removed.
-    With CONNECTFLOW_SECRET_KEY: put the new key first and keep the old ones after it
-    (CONNECTFLOW_SECRET_KEY=new,old), run this, then remove the old keys from the variable.
-    """
-    from connectflow_dagster import crypto
-    from connectflow_dagster.config import get_settings
-    from connectflow_dagster.store.credentials import rotate_keys as rotate
-    from connectflow_dagster.store.db import session_scope
-
-    settings = get_settings()
-    try:
-        keyring = crypto.get_keyring(settings)
-    except crypto.SecretKeyMissing as exc:
-        _fail(str(exc))
-    if crypto.uses_key_file(settings):
-        path = crypto.key_file_path(settings)
-        old_keys = crypto.read_key_file(path)
-        new_key = crypto.generate_key()
-        if not yes:
-            click.confirm(f"Re-encrypt every credential under a new key (key file {path})?", abort=True)
-        # 1. the new key encrypts from now on, in every process (they re-read the file); old keys decrypt.
-        crypto.write_key_file(path, [new_key, *old_keys])
-    else:
-        assert settings.secret_key is not None
-        env_keys = [k.strip() for k in settings.secret_key.get_secret_value().split(",") if k.strip()]
-        new_key = env_keys[0]
-        if len(env_keys) < 2:
-            click.echo(
-                "CONNECTFLOW_SECRET_KEY holds one key. To rotate, generate a new key, set\n"
-                "  CONNECTFLOW_SECRET_KEY=<new key>,<current key>\n"
-                "and run `connectflow rotate-keys` again; it re-encrypts everything under the first key."
-            )
-        if not yes:
-            click.confirm(f"Re-encrypt every credential under key {keyring.primary_id}?", abort=True)
-
-    target = crypto.key_id_of(new_key)
-    total = 0
-    try:
-        # 2. re-encrypt; repeat until nothing is left under an old key (a write that raced step 1).
-        for _ in range(5):
-            with (
-                session_scope() as session,
-                click.progressbar(
-                    length=1, label="re-encrypting credentials", show_pos=True, file=sys.stderr
-                ) as bar,
-            ):
-
-                def progress(done: int, count: int, bar=bar) -> None:  # type: ignore[no-untyped-def]
-                    bar.length = count
-                    bar.update(done - bar.pos)
-
-                changed = rotate(session, new_key, on_progress=progress)
-            total += changed
-            if changed == 0:
-                break
-        else:
-            _fail("credentials kept appearing under old keys; old keys were kept, run rotate-keys again")
-    except ConnectFlowError as exc:
-        _fail(f"rotation rolled back, nothing was changed: {exc}")
-    except Exception as exc:  # database errors: the transaction rolled back
-        _fail(f"rotation rolled back, nothing was changed: {type(exc).__name__}: {exc}")
-    # 3. rotation is over: retire the old keys.
-    if crypto.uses_key_file(settings):
-        crypto.write_key_file(crypto.key_file_path(settings), [new_key])
-        click.echo(f"re-encrypted {total} credential(s) under key {target}; old keys removed from {path}")
-    else:
-        click.echo(
-            f"re-encrypted {total} credential(s) under key {target}. "
-            "You can now remove the old keys from CONNECTFLOW_SECRET_KEY."
-        )
-
-
-COMMANDS = [serve, rotate_keys]
+COMMANDS = [serve]

@@ -22,18 +22,21 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from dagster import Field, executor
-from dagster import _check as check
-from dagster._core.definitions.executor_definition import get_retries_config
-from dagster._core.events import DagsterEvent, EngineEventData
-from dagster._core.execution.api import ExecuteRunWithPlanIterable
-from dagster._core.execution.context.system import PlanExecutionContext, PlanOrchestrationContext
-from dagster._core.execution.context_creation_job import PlanExecutionContextManager
-from dagster._core.execution.plan.execute_plan import _trigger_hook, dagster_event_sequence_for_step
-from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
-from dagster._core.execution.plan.plan import ExecutionPlan
-from dagster._core.execution.retries import RetryMode
-from dagster._core.executor.base import Executor
+from dagster import DagsterEvent, Executor, Field, executor
+
+from connectflow_dagster.dagster_private import (
+    EngineEventData,
+    ExecuteRunWithPlanIterable,
+    ExecutionPlan,
+    InstanceConcurrencyContext,
+    PlanExecutionContext,
+    PlanExecutionContextManager,
+    PlanOrchestrationContext,
+    RetryMode,
+    dagster_event_sequence_for_step,
+    get_retries_config,
+    trigger_step_hooks,
+)
 
 DEFAULT_MAX_CONCURRENT = 8
 
@@ -88,7 +91,9 @@ def threaded_plan_iterator(
             kind, token, payload = events.get()
             step_key, step_context, step_events = running[token]
             if kind == _EVENT:
-                event = check.inst(payload, DagsterEvent)
+                if not isinstance(payload, DagsterEvent):  # only _run_step puts events here
+                    raise TypeError(f"expected a DagsterEvent from step {step_key}, got {type(payload)}")
+                event = payload
                 step_events.append(event)
                 yield event
                 active_execution.handle_event(event)
@@ -101,7 +106,7 @@ def threaded_plan_iterator(
             for event in active_execution.plan_events_iterator(job_context):
                 step_events.append(event)
                 yield event
-            yield from _trigger_hook(step_context, step_events)
+            yield from trigger_step_hooks(step_context, step_events)
 
 
 class ThreadedExecutor(Executor):

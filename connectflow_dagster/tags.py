@@ -1,0 +1,46 @@
+"""The Dagster run and op tags ConnectFlow writes, in one place.
+
+Every ConnectFlow run carries these tags; they are how a run is found again (by owner, workflow,
+version or inbox event) in Dagster's run storage and in the Dagster UI. Tag values are visible to
+anyone who can see the run: never put a secret in one.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "TAG_ATTEMPT",
+    "TAG_EVENT",
+    "TAG_NODE_NAME",
+    "TAG_NODE_TYPE",
+    "TAG_OWNER",
+    "TAG_PREFIX",
+    "TAG_TRIGGER",
+    "TAG_VERSION",
+    "TAG_VERSION_HASH",
+    "TAG_VERSION_ID",
+    "TAG_WORKER",
+    "TAG_WORKER_LOST",
+    "TAG_WORKFLOW",
+    "TAG_WORKFLOW_NAME",
+]
+
+TAG_PREFIX = "connectflow/"
+
+# Run tags written when a run is created (execution.create_run).
+TAG_WORKFLOW = "connectflow/workflow_id"
+TAG_WORKFLOW_NAME = "connectflow/workflow_name"  # the name when the run was created (not renamed later)
+TAG_VERSION = "connectflow/version"
+TAG_VERSION_ID = "connectflow/version_id"
+TAG_VERSION_HASH = "connectflow/version_hash"
+TAG_TRIGGER = "connectflow/trigger"
+TAG_OWNER = "connectflow/owner"
+TAG_EVENT = "connectflow/event_id"
+
+# Run tags written by a worker (dispatch.worker).
+TAG_WORKER = "connectflow/worker"
+TAG_ATTEMPT = "connectflow/attempt"
+TAG_WORKER_LOST = "connectflow/worker_lost"
+
+# Op tags: what the Dagster UI shows for each node (compiler).
+TAG_NODE_TYPE = "connectflow/node_type"
+TAG_NODE_NAME = "connectflow/node_name"
