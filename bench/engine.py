@@ -43,7 +43,8 @@ def chain(n: int, wid: str) -> dict:
 
 def measure(n: int, runs: int) -> list[float]:
     from connectflow_dagster import spec
-    from connectflow_dagster.execution import RunTarget, start_run
+    from connectflow_dagster.dispatch.worker import run_in_process
+    from connectflow_dagster.execution import RunTarget
     from connectflow_dagster.instance import get_instance
     from connectflow_dagster.store.db import session_scope
     from connectflow_dagster.store.workflows import local_user, save_workflow
@@ -55,11 +56,11 @@ def measure(n: int, runs: int) -> list[float]:
         target = RunTarget(saved.spec(), saved.version.id, saved.version.number, owner.id)
     instance = get_instance()
     for _ in range(3):  # warm-up: compile, import, first storage connections
-        start_run(instance, target, payload={"n": 0})
+        run_in_process(target, instance=instance, payload={"n": 0})
     samples = []
     for i in range(runs):
         t0 = time.perf_counter()
-        run_id = start_run(instance, target, payload={"n": i})
+        run_id = run_in_process(target, instance=instance, payload={"n": i})
         samples.append((time.perf_counter() - t0) * 1000)
         assert instance.get_run_by_id(run_id).is_success
     return samples

@@ -48,7 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     home = fresh_home()
     from connectflow_dagster.config import get_settings
-    from connectflow_dagster.execution import RunTarget, start_run
+    from connectflow_dagster.dispatch.worker import run_in_process
+    from connectflow_dagster.execution import RunTarget
     from connectflow_dagster.instance import get_instance
     from connectflow_dagster.store.db import session_scope
     from connectflow_dagster.store.workflows import get_workflow, local_user, version_by_id, version_spec
@@ -63,11 +64,11 @@ def main() -> None:
     instance = get_instance()
     try:
         for _ in range(2):  # warm-up
-            start_run(instance, target)
+            run_in_process(target, instance=instance)
         samples = []
         for _ in range(min(args.runs, 100)):
             t0 = time.perf_counter()
-            run_id = start_run(instance, target)
+            run_id = run_in_process(target, instance=instance)
             samples.append((time.perf_counter() - t0) * 1000)
             assert instance.get_run_by_id(run_id).is_success
     finally:

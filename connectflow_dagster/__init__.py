@@ -6,6 +6,9 @@ The public Python API (for notebooks and scripts)::
     wf = cf.WorkflowBuilder("Hello")
     ...
     cf.validate(wf); cf.save(wf); execution = cf.run(wf, {"name": "Ada"})
+
+It acts as a real user: ``connectflow login`` / ``CONNECTFLOW_TOKEN`` (through the gateway) or a local
+account (``CONNECTFLOW_USER``); ``cf.connect(...)`` chooses in-process, ``cf.whoami()`` tells.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ __all__ = [
     "WorkflowBuilder",
     "WorkflowInvalid",
     "__version__",
+    "connect",
     "execution",
     "executions",
+    "load",
     "run",
     "save",
     "validate",
+    "whoami",
+    "workflows",
 ]
 
 _LAZY = {
@@ -39,17 +46,32 @@ _LAZY = {
     "WorkflowInvalid": "connectflow_dagster.errors",
     "Execution": "connectflow_dagster.execution",
     "WorkflowBuilder": "connectflow_dagster.authoring",
+    "connect": "connectflow_dagster.identity",
     "execution": "connectflow_dagster.authoring",
     "executions": "connectflow_dagster.authoring",
+    "load": "connectflow_dagster.authoring",
     "run": "connectflow_dagster.authoring",
     "save": "connectflow_dagster.authoring",
     "validate": "connectflow_dagster.authoring",
+    "whoami": "connectflow_dagster.authoring",
+    "workflows": "connectflow_dagster.authoring",
 }
 
 if TYPE_CHECKING:
-    from connectflow_dagster.authoring import WorkflowBuilder, execution, executions, run, save, validate
+    from connectflow_dagster.authoring import (
+        WorkflowBuilder,
+        execution,
+        executions,
+        load,
+        run,
+        save,
+        validate,
+        whoami,
+        workflows,
+    )
     from connectflow_dagster.errors import WorkflowInvalid
     from connectflow_dagster.execution import Execution
+    from connectflow_dagster.identity import connect
     from connectflow_dagster.spec import Edge, Node, Workflow
 
 

@@ -9,7 +9,11 @@
     >>> execution.context["greeting"]["text"]
     'Hello Ada'
 
-Workflows saved here belong to the local user (the CLI's owner) unless ``owner_id`` is given.
+Every call acts as a real user (``connectflow_dagster.identity``): with a token (``connectflow login``,
+``CONNECTFLOW_TOKEN``, or ``cf.connect(url=…, token=…)``) through the gateway's REST API, so the
+workflow is in that user's editor (``cf.save(wf).url``) and editor-made workflows load here
+(``cf.workflows()``, ``cf.load(id)``); without one, on this home's database as a named account
+(``CONNECTFLOW_USER`` / ``cf.connect(user=…)``, or the only account there is).
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from typing import Any
 
 from connectflow_dagster import spec
 from connectflow_dagster.errors import Problem
-from connectflow_dagster.execution import Execution, RunTarget, get_execution, list_executions, start_run
+from connectflow_dagster.execution import Execution, RunTarget, get_execution, list_executions
+from connectflow_dagster.identity import Remote, connect, local_account, remote_identity
 from connectflow_dagster.instance import get_instance
+from connectflow_dagster.remote import GatewayClient, SavedWorkflow, WorkflowSummary
 from connectflow_dagster.store.db import session_scope
-from connectflow_dagster.store.workflows import SavedVersion, local_user, save_workflow
 
 _X_STEP, _Y_STEP = 240.0, 140.0
 
@@ -82,7 +87,16 @@ class WorkflowBuilder:
         return self
 
     def build(self) -> spec.Workflow:
+        """The workflow document (``spec.Workflow``) of what was added so far."""
         return spec.Workflow(id=self.id, name=self.name, nodes=list(self._nodes), edges=list(self._edges))
+
+    @classmethod
+    def from_workflow(cls, workflow: spec.Workflow) -> WorkflowBuilder:
+        """A builder holding an existing workflow (``cf.load``), to change and run it."""
+        builder = cls(workflow.name, id=workflow.id)
+        builder._nodes = [n.model_copy(deep=True) for n in workflow.nodes]
+        builder._edges = [e.model_copy(deep=True) for e in workflow.edges]
+        return builder
 
     def _unique_id(self, name: str) -> str:
         base = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_").lower() or "node"
@@ -101,19 +115,81 @@ def _as_workflow(workflow: spec.Workflow | WorkflowBuilder | dict[str, Any]) -> 
     return workflow
 
 
+def _remember_id(workflow: Any, workflow_id: str) -> None:
+    # A builder without an id gets the saved one, so running it again versions the same workflow
+    # (in the editor: one workflow, several versions) instead of creating a new one each time.
+    if isinstance(workflow, WorkflowBuilder) and not workflow.id:
+        workflow.id = workflow_id
+
+
+def _client(remote: Remote) -> GatewayClient:
+    return GatewayClient(remote.url, remote.token)
+
+
+def _editor_url(workflow_id: str) -> str:
+    from connectflow_dagster.config import get_settings
+
+    settings = get_settings()
+    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    return f"{base}/ui/editor?id={workflow_id}"
+
+
 def validate(workflow: spec.Workflow | WorkflowBuilder | dict[str, Any]) -> list[Problem]:
     """Every problem with the workflow (empty list: it can run)."""
     return spec.validate(_as_workflow(workflow))
 
 
+def whoami() -> str:
+    """Whom calls act as: ``ada@example.com at http://…`` (remote) or ``ada@example.com (local)``."""
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            return f"{client.me()['email']} at {remote.url}"
+    with session_scope() as session:
+        return f"{local_account(session).email} (local)"
+
+
 def save(
     workflow: spec.Workflow | WorkflowBuilder | dict[str, Any], *, owner_id: str | None = None
-) -> SavedVersion:
-    """Validate and save; identical content reuses the existing version."""
+) -> SavedWorkflow:
+    """Validate and save as the current user; identical content reuses the existing version.
+
+    ``owner_id`` saves locally for that user id (scripts that manage several accounts)."""
     wf = spec.ensure_valid(_as_workflow(workflow))
+    remote = remote_identity() if owner_id is None else None
+    if remote is not None:
+        with _client(remote) as client:
+            saved = client.save(wf)
+    else:
+        saved, _ = _save_locally(wf, owner_id)
+    _remember_id(workflow, saved.id)
+    return saved
+
+
+def _save_locally(wf: spec.Workflow, owner_id: str | None) -> tuple[SavedWorkflow, RunTarget]:
+    from connectflow_dagster.store.workflows import save_workflow
+
     with session_scope() as session:
-        owner = owner_id or local_user(session).id
-        return save_workflow(session, owner, wf)
+        owner = owner_id or local_account(session).user_id
+        stored = save_workflow(session, owner, wf)
+        saved = SavedWorkflow(
+            stored.workflow.id,
+            stored.workflow.name,
+            stored.version.number,
+            stored.created,
+            _editor_url(stored.workflow.id),
+        )
+        return saved, RunTarget(stored.spec(), stored.version.id, stored.version.number, owner)
+
+
+def run_locally(target: RunTarget, *, trigger: str | None = None, payload: Any = None) -> str:
+    """Execute a saved version in this process (no server needed); returns the execution id.
+
+    The one place the Python API and ``connectflow run`` start a local run: the path every run takes
+    (an inbox event executed by worker code, ``dispatch.worker.run_in_process``), here in-process."""
+    from connectflow_dagster.dispatch.worker import run_in_process
+
+    return run_in_process(target, trigger_node_id=trigger, payload=payload, instance=get_instance())
 
 
 def run(
@@ -123,21 +199,111 @@ def run(
     trigger: str | None = None,
     owner_id: str | None = None,
 ) -> Execution:
-    """Save the workflow, execute it as a Dagster run, and return the finished execution."""
-    saved = save(workflow, owner_id=owner_id)
-    target = RunTarget(saved.spec(), saved.version.id, saved.version.number, saved.workflow.owner_id)
-    instance = get_instance()
-    run_id = start_run(instance, target, trigger_node_id=trigger, payload=input)
-    return get_execution(instance, run_id)
+    """Save the workflow, execute it as a Dagster run, and return the finished execution.
+
+    Remotely the gateway's workers run it and this call waits on its live event stream."""
+    wf = spec.ensure_valid(_as_workflow(workflow))
+    remote = remote_identity() if owner_id is None else None
+    if remote is not None:
+        with _client(remote) as client:
+            saved, execution = client.run(wf, input, trigger)
+        _remember_id(workflow, saved.id)
+        return execution
+    saved, target = _save_locally(wf, owner_id)
+    _remember_id(workflow, saved.id)
+    run_id = run_locally(target, trigger=trigger, payload=input)
+    return get_execution(get_instance(), run_id)
 
 
 def execution(execution_id: str) -> Execution:
-    """One execution, with per-node status, output and error, read from Dagster."""
-    return get_execution(get_instance(), execution_id)
+    """One of the current user's executions, with per-node status, output and error."""
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            return client.execution(execution_id)
+    with session_scope() as session:
+        owner = local_account(session).user_id
+    return get_execution(get_instance(), execution_id, owner_id=owner)
 
 
 def executions(
-    workflow_id: str | None = None, *, status: str | None = None, limit: int = 20
+    workflow_id: str | None = None, *, status: str | None = None, limit: int = 20, with_nodes: bool = False
 ) -> list[Execution]:
-    """Recent executions, newest first, from Dagster run storage."""
-    return list_executions(get_instance(), workflow_id=workflow_id, status=status, limit=limit)
+    """The current user's recent executions, newest first (``with_nodes``: with per-node status)."""
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            rows = client.executions(workflow_id, status=status, limit=limit)
+            return [client.execution(r.id) for r in rows] if with_nodes else rows
+    with session_scope() as session:
+        owner = local_account(session).user_id
+    return list_executions(
+        get_instance(),
+        owner_id=owner,
+        workflow_id=workflow_id,
+        status=status,
+        limit=limit,
+        with_nodes=with_nodes,
+    )
+
+
+def workflows(search: str | None = None) -> list[WorkflowSummary]:
+    """The current user's workflows (the editor's list), most recently changed first."""
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            return client.workflows(search)
+    from connectflow_dagster.store.workflows import list_workflows
+
+    with session_scope() as session:
+        rows, _ = list_workflows(session, local_account(session).user_id, search=search, limit=200)
+        numbers = _version_numbers(session, [w.current_version_id for w in rows])
+        return [
+            WorkflowSummary(
+                w.id, w.name, numbers.get(w.current_version_id), str(w.updated_at), _editor_url(w.id)
+            )
+            for w in rows
+        ]
+
+
+def _version_numbers(session: Any, version_ids: list[int | None]) -> dict[int | None, int]:
+    from sqlalchemy import select
+
+    from connectflow_dagster.store.models import WorkflowVersion
+
+    ids = [v for v in version_ids if v is not None]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(WorkflowVersion.id, WorkflowVersion.number).where(WorkflowVersion.id.in_(ids))
+    )
+    return {vid: number for vid, number in rows}
+
+
+def load(workflow_id: str) -> WorkflowBuilder:
+    """One of the current user's workflows (e.g. made in the editor), as a builder to change or run."""
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            return WorkflowBuilder.from_workflow(client.load(workflow_id))
+    from connectflow_dagster.store.workflows import current_version, get_workflow, version_spec
+
+    with session_scope() as session:
+        wf = get_workflow(session, local_account(session).user_id, workflow_id)
+        document = version_spec(current_version(session, wf))
+    return WorkflowBuilder.from_workflow(document.model_copy(update={"name": wf.name}))
+
+
+__all__ = [
+    "WorkflowBuilder",
+    "connect",
+    "execution",
+    "executions",
+    "load",
+    "run",
+    "run_locally",
+    "save",
+    "validate",
+    "whoami",
+    "workflows",
+]

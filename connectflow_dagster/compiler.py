@@ -3,8 +3,8 @@
 A saved version is the job ``wf_<workflow>__v<N>`` (``job_name``), described by the workflow's name
 and version, so the Dagster UI lists each version a run was made from and a run re-executed there
 runs its own version (docs/decisions.md, "Versioned jobs"). One op per node (definition name
-``wf_<workflow>__v<N>__<node>``, invoked under the node id as alias, described by the node name), dependencies from edges, every input a fan-in so a node runs when at
-least one upstream delivered (a skipped If branch does not block a Merge), upstream contexts merged
+``wf_<workflow>__v<N>__<node>``, invoked under the node id as alias, described by the node name),
+dependencies from edges, every input a fan-in so a node runs when at least one upstream delivered (a skipped If branch does not block a Merge), upstream contexts merged
 in topological order, ``RetryPolicy`` from the node's retry settings, bad input as
 ``Failure(allow_retries=False)``. Compilation is deterministic and cached by content hash.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -80,7 +79,12 @@ MAX_METADATA_CHARS = 256 * 1024
     description="Console logger; quiet by default (the event log keeps everything regardless).",
 )
 def console_logger(init_context) -> logging.Logger:  # type: ignore[no-untyped-def]
-    level = os.environ.get("CONNECTFLOW_LOG_LEVEL") or init_context.logger_config["log_level"]
+    from connectflow_dagster.config import get_settings
+
+    settings = get_settings()
+    # CONNECTFLOW_LOG_LEVEL, when set, wins over the run config's ``log_level`` (default WARNING).
+    explicit = "log_level" in settings.model_fields_set
+    level = settings.log_level if explicit else init_context.logger_config["log_level"]
     return create_console_logger("connectflow", coerce_valid_log_level(level))
 
 
@@ -289,7 +293,7 @@ def _build_op(
         handle, output = (
             (result.handle, result.output) if isinstance(result, Branch) else (DEFAULT_OUTPUT, result)
         )
-        output = _jsonable(output)
+        output = ctx.scrub_value(_jsonable(output))  # recorded in the event log and IO-manager files
         new_context = {**merged, node.variable_name: output}
         yield Output(
             Emitted(node.id, new_context),

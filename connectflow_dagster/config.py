@@ -12,13 +12,18 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Process-wide configuration. ``env`` = ``production`` refuses embedded secrets."""
+    """Every ConnectFlow setting, one object, in sections (engine, every surface, gateway, dispatch).
+
+    ``env`` = ``production`` refuses embedded secrets. Each field is the environment variable
+    ``CONNECTFLOW_<FIELD>`` (e.g. ``max_body_bytes`` ← ``CONNECTFLOW_MAX_BODY_BYTES``).
+    """
 
     model_config = SettingsConfigDict(env_prefix="CONNECTFLOW_", extra="ignore")
 
@@ -27,6 +32,11 @@ class Settings(BaseSettings):
     env: str = Field(default="development", description="development | production")
     secret_key: SecretStr | None = Field(
         default=None, description="Credential encryption key(s), comma-separated."
+    )
+    trigger_key: SecretStr | None = Field(
+        default=None,
+        description="Server key for API-key and token hashes and trigger secrets; default: a random key "
+        "kept in $CONNECTFLOW_HOME/trigger.key (mode 0600).",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -50,11 +60,85 @@ class Settings(BaseSettings):
         description="Comma-separated e-mail addresses that are administrators besides the owner.",
     )
 
+    # ---- every surface ---------------------------------------------------------------------------------
+    max_body_bytes: int = Field(
+        default=1_048_576, gt=0, description="Largest request body (trigger ingest and API): larger gets 413."
+    )
+    log_level: str = Field(
+        default="WARNING",
+        description="Console log level of runs and of worker processes (the event log keeps everything).",
+    )
+
+    # ---- gateway: sign-in, cookies, accounts, OAuth providers -------------------------------------------
+    session_days: int = Field(default=14, gt=0, description="How long a sign-in lasts.")
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure cookies; default: when the request or public URL is https."
+    )
+    sign_in_attempts: int = Field(default=10, gt=0, description="Failed sign-ins allowed per window.")
+    sign_in_window_seconds: int = Field(default=300, gt=0)
+    signup: Literal["open", "invite", "closed"] = Field(
+        default="invite",
+        description="Who may create an account once the first one (the owner) exists: anyone (open), "
+        "holders of an administrator's invitation (invite), nobody (closed).",
+    )
+    sign_up_attempts: int = Field(
+        default=10, gt=0, description="Sign-up attempts allowed per client address."
+    )
+    sign_up_window_seconds: int = Field(default=3600, gt=0)
+    invitation_days: int = Field(default=7, gt=0, description="How long an invitation link stays usable.")
+
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    github_oauth_url: str = Field(
+        default="https://github.com/login/oauth", description="Authorize/token endpoints' base."
+    )
+    github_api_url: str = "https://api.github.com"
+
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+
+    # ---- dispatch: how accepted trigger events become runs ----------------------------------------------
+    dispatch: Literal["worker", "sensor"] = Field(
+        default="worker",
+        description="worker: warm `connectflow worker` processes run events in-process (default); "
+        "sensor: a Dagster sensor submits them to the instance's run coordinator and launcher.",
+    )
+    lease_seconds: float = Field(
+        default=30.0, gt=0, description="A claimed event returns to the queue if its worker stops renewing."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Executions of one event, counting retries after a worker died."
+    )
+    retry_delay_seconds: float = Field(default=1.0, ge=0, description="Wait before retrying a crashed event.")
+    safety_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Idle workers, after-run webhooks and live-event streams wake on notifications; "
+        "they also look again after this long in case a notification was lost.",
+    )
+    notifications: bool = Field(
+        default=True,
+        description="Send wake-up notifications (LISTEN/NOTIFY on PostgreSQL, a local channel under "
+        "CONNECTFLOW_HOME on SQLite). Off: everything still runs, found by the safety poll.",
+    )
+    sensor_batch: int = Field(default=50, ge=1, description="Events the sensor submits per evaluation.")
+
+    @property
+    def oauth_providers(self) -> list[str]:
+        """Providers whose client id and secret are both configured."""
+        out = []
+        if self.github_client_id and self.github_client_secret:
+            out.append("github")
+        if self.google_client_id and self.google_client_secret:
+            out.append("google")
+        return out
+
     @property
     def home_dir(self) -> Path:
-        path = self.home.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """``CONNECTFLOW_HOME``, created (or tightened) to 0700: it holds keys, the SQLite database and
+        run files, which only the account running ConnectFlow may read."""
+        return private_dir(self.home.expanduser().resolve())
 
     @property
     def resolved_database_url(self) -> str:
@@ -68,9 +152,11 @@ class Settings(BaseSettings):
 
     @property
     def dagster_home(self) -> Path:
-        path = Path(os.environ.get("DAGSTER_HOME") or self.home_dir / "dagster")
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        if os.environ.get("DAGSTER_HOME"):
+            path = Path(os.environ["DAGSTER_HOME"])
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        return private_dir(self.home_dir / "dagster")
 
     @property
     def dagster_socket(self) -> Path:
@@ -89,6 +175,17 @@ class Settings(BaseSettings):
     def admin_email_set(self) -> frozenset[str]:
         """``CONNECTFLOW_ADMIN_EMAILS`` as normalised (stripped, lower-case) addresses."""
         return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only its owner can enter (0700), created if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except OSError:  # not ours to change (a shared mount): leave it, the files inside are 0600
+        pass
+    return path
 
 
 def normalize_postgres_url(url: str) -> str:

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from connectflow_dagster.config import Settings, get_settings
-from connectflow_dagster.errors import ConnectFlowError
+from connectflow_dagster.errors import DecryptionFailed, SecretKeyMissing
 
 __all__ = [
     "KEY_FILE_NAME",
@@ -52,14 +52,6 @@ KEY_FILE_NAME = "secret.key"
 MIN_KEY_LENGTH = 32
 _FORMAT = "v1"
 _NONCE_BYTES = 12
-
-
-class SecretKeyMissing(ConnectFlowError):
-    """No usable encryption key is configured (production without CONNECTFLOW_SECRET_KEY, or too short)."""
-
-
-class DecryptionFailed(ConnectFlowError):
-    """A ciphertext did not decrypt: unknown key id, tampered data, or bound to another row."""
 
 
 def generate_key() -> str:

@@ -12,9 +12,10 @@ Checked against dagster 1.13.27 (``pyproject.toml`` pins ``dagster>=1.13,<1.14``
 
 What each group is for, and why no public API does it:
 
-- **Executing a run in this process** (``InMemoryJob``, ``execute_run``, ``create_execution_plan``,
-  ``KnownExecutionState``): a warm worker executes a run it created against the shared instance, in
-  its own process, with the job it already compiled. Dagster's public ``execute_job`` needs a
+- **Executing a run in this process** (``InMemoryJob``, ``execute_run``, ``execute_run_iterator``,
+  ``create_execution_plan``, ``KnownExecutionState``): a warm worker executes a run it created against
+  the shared instance, in its own process, with the job it already compiled (the iterator form lets
+  it send a progress notification as each node starts and ends). Dagster's public ``execute_job`` needs a
   ``ReconstructableJob`` (it re-imports the code location) and cannot execute an existing run id;
   ``KnownExecutionState`` selects the steps of a retry from failure.
 - **Run origins** (``ReconstructableRepository``, ``LoadableTargetOrigin``, the ``…Origin`` classes):
@@ -38,7 +39,12 @@ from dagster._core.definitions.executor_definition import get_retries_config
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.events import EngineEventData
-from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, execute_run
+from dagster._core.execution.api import (
+    ExecuteRunWithPlanIterable,
+    create_execution_plan,
+    execute_run,
+    execute_run_iterator,
+)
 from dagster._core.execution.context.system import PlanExecutionContext, PlanOrchestrationContext
 from dagster._core.execution.context_creation_job import PlanExecutionContextManager
 from dagster._core.execution.plan.execute_plan import _trigger_hook as trigger_step_hooks
@@ -92,6 +98,7 @@ __all__ = [
     "create_execution_plan",
     "dagster_event_sequence_for_step",
     "execute_run",
+    "execute_run_iterator",
     "get_retries_config",
     "trigger_step_hooks",
 ]

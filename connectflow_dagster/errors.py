@@ -1,16 +1,28 @@
-"""The exceptions ConnectFlow raises, one tree::
+"""The exceptions ConnectFlow raises on purpose, one tree::
 
 ConnectFlowError
-├── WorkflowInvalid          a workflow failed validation (carries every Problem)
-├── NodeTypeError
-│   └── DuplicateNodeType    two plugins registered the same type name (fails at start-up)
-├── TemplateError            a template failed to render (names node, field, variable)
-├── NodeExecutionError       a node failed at run time
+├── WorkflowInvalid             a workflow failed validation (carries every Problem)
+├── NodeTypeError               a node plugin is broken, or two trigger types declare one URL
+│   └── DuplicateNodeType       two plugins registered the same type name (fails at start-up)
+├── TemplateError               a template failed to render (names node, field, variable)
+├── NodeExecutionError          a node failed at run time (retried by its retry policy)
 │   ├── ServiceUnreachable      connection refused, reset or timed out (retriable)
 │   └── NonRetriableNodeError   bad input or rejected credentials: retrying cannot help
-│       └── NetworkPolicyError  the destination is refused by the outbound network policy
-├── CredentialError          a credential is missing, of the wrong type, or not the owner's
-└── NotFound                 an object does not exist (or belongs to someone else)
+│       ├── NetworkPolicyError  the destination is refused by the outbound network policy
+│       └── CredentialError     a credential is missing, of the wrong type, or not the owner's
+├── TriggerEventInvalid         a request reached a trigger but is not an event it accepts
+│                               (node modules subclass it: StripeEventInvalid, FormResponseInvalid)
+├── CredentialInvalid           credential fields do not fit their type (names each field)
+├── UnknownCredentialType       no installed node type declares this credential type
+├── EmailTaken                  another account already uses this e-mail address
+├── Conflict                    the object is not in a state that allows this (e.g. cancel a finished run)
+├── SecretKeyMissing            no usable credential encryption key is configured
+├── DecryptionFailed            a ciphertext did not decrypt (unknown key id, tampered, other row)
+└── NotFound                    an object does not exist (or belongs to someone else)
+
+The gateway maps every one to an HTTP status in one table (``gateway/errors.py``); the CLI prints
+its message and exits 1. The modules that raise them re-export them under their old names
+(``crypto.SecretKeyMissing``, ``store.users.EmailTaken``, …).
 """
 
 from __future__ import annotations
@@ -102,3 +114,35 @@ class CredentialError(NonRetriableNodeError):
 
 class NotFound(ConnectFlowError):
     pass
+
+
+class TriggerEventInvalid(ConnectFlowError, ValueError):
+    """A request reached a trigger but is not an event it accepts (the gateway answers 400)."""
+
+
+class CredentialInvalid(ConnectFlowError):
+    """The fields do not fit the credential type; ``errors`` name each field (never echo values)."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+class UnknownCredentialType(ConnectFlowError):
+    """No installed node type declares this credential type."""
+
+
+class EmailTaken(ConnectFlowError):
+    """Another account already uses this e-mail address."""
+
+
+class Conflict(ConnectFlowError):
+    """The object is not in a state that allows this (the gateway answers 409)."""
+
+
+class SecretKeyMissing(ConnectFlowError):
+    """No usable encryption key is configured (production without CONNECTFLOW_SECRET_KEY, or too short)."""
+
+
+class DecryptionFailed(ConnectFlowError):
+    """A ciphertext did not decrypt: unknown key id, tampered data, or bound to another row."""

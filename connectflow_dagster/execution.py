@@ -1,9 +1,10 @@
-"""Executions are Dagster runs: start one, and read history back from Dagster run storage.
+"""Executions are Dagster runs: create one, and read history back from Dagster run storage.
 
-``start_run`` creates the run with the code location's origin (so the Dagster UI shows it under the
-workflow's job and can re-execute it) and executes it in this process against the shared instance.
-``list_executions`` / ``get_execution`` read run storage and the event log; there is no parallel
-execution table.
+``create_run`` creates the run with the code location's origin (so the Dagster UI shows it under the
+workflow's job and can re-execute it); a worker (``dispatch.worker``) executes it — every execution
+is an inbox event first, whatever started it. ``list_executions`` / ``get_execution`` read run
+storage and the event log; an execution whose event no worker has picked up yet (or that was
+canceled before it ran) is read from the inbox, so its id answers from the moment it is returned.
 """
 
 from __future__ import annotations
@@ -15,20 +16,28 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, RunsFilter
+from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
 from connectflow_dagster.compiler import MAX_NAME_TAG, TRIGGER_RESOURCE, Runtime, compile_workflow
 from connectflow_dagster.dagster_private import (
-    InMemoryJob,
+    KnownExecutionState,
     LoadableTargetOrigin,
     ManagedGrpcPythonEnvCodeLocationOrigin,
     ReconstructableRepository,
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
-    execute_run,
+    create_execution_plan,
 )
 from connectflow_dagster.errors import NotFound
+from connectflow_dagster.statuses import (
+    RUN_STATUSES,
+    node_status,
+    output_counts,
+    run_status_name,
+    step_failure_message,
+)
 from connectflow_dagster.tags import (
     TAG_EVENT,
     TAG_OWNER,
@@ -116,8 +125,15 @@ def create_run(
     run_id: str | None = None,
     event_id: str | None = None,
     runtime: Runtime | None = None,
+    parent_run_id: str | None = None,
 ):  # type: ignore[no-untyped-def]
-    """Create (not execute) the Dagster run for ``target``; returns (job, run)."""
+    """Create (not execute) the Dagster run for ``target``; returns (job, run).
+
+    With ``parent_run_id`` the run is Dagster's "re-execute from failure" of that run: the same
+    (pinned) version, the parent's run config, only the failed steps and what follows them, reusing
+    the parent's outputs for the steps that succeeded."""
+    if parent_run_id is not None:
+        return _create_reexecution(instance, target, parent_run_id, run_id, event_id, runtime)
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
     if trigger_node_id not in {n.id for n in spec.triggers_of(target.workflow)}:
         raise NotFound(f"trigger node '{trigger_node_id}' is not a trigger of this workflow")
@@ -136,28 +152,39 @@ def create_run(
     return job, run
 
 
-def start_run(
+def _create_reexecution(
     instance: DagsterInstance,
     target: RunTarget,
-    *,
-    trigger_node_id: str | None = None,
-    payload: Any = None,
-    run_id: str | None = None,
-    event_id: str | None = None,
-    runtime: Runtime | None = None,
-) -> str:
-    """Create the run and execute it here, in-process, to completion. Returns the run id."""
-    job, run = create_run(
-        instance,
-        target,
-        trigger_node_id=trigger_node_id,
-        payload=payload,
-        run_id=run_id,
-        event_id=event_id,
-        runtime=runtime,
+    parent_run_id: str,
+    run_id: str | None,
+    event_id: str | None,
+    runtime: Runtime | None,
+):  # type: ignore[no-untyped-def]
+    parent = instance.get_run_by_id(parent_run_id)
+    if parent is None:
+        raise NotFound(f"execution '{parent_run_id}' not found")
+    job = compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
+    step_keys, known_state = KnownExecutionState.build_resume_retry_reexecution(instance, parent)
+    plan = create_execution_plan(
+        job, parent.run_config, step_keys_to_execute=step_keys, known_state=known_state, tags=parent.tags
     )
-    execute_run(InMemoryJob(job), run, instance)
-    return run.run_id
+    tags = {k: v for k, v in parent.tags.items() if k.startswith("connectflow/")}
+    tags.pop(TAG_EVENT, None)
+    if event_id:
+        tags[TAG_EVENT] = event_id
+    remote_origin, code_origin = job_origins(job.name)
+    run = instance.create_run_for_job(
+        job_def=job,
+        run_id=run_id or str(uuid.uuid4()),
+        execution_plan=plan,
+        run_config=parent.run_config,
+        tags=tags,
+        root_run_id=parent.root_run_id or parent.run_id,
+        parent_run_id=parent.run_id,
+        remote_job_origin=remote_origin,
+        job_code_origin=code_origin,
+    )
+    return job, run
 
 
 # ---- reading history -------------------------------------------------------------------------------
@@ -200,23 +227,6 @@ class Execution:
         return asdict(self)
 
 
-_STATUS = {
-    DagsterRunStatus.SUCCESS: "success",
-    DagsterRunStatus.FAILURE: "failed",
-    DagsterRunStatus.CANCELED: "canceled",
-    DagsterRunStatus.CANCELING: "canceling",
-    DagsterRunStatus.STARTED: "running",
-    DagsterRunStatus.STARTING: "running",
-    DagsterRunStatus.QUEUED: "queued",
-    DagsterRunStatus.NOT_STARTED: "queued",
-    DagsterRunStatus.MANAGED: "running",
-}
-
-
-def run_status_name(status: DagsterRunStatus) -> str:
-    return _STATUS.get(status, status.value.lower())
-
-
 def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
 
@@ -256,10 +266,10 @@ def list_executions(
         tags[TAG_OWNER] = owner_id
     if workflow_id:
         tags[TAG_WORKFLOW] = workflow_id
-    statuses = [s for s, name in _STATUS.items() if name == status] if status else []
+    statuses = [s for s, name in RUN_STATUSES.items() if name == status] if status else []
     if status and not statuses:
         raise ValueError(
-            f"unknown status '{status}' (use one of: {', '.join(sorted(set(_STATUS.values())))})"
+            f"unknown status '{status}' (use one of: {', '.join(sorted(set(RUN_STATUSES.values())))})"
         )
     records = instance.get_run_records(
         filters=RunsFilter(tags=tags or None, statuses=statuses or None), limit=limit, cursor=cursor
@@ -277,13 +287,27 @@ def count_executions(
     tags = {TAG_OWNER: owner_id}
     if workflow_id:
         tags[TAG_WORKFLOW] = workflow_id
-    statuses = [s for s, name in _STATUS.items() if name == status] if status else None
+    statuses = [s for s, name in RUN_STATUSES.items() if name == status] if status else None
     return instance.get_runs_count(RunsFilter(tags=tags, statuses=statuses))
 
 
-def get_execution(instance: DagsterInstance, run_id: str, *, owner_id: str | None = None) -> Execution:
-    """One execution with per-node status, output, error and timings, and the final context."""
+def get_execution(
+    instance: DagsterInstance, run_id: str, *, owner_id: str | None = None, session: Session | None = None
+) -> Execution:
+    """One execution with per-node status, output, error and timings, and the final context.
+
+    ``session`` (a request's own) is used to read the inbox for an execution that has no run yet."""
     records = instance.get_run_records(filters=RunsFilter(run_ids=[run_id]), limit=1)
+    if not records:
+        if session is not None:
+            waiting = _from_inbox(session, run_id, owner_id)
+        else:
+            from connectflow_dagster.store.db import session_scope
+
+            with session_scope() as own:
+                waiting = _from_inbox(own, run_id, owner_id)
+        if waiting is not None:
+            return waiting
     if not records or TAG_WORKFLOW not in records[0].dagster_run.tags:
         raise NotFound(f"execution '{run_id}' not found")
     if owner_id is not None and records[0].dagster_run.tags.get(TAG_OWNER) != owner_id:
@@ -291,6 +315,46 @@ def get_execution(instance: DagsterInstance, run_id: str, *, owner_id: str | Non
     execution = _summary(instance, records[0])
     _fill_nodes(instance, execution)
     return execution
+
+
+_INBOX_STATUS = {"pending": "queued", "claimed": "queued", "canceled": "canceled", "failed": "failed"}
+
+
+def _from_inbox(session: Session, event_id: str, owner_id: str | None) -> Execution | None:
+    """An execution whose run does not exist (yet): its event is waiting for a worker, or was
+    canceled — or given up — before a run was made. None when there is no such event."""
+    from connectflow_dagster.compiler import job_name
+    from connectflow_dagster.store.models import TriggerEvent, WorkflowVersion
+    from connectflow_dagster.store.workflows import version_spec
+
+    event = session.get(TriggerEvent, event_id)
+    if event is None or (owner_id is not None and event.owner_id != owner_id):
+        return None
+    status = _INBOX_STATUS.get(event.status)
+    if status is None:  # done / submitted: its run exists, or was deleted from Dagster
+        return None
+    version = session.get(WorkflowVersion, event.version_id)
+    nodes = version_spec(version).nodes if version is not None else []
+    finished = event.finished_at
+    initial = "pending" if status == "queued" else "not_run"
+    return Execution(
+        id=event.id,
+        workflow_id=event.workflow_id,
+        job_name=job_name(event.workflow_id),
+        status=status,
+        version=str(version.number) if version is not None else None,
+        trigger=event.trigger_node_id,
+        owner_id=event.owner_id,
+        event_id=event.id,
+        started_at=None,
+        finished_at=(finished if finished.tzinfo else finished.replace(tzinfo=dt.UTC)).isoformat()
+        if finished is not None
+        else None,
+        duration_ms=None,
+        nodes=[NodeStatus(node_id=n.id, name=n.name, status=initial) for n in nodes],
+        error=event.error if status == "failed" else None,
+        context=None if status == "queued" else {},
+    )
 
 
 def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
@@ -309,6 +373,7 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
             )
             order.append(invocation.node_name)
     context: dict[str, Any] = {}
+    produced: set[str] = set()  # nodes whose output arrived (statuses.output_counts)
     for entry in instance.all_logs(execution.id):
         event = entry.dagster_event
         if event is None:
@@ -322,15 +387,15 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
             continue
         node = nodes.setdefault(key, NodeStatus(node_id=key, name=key, status="pending"))
         etype = event.event_type
+        if etype == DagsterEventType.STEP_OUTPUT and output_counts(event):
+            produced.add(key)
+        node.status = node_status(etype, produced_output=key in produced) or node.status
         if etype == DagsterEventType.STEP_START:
-            node.status = "running"
             node.started_at = node.started_at or entry.timestamp
             node.attempts += 1
         elif etype == DagsterEventType.STEP_RESTARTED:
-            node.status = "running"
             node.attempts += 1
         elif etype == DagsterEventType.STEP_UP_FOR_RETRY:
-            node.status = "retrying"
             err = getattr(data, "error", None)
             node.error = err.message.strip() if err else None
         elif etype == DagsterEventType.STEP_OUTPUT:
@@ -344,11 +409,9 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
                 node.variable = meta["variable"].value
                 context[node.variable] = node.output
         elif etype == DagsterEventType.STEP_SUCCESS:
-            node.status = "success" if node.variable is not None or node.output is not None else "skipped"
             node.error = None
             node.finished_at = entry.timestamp
         elif etype == DagsterEventType.STEP_FAILURE:
-            node.status = "failed"
             node.finished_at = entry.timestamp
             node.error = step_failure_message(data)
             err = getattr(data, "error", None)
@@ -361,7 +424,6 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
                 node.stack = "\n".join(stack)
             execution.failed_node = execution.failed_node or key
         elif etype == DagsterEventType.STEP_SKIPPED:
-            node.status = "skipped"
             node.finished_at = entry.timestamp
         if node.started_at and node.finished_at:
             node.duration_ms = round((node.finished_at - node.started_at) * 1000, 2)
@@ -380,43 +442,3 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
         key=lambda n: (n.started_at or n.finished_at or float("inf"), position.get(n.node_id, len(position))),
     )
     execution.context = context
-
-
-def step_failure_message(data: Any) -> str | None:
-    """What a user should read for a STEP_FAILURE: the node's own message, not Dagster's wrappers."""
-    failure = getattr(data, "user_failure_data", None)
-    if failure is not None and failure.description:
-        return str(failure.description)  # a Failure raised by the node carries its user-facing text
-    error = getattr(data, "error", None)
-    return _user_error_message(error) if error is not None else None
-
-
-_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError", "RetryRequested")
-
-
-def _user_error_message(err: Any) -> str:
-    """The message of the node's own exception, not Dagster's wrappers around it.
-
-    After the last retry Dagster reports "Exceeded max_retries of N" (RetryRequested); the cause
-    that says what went wrong is further down the chain.
-    """
-    current = err
-    while (
-        current is not None
-        and current.cause is not None
-        and (current.cls_name in _WRAPPERS or (current.cls_name or "").startswith("Dagster"))
-    ):
-        current = current.cause
-    chosen = current or err
-    message = chosen.message.strip()
-    prefix = f"{chosen.cls_name}: " if chosen.cls_name else ""
-    for candidate in (f"connectflow_dagster.errors.{prefix}", prefix):
-        if candidate and message.startswith(candidate) and chosen.cls_name in _OWN_ERRORS:
-            message = message[len(candidate) :]
-            break
-    if err is not chosen and err.cls_name == "RetryRequested":
-        message = f"{message} ({err.message.strip()})"
-    return message
-
-
-_OWN_ERRORS = {"NodeExecutionError", "NonRetriableNodeError", "CredentialError", "TemplateError"}

@@ -21,7 +21,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from connectflow_dagster.registry import NodeRegistry
+from connectflow_dagster.dispatch.notify import RunWatcher
+from connectflow_dagster.registry import NodeRegistry, get_registry
 from gateway import errors
 from gateway.auth.oauth import OAuthStateMiddleware, build_oauth
 from gateway.auth.rate_limit import SignInLimiter
@@ -38,20 +39,18 @@ from gateway.routes import (
     invitations,
     node_types,
     tokens,
-    trigger,
     webhooks,
     workflows,
 )
-from gateway.runs import BackgroundRuns
+from gateway.security_headers import SecurityHeaders
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("gateway")
 
+# The trigger ingest routes come first, built from the triggers' declarations (webhooks.ingest_router):
+# routes are matched in order, one by one, and ingest is the hot path (docs/decisions.md, "Ingest hot
+# path"). No router below serves a trigger's URL.
 ROUTERS: list[APIRouter] = [
-    # Trigger ingest first: routes are matched in this order, one by one, and ingest is the hot path
-    # (docs/decisions.md, "Ingest hot path"). No other router serves /api/webhooks/ or /api/trigger.
-    webhooks.router,
-    trigger.router,
     health.router,
     auth.router,
     invitations.router,
@@ -106,7 +105,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
         try:
             yield
         finally:
-            await run_in_threadpool(app.state.background_runs.shutdown)
+            app.state.run_watcher.close()
             await dagster_ui.close_upstream(app)
 
     app = FastAPI(
@@ -123,9 +122,10 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     app.state.registry = registry
     app.state.sign_in_limiter = SignInLimiter(settings.sign_in_attempts, settings.sign_in_window_seconds)
     app.state.sign_up_limiter = SignInLimiter(settings.sign_up_attempts, settings.sign_up_window_seconds)
-    app.state.background_runs = BackgroundRuns()
+    app.state.run_watcher = RunWatcher()  # wakes after-run webhooks and live events (dispatch.notify)
     app.state.oauth = build_oauth(settings)
     errors.install(app)
+    app.include_router(webhooks.ingest_router(registry or get_registry()))
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(OAuthStateMiddleware, https_only=bool(settings.cookie_secure))
@@ -134,6 +134,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
     if mount_ui:
         for mount in ui_mounts():
             mount(app)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, the editor's and the 413's too
     return app
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,15 +73,38 @@ def app_factory():  # type: ignore[no-untyped-def]
     is_flag=True,
     help="Log warnings and errors only (what `connectflow up` uses; it prints the URLs itself).",
 )
-def serve(host: str | None, port: int | None, no_ui: bool, workers: int, quiet: bool) -> None:
-    """Start the gateway (REST API, sign-in and the editor) on CONNECTFLOW_HOST:CONNECTFLOW_PORT.
+@click.option(
+    "--worker-processes",
+    type=click.IntRange(0, 64),
+    help="Warm worker processes to start with the gateway (default: one per core; 0: none).",
+)
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="Start no worker: runs wait in the inbox for a `connectflow worker` started elsewhere "
+    "(what `connectflow up` does, as it starts the workers itself).",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    no_ui: bool,
+    workers: int,
+    quiet: bool,
+    worker_processes: int | None,
+    no_worker: bool,
+) -> None:
+    """Start the gateway (REST API, sign-in and the editor) on CONNECTFLOW_HOST:CONNECTFLOW_PORT,
+    and warm workers that execute its runs.
 
     \b
-    One process is the default: it accepts ~1,900 webhooks/s on one core (bench/ingest.py), and on a
-    small machine the other cores are the warm workers'. Several processes (--workers N, API only)
-    raise the accept rate on a larger machine; sign-in throttling is then per process.
+    Every run (Execute, retry, webhooks, API keys, schedules) is an inbox event executed by a
+    worker, so `serve` alone starts `connectflow worker` processes (one per core unless
+    --worker-processes N) and stops them when it stops; --no-worker (or --worker-processes 0)
+    leaves that to workers started elsewhere.
+    One gateway process is the default: it accepts ~1,900 webhooks/s on one core (bench/ingest.py),
+    and on a small machine the other cores are the workers'. Several processes (--workers N, API
+    only) raise the accept rate on a larger machine; sign-in throttling is then per process.
     """
-    import uvicorn
     from sqlalchemy.exc import OperationalError
 
     from connectflow_dagster.config import get_settings
@@ -120,6 +145,42 @@ def serve(host: str | None, port: int | None, no_ui: bool, workers: int, quiet: 
     plural = f", {workers} processes" if workers > 1 else ""
     if not quiet:
         click.echo(f"ConnectFlow gateway on http://{host}:{port}/  (API docs: /api/docs{plural})")
+    worker_supervisor = (
+        None if no_worker or worker_processes == 0 else _start_workers(worker_processes, quiet)
+    )
+    try:
+        _run_gateway(options, workers, with_ui)
+    finally:
+        if worker_supervisor is not None:
+            _stop_workers(worker_supervisor)
+
+
+def _start_workers(count: int | None, quiet: bool = False) -> subprocess.Popen[bytes]:
+    """``connectflow worker`` as a child process (it supervises its own worker processes)."""
+    from connectflow_dagster.dispatch.worker import default_process_count
+
+    count = count or default_process_count()
+    argv = [sys.executable, "-m", "connectflow_dagster.cli", "worker", "--processes", str(count)]
+    proc = subprocess.Popen(argv, env=os.environ.copy())
+    if not quiet:
+        click.echo(f"started {count} worker process{'es' if count > 1 else ''} (pid {proc.pid})")
+    return proc
+
+
+def _stop_workers(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: each worker finishes its current run, then stops."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _run_gateway(options: dict[str, Any], workers: int, with_ui: bool) -> None:
+    import uvicorn
+
     if workers > 1:
         # Worker processes are spawned and import the app themselves; they inherit this environment.
         os.environ[WORKERS_ENV] = str(workers)

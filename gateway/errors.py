@@ -7,9 +7,10 @@ invalid request (pydantic)                 422     ``detail``: [{loc, msg, type}
 ``WorkflowInvalid``                        422     ``detail`` + ``problems`` [{message, node_id, field}]
 ``CredentialInvalid``                      422     ``detail``: [{loc: [body, data, field], msg}]
 ``UnknownCredentialType``                  422     ``detail``: [{loc: [body, type], msg}]
+``TriggerEventInvalid`` (a trigger's body)  400     ``detail``
 ``NotFound`` (also another user's object)  404     ``detail``
 ``EmailTaken``                             409     ``detail``
-``runs.Conflict``                          409     ``detail``
+``Conflict``                                409     ``detail``
 database unreachable / locked              503     ``detail`` (nothing was saved)
 ``SecretKeyMissing`` / ``DecryptionFailed``  503   ``detail``
 =========================================  ======  ==================================================
@@ -26,11 +27,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from connectflow_dagster.crypto import DecryptionFailed, SecretKeyMissing
-from connectflow_dagster.errors import NotFound, WorkflowInvalid
-from connectflow_dagster.store.credentials import CredentialInvalid, UnknownCredentialType
-from connectflow_dagster.store.users import EmailTaken
-from gateway.runs import Conflict
+from connectflow_dagster.errors import (
+    Conflict,
+    CredentialInvalid,
+    DecryptionFailed,
+    EmailTaken,
+    NotFound,
+    SecretKeyMissing,
+    TriggerEventInvalid,
+    UnknownCredentialType,
+    WorkflowInvalid,
+)
 
 log = logging.getLogger("gateway")
 
@@ -73,6 +80,10 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": [{"loc": ["body", "type"], "msg": str(exc), "type": "value_error"}]}, status_code=422
         )
+
+    @app.exception_handler(TriggerEventInvalid)
+    async def _bad_event(_: Request, exc: TriggerEventInvalid) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

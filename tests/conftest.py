@@ -113,7 +113,8 @@ class CFEnv:
     ):  # type: ignore[no-untyped-def]
         """Save ``workflow`` (unique id per call unless given) and execute it; returns the Execution."""
         from connectflow_dagster import spec
-        from connectflow_dagster.execution import RunTarget, get_execution, start_run
+        from connectflow_dagster.dispatch.worker import run_in_process
+        from connectflow_dagster.execution import RunTarget, get_execution
         from connectflow_dagster.store.db import session_scope
         from connectflow_dagster.store.workflows import save_workflow
 
@@ -126,7 +127,9 @@ class CFEnv:
         with session_scope() as session:
             saved = save_workflow(session, owner_id, wf)
             target = RunTarget(saved.spec(), saved.version.id, saved.version.number, owner_id)
-        run_id = start_run(self.instance, target, trigger_node_id=trigger, payload=payload, runtime=runtime)
+        run_id = run_in_process(
+            target, trigger_node_id=trigger, payload=payload, runtime=runtime, instance=self.instance
+        )
         return get_execution(self.instance, run_id)
 
 
@@ -141,6 +144,10 @@ def _activate(monkeypatch: pytest.MonkeyPatch, home: Path, database_url: str | N
     monkeypatch.setenv("CONNECTFLOW_SIGNUP", "open")
     monkeypatch.setenv("CONNECTFLOW_SIGN_UP_ATTEMPTS", "1000000")
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    # Never act as the developer's own login or token (connectflow login, CONNECTFLOW_TOKEN).
+    for name in ("CONNECTFLOW_TOKEN", "CONNECTFLOW_URL", "CONNECTFLOW_USER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home.parent / "xdg-config"))
     if database_url:
         monkeypatch.setenv("CONNECTFLOW_DATABASE_URL", database_url)
     else:
@@ -163,6 +170,9 @@ def cf(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monke
     home = tmp_path / "cfhome"
     _activate(monkeypatch, home, database_url)
     yield CFEnv(home=home, backend=backend, database_url=database_url)
+    from connectflow_dagster.identity import connect
+
+    connect()  # forget a cf.connect(...) made by the test
     from connectflow_dagster.config import get_settings
     from connectflow_dagster.instance import reset_instance
     from connectflow_dagster.store.db import reset_caches

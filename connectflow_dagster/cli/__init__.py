@@ -1,11 +1,12 @@
 """``connectflow`` command line. Each module here adds one family of commands to ``main``.
 
-| module                  | commands                         |
-|-------------------------|----------------------------------|
-| engine.py               | run, executions, up              |
-| dispatch.py             | worker                           |
-| keys.py                 | rotate-keys                      |
-| ``connectflow.cli`` EPs | serve (``gateway.cli``)          |
+| module                  | commands                           |
+|-------------------------|------------------------------------|
+| engine.py               | run, executions, up                |
+| account.py              | login, logout, whoami, create-user |
+| dispatch.py             | worker                             |
+| keys.py                 | rotate-keys                        |
+| ``connectflow.cli`` EPs | serve (``gateway.cli``)            |
 
 Other packages add commands through the ``connectflow.cli`` entry-point group (each entry point names a
 click command): that is how the gateway contributes ``serve`` without the engine importing the
@@ -23,7 +24,7 @@ import click
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-_COMMAND_MODULES = ("engine", "dispatch", "keys")
+_COMMAND_MODULES = ("engine", "account", "dispatch", "keys")
 ENTRY_POINT_GROUP = "connectflow.cli"
 
 
@@ -31,6 +32,9 @@ ENTRY_POINT_GROUP = "connectflow.cli"
 @click.version_option(package_name="connectflow-dagster")
 def main() -> None:
     """ConnectFlow: workflow automation on Dagster."""
+    # Files ConnectFlow and the Dagster processes it starts create (SQLite database and its WAL,
+    # Dagster storage, IO-manager pickles, keys) are for this account only: 0600, directories 0700.
+    os.umask(0o077)
 
 
 for _name in _COMMAND_MODULES:

@@ -95,22 +95,16 @@ def print_execution(execution: Any) -> None:
 @click.option("--trigger", help="Node id of the trigger to fire (default: the first trigger).")
 @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
 def run(file: Path, input_: str | None, trigger: str | None, as_json: bool) -> None:
-    """Save (or reuse) the workflow in FILE and execute it as a Dagster run."""
-    from connectflow_dagster.execution import RunTarget, get_execution, start_run
-    from connectflow_dagster.instance import get_instance
-    from connectflow_dagster.store.db import session_scope
-    from connectflow_dagster.store.workflows import local_user, save_workflow
+    """Save (or reuse) the workflow in FILE as your user and execute it as a Dagster run.
+
+    Logged in (`connectflow login`, or CONNECTFLOW_TOKEN): through the gateway, so it is in your
+    editor. Otherwise on this home's database as the local account (CONNECTFLOW_USER)."""
+    from connectflow_dagster import authoring
 
     workflow = load_workflow_file(file)
     payload = _read_json_arg(input_, "--input") if input_ is not None else None
     try:
-        with session_scope() as session:
-            owner = local_user(session)
-            saved = save_workflow(session, owner.id, workflow)
-            target = RunTarget(saved.spec(), saved.version.id, saved.version.number, owner.id)
-        instance = get_instance()
-        run_id = start_run(instance, target, trigger_node_id=trigger, payload=payload)
-        execution = get_execution(instance, run_id)
+        execution = authoring.run(workflow, payload, trigger=trigger)
     except ConnectFlowError as exc:
         _fail(str(exc))
     if as_json:
@@ -132,20 +126,18 @@ def run(file: Path, input_: str | None, trigger: str | None, as_json: bool) -> N
 def executions(
     execution_id: str | None, workflow_id: str | None, status: str | None, limit: int, as_json: bool
 ) -> None:
-    """List executions (from Dagster run storage), or show one with EXECUTION_ID."""
-    from connectflow_dagster.execution import get_execution, list_executions
-    from connectflow_dagster.instance import get_instance
+    """List your executions, or show one with EXECUTION_ID (same user choice as `run`)."""
+    from connectflow_dagster import authoring
 
-    instance = get_instance()
     try:
         if execution_id:
-            execution = get_execution(instance, execution_id)
+            execution = authoring.execution(execution_id)
             if as_json:
                 click.echo(json.dumps(execution.to_dict(), indent=2, default=str))
             else:
                 print_execution(execution)
             return
-        rows = list_executions(instance, workflow_id=workflow_id, status=status, limit=limit, with_nodes=True)
+        rows = authoring.executions(workflow_id, status=status, limit=limit, with_nodes=True)
     except ConnectFlowError as exc:
         _fail(str(exc))
     if as_json:
@@ -159,7 +151,7 @@ def executions(
         click.echo(
             f"{r.id}  "
             + click.style(f"{r.status:<8}", fg=colour)
-            + f"  {r.workflow_id:<24} v{r.version:<3} {r.started_at or '-':<32} "
+            + f"  {r.workflow_id or '-':<24} v{r.version or '-':<3} {r.started_at or '-':<32} "
             f"{(r.duration_ms or 0):>8.0f} ms"
         )
 
@@ -223,7 +215,8 @@ def up_processes(
     me = [_bin("connectflow")]
     procs: list[tuple[str, list[str]]] = []
     if "serve" in main.commands:
-        procs.append(("gateway", [*me, "serve", "--quiet"]))
+        # `up` starts the workers itself (below), once: the gateway must not start its own.
+        procs.append(("gateway", [*me, "serve", "--quiet", "--no-worker"]))
     if "worker" in main.commands:
         procs.append(("worker", [*me, "worker", *(["--processes", str(workers)] if workers else [])]))
     if with_webserver:

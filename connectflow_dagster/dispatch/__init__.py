@@ -1,6 +1,8 @@
-"""Dispatch: the trigger inbox, warm workers, the Dagster sensor and schedules, the threaded executor.
+"""Dispatch: the trigger inbox, warm workers, the Dagster sensor and schedules, live run events.
 
-``inbox`` stores accepted events; ``worker`` claims and runs them in-process; ``dagster_defs`` gives
-the code location its inbox sensor and one schedule per schedule trigger; ``executor`` runs a run's
-independent ops concurrently; ``live`` turns a run's event log into node status changes.
+``inbox`` stores accepted events; ``ingest`` finds the trigger a request is for and accepts it;
+``worker`` claims and runs them in-process; ``dagster_defs`` gives the code location its inbox sensor
+and one schedule per schedule trigger; ``live`` turns a
+run's event log into node status changes. The threaded executor runs below, beside the compiler
+(``connectflow_dagster/executor.py``).
 """

@@ -1,44 +1,14 @@
-"""Settings of trigger ingest and dispatch, read from the environment (``CONNECTFLOW_*``)."""
+"""Dispatch's settings are a section of the one ``connectflow_dagster.config.Settings``.
+
+``DispatchSettings`` / ``get_dispatch_settings`` are that class and its cached instance under the
+names dispatch code has used (clearing either cache clears both: they are one function).
+"""
 
 from __future__ import annotations
 
-import functools
-from typing import Literal
+from connectflow_dagster.config import Settings, get_settings
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+DispatchSettings = Settings
+get_dispatch_settings = get_settings
 
-
-class DispatchSettings(BaseSettings):
-    """How accepted trigger events become Dagster runs."""
-
-    model_config = SettingsConfigDict(env_prefix="CONNECTFLOW_", extra="ignore")
-
-    dispatch: Literal["worker", "sensor"] = Field(
-        default="worker",
-        description="worker: warm `connectflow worker` processes run events in-process (default); "
-        "sensor: a Dagster sensor submits them to the instance's run coordinator and launcher.",
-    )
-    lease_seconds: float = Field(
-        default=30.0, gt=0, description="A claimed event returns to the queue if its worker stops renewing."
-    )
-    max_attempts: int = Field(
-        default=3, ge=1, description="Executions of one event, counting retries after a worker died."
-    )
-    retry_delay_seconds: float = Field(default=1.0, ge=0, description="Wait before retrying a crashed event.")
-    max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest accepted trigger body.")
-    worker_idle_poll_seconds: float = Field(
-        default=0.02, gt=0, description="How often an idle worker looks for new events."
-    )
-    sensor_batch: int = Field(default=50, ge=1, description="Events the sensor submits per evaluation.")
-    trigger_key: str | None = Field(
-        default=None,
-        description="Server key for API-key hashes and trigger secrets; default: a random key kept "
-        "in $CONNECTFLOW_HOME/trigger.key (mode 0600).",
-    )
-
-
-@functools.cache
-def get_dispatch_settings() -> DispatchSettings:
-    """The dispatch settings of this process (cached; tests call ``cache_clear()``)."""
-    return DispatchSettings()
+__all__ = ["DispatchSettings", "get_dispatch_settings"]

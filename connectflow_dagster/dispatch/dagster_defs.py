@@ -38,7 +38,7 @@ from dagster import (
 from sqlalchemy import select, update
 
 from connectflow_dagster.compiler import compile_problems, job_name, workflow_prefix
-from connectflow_dagster.dispatch import inbox
+from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.models import TriggerEvent
@@ -81,6 +81,8 @@ def enqueue_tick(workflow_id: str, node_id: str, scheduled: dt.datetime) -> tupl
             payload=payload,
             dedup_key=f"schedule:{node_id}:{when}",
         )
+    if accepted.created:
+        notify.publish(notify.INBOX)
     return accepted.execution_id, accepted.created
 
 
@@ -182,6 +184,7 @@ def submit_pending_events(instance: DagsterInstance, limit: int) -> list[str]:
                     payload=event.payload,
                     run_id=event.id,
                     event_id=event.id,
+                    parent_run_id=event.parent_run_id,  # a retry: re-execution from failure
                 )
             if run.status == DagsterRunStatus.NOT_STARTED:
                 instance.submit_run(event.id, workspace=None)  # type: ignore[arg-type]  # queued coordinator ignores it
@@ -239,6 +242,8 @@ def complete_finished_submissions(instance: DagsterInstance, limit: int = RECONC
                 .where(TriggerEvent.id.in_(missing), *submitted)
                 .values(status=inbox.FAILED, finished_at=now, error="its Dagster run was deleted")
             )
+    for execution_id in finished + missing:  # after-run webhooks and live events waiting on them
+        notify.publish(notify.RUN_END, execution_id)
     return finished
 
 

@@ -7,6 +7,12 @@ Life of an event (``cf_trigger_inbox.status``)::
        └── lease expired ─┤──fail(retry)──► pending     (worker died / could not start the run)
                           └──fail(final)──► failed      (attempts exhausted, or nothing to run)
     pending ──sensor──► submitted                       (handed to Dagster's run coordinator)
+    pending / claimed ──cancel──► canceled              (canceled before its run started)
+
+Every execution is an event: webhooks, API keys, schedules, the editor's and the API's Execute, the
+Python API and ``connectflow run``, and retry from failure (an event with ``parent_run_id``: its run
+re-executes the parent's failed steps on the parent's pinned version). Whoever commits an event
+sends an ``INBOX`` notification (``dispatch.notify``) so an idle worker wakes at once.
 
 The row id is the Dagster run id of the event's execution. ``dedup_key`` is unique per workflow, so a
 redelivery returns the original id and creates nothing. Claims are leases: a worker renews its lease
@@ -29,12 +35,14 @@ from sqlalchemy import Connection, Table, and_, bindparam, func, or_, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from connectflow_dagster.dispatch import notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.models import TriggerEvent
 
 PENDING, CLAIMED, DONE, FAILED, SUBMITTED = "pending", "claimed", "done", "failed", "submitted"
-TERMINAL = frozenset({DONE, FAILED, SUBMITTED})
+CANCELED = "canceled"
+TERMINAL = frozenset({DONE, FAILED, SUBMITTED, CANCELED})
 
 _inbox: Table = TriggerEvent.__table__  # type: ignore[assignment]
 
@@ -59,6 +67,7 @@ class ClaimedEvent:
     payload: Any
     attempts: int
     claimed_by: str
+    parent_run_id: str | None = None
 
 
 def _now() -> dt.datetime:
@@ -93,6 +102,7 @@ def accept_event(
     trigger_node_id: str,
     payload: Any,
     dedup_key: str | None = None,
+    parent_run_id: str | None = None,
 ) -> Accepted:
     """Store an event with ``executor`` (the caller commits) unless its dedup key is already there.
 
@@ -113,6 +123,7 @@ def accept_event(
         "attempts": 0,
         "available_at": now,
         "created_at": now,
+        "parent_run_id": parent_run_id,
     }
     dialect = _dialect_name(executor)
     statement = _ACCEPT["postgresql" if dialect == "postgresql" else "sqlite"]
@@ -131,26 +142,32 @@ def enqueue(
     payload: Any,
     dedup_key: str | None = None,
     *,
+    parent_run_id: str | None = None,
     session: Session | None = None,
 ) -> tuple[str, bool]:
-    """Accept an event and commit it; returns ``(execution_id, created)``.
+    """Accept an event, commit it and wake an idle worker; returns ``(execution_id, created)``.
 
-    This is what the editor's and the API's "Execute" call. With ``session`` the row is added to that
-    session and the caller commits.
+    This is what the editor's and the API's "Execute", retry and the Python API call. With
+    ``session`` (a request's own) the event is committed in it: one connection per request, so
+    concurrent requests cannot exhaust the pool waiting for a second one.
     """
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         workflow_id=workflow_id,
         owner_id=owner_id,
         version_id=version_id,
         trigger_node_id=trigger_node_id,
         payload=payload,
         dedup_key=dedup_key,
+        parent_run_id=parent_run_id,
     )
     if session is not None:
-        accepted = accept_event(session, **kwargs)  # type: ignore[arg-type]
+        accepted = accept_event(session, **kwargs)
+        session.commit()
     else:
         with session_scope() as own:
-            accepted = accept_event(own, **kwargs)  # type: ignore[arg-type]
+            accepted = accept_event(own, **kwargs)
+    if accepted.created:
+        notify.publish(notify.INBOX)
     return accepted.execution_id, accepted.created
 
 
@@ -162,9 +179,27 @@ def _claimable(now: dt.datetime):  # type: ignore[no-untyped-def]
 
 
 def has_claimable_event(session: Session) -> bool:
-    """A cheap read an idle worker polls before it takes the write lock to claim."""
+    """A cheap read a worker makes before it takes the write lock to claim."""
     now = _now()
     return session.execute(select(_inbox.c.id).where(_claimable(now)).limit(1)).first() is not None
+
+
+def next_due(session: Session) -> dt.datetime | None:
+    """When the next not-yet-claimable event becomes claimable: a pending event delayed for retry,
+    or a claim whose lease runs out (its worker may have died). None when there is none."""
+    pending = session.execute(
+        select(func.min(_inbox.c.available_at)).where(_inbox.c.status == PENDING)
+    ).scalar()
+    leased = session.execute(
+        select(func.min(_inbox.c.lease_expires_at)).where(_inbox.c.status == CLAIMED)
+    ).scalar()
+    times = [_aware(t) for t in (pending, leased) if t is not None]
+    return min(times) if times else None
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes for what was stored as UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def claim_next_event(
@@ -175,7 +210,6 @@ def claim_next_event(
     Claimable: pending and due, or claimed under a lease that expired (its worker died). Each claim
     counts as an attempt.
     """
-    lease = lease_seconds if lease_seconds is not None else get_dispatch_settings().lease_seconds
     now = _now()
     candidate = (
         select(_inbox.c.id)
@@ -185,9 +219,29 @@ def claim_next_event(
     )
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
+    return _claim(session, candidate.scalar_subquery(), now, worker_id, lease_seconds, status)
+
+
+def claim_event(
+    session: Session, event_id: str, worker_id: str, *, lease_seconds: float | None = None
+) -> ClaimedEvent | None:
+    """Lease one given event to ``worker_id`` if it is claimable now (the Python API executing the
+    event it just enqueued), or None (another worker holds it, or it is finished)."""
+    return _claim(session, event_id, _now(), worker_id, lease_seconds, CLAIMED)
+
+
+def _claim(
+    session: Session,
+    which: Any,
+    now: dt.datetime,
+    worker_id: str,
+    lease_seconds: float | None,
+    status: str,
+) -> ClaimedEvent | None:
+    lease = lease_seconds if lease_seconds is not None else get_dispatch_settings().lease_seconds
     statement = (
         update(_inbox)
-        .where(_inbox.c.id == candidate.scalar_subquery())
+        .where(_inbox.c.id == which)
         .where(_claimable(now))
         .values(
             status=status,
@@ -203,6 +257,7 @@ def claim_next_event(
             _inbox.c.trigger_node_id,
             _inbox.c.payload,
             _inbox.c.attempts,
+            _inbox.c.parent_run_id,
         )
     )
     row = session.execute(statement).first()
@@ -218,6 +273,7 @@ def claim_next_event(
         payload=json.loads(row.payload),
         attempts=row.attempts,
         claimed_by=worker_id,
+        parent_run_id=row.parent_run_id,
     )
 
 
@@ -259,6 +315,7 @@ def fail_event(
     """
     settings = get_dispatch_settings()
     if retry and attempts < settings.max_attempts:
+        # Back in the queue after a delay: every idle worker recomputes when to look again.
         _finish(
             session,
             event_id,
@@ -269,11 +326,24 @@ def fail_event(
             lease_expires_at=None,
             available_at=_now() + dt.timedelta(seconds=settings.retry_delay_seconds * attempts),
         )
+        notify.publish(notify.INBOX)
         return PENDING
     _finish(
         session, event_id, worker_id, status=FAILED, error=error, lease_expires_at=None, finished_at=_now()
     )
     return FAILED
+
+
+def cancel_event(session: Session, event_id: str, *, error: str | None = None) -> bool:
+    """Mark a pending (or claimed, not yet running) event canceled, committed; False when it is not
+    pending or claimed any more. A worker that already claimed it sees the cancel before it runs."""
+    result = session.execute(
+        update(_inbox)
+        .where(_inbox.c.id == event_id, _inbox.c.status.in_((PENDING, CLAIMED)))
+        .values(status=CANCELED, lease_expires_at=None, finished_at=_now(), error=error)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get_event(session: Session, event_id: str) -> TriggerEvent | None:

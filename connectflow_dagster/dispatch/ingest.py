@@ -23,9 +23,9 @@ from sqlalchemy import Connection, Table, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
-from connectflow_dagster.dispatch import inbox
-from connectflow_dagster.dispatch.keys import StoredSecret
+from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.registry import get_registry
+from connectflow_dagster.store.keys import StoredSecret
 from connectflow_dagster.store.models import TriggerSecret, Workflow, WorkflowVersion
 
 
@@ -127,14 +127,16 @@ def resolve(
     trigger_type: str,
     *,
     path: str | None = None,
+    path_param: str = "path",
     owner_id: str | None = None,
     require_active: bool = True,
 ) -> tuple[TriggerTarget, StoredSecret | None] | None:
     """The trigger that should receive this request and its secret (or None), or None (→ 404).
 
     One query reads the live workflow, its current version's id and hash, and its trigger secrets;
-    the version's parsed spec comes from the cache. For webhooks ``path`` picks the node whose
-    ``params.path`` equals it; a node with an empty path catches any path no other webhook node claims.
+    the version's parsed spec comes from the cache. For a trigger with a sub-path (webhooks) ``path``
+    picks the node whose ``params.<path_param>`` equals it; a node with an empty one catches any path
+    no other node of that type claims.
     """
     rows = connection.execute(_LIVE_TRIGGER, {"workflow_id": workflow_id}).all()
     if not rows:
@@ -144,8 +146,8 @@ def resolve(
         return None
     workflow, candidates = _parsed_by_hash(connection, workflow_id, version_id, content_hash, trigger_type)
     if path is not None:
-        exact = [(n, p) for n, p in candidates if getattr(p, "path", "").strip("/") == path.strip("/")]
-        candidates = exact or [(n, p) for n, p in candidates if not getattr(p, "path", "")]
+        exact = [(n, p) for n, p in candidates if getattr(p, path_param, "").strip("/") == path.strip("/")]
+        candidates = exact or [(n, p) for n, p in candidates if not getattr(p, path_param, "")]
     if not candidates:
         return None
     node, params = candidates[0]
@@ -181,7 +183,8 @@ def accept(
 ) -> inbox.Accepted:
     """Store the event for ``target`` and commit; the caller answers 2xx only after this returns.
 
-    Takes an ORM session or, on the webhook hot path, a plain Core connection."""
+    Takes an ORM session or, on the webhook hot path, a plain Core connection. A new event wakes an
+    idle worker (``dispatch.notify``)."""
     accepted = inbox.accept_event(
         connection,
         workflow_id=target.workflow_id,
@@ -192,4 +195,6 @@ def accept(
         dedup_key=dedup_key,
     )
     connection.commit()
+    if accepted.created:
+        notify.publish(notify.INBOX, connection=connection if isinstance(connection, Connection) else None)
     return accepted

@@ -3,7 +3,8 @@
 ``RunEventReader.poll()`` returns what happened since the last poll (by event-log cursor): each node
 going ``running``, ``success``, ``failed``, ``skipped`` or ``retrying``, the run starting and the run's
 end. The gateway streams these as server-sent events; the editor patches node status from them.
-A node that completed without an output (a trigger that did not fire) counts as skipped.
+Every status comes from ``connectflow_dagster/statuses.py``, the translation the executions read
+model uses too.
 """
 
 from __future__ import annotations
@@ -13,26 +14,16 @@ from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance
 
-from connectflow_dagster.execution import run_status_name, step_failure_message
+from connectflow_dagster.statuses import (
+    NODE_EVENTS,
+    RUN_END,
+    node_status,
+    output_counts,
+    run_status_name,
+    step_failure_message,
+)
 
-_OF_INTEREST = {
-    DagsterEventType.RUN_START,
-    DagsterEventType.RUN_SUCCESS,
-    DagsterEventType.RUN_FAILURE,
-    DagsterEventType.RUN_CANCELED,
-    DagsterEventType.STEP_START,
-    DagsterEventType.STEP_RESTARTED,
-    DagsterEventType.STEP_OUTPUT,
-    DagsterEventType.STEP_SUCCESS,
-    DagsterEventType.STEP_FAILURE,
-    DagsterEventType.STEP_SKIPPED,
-    DagsterEventType.STEP_UP_FOR_RETRY,
-}
-_RUN_END = {
-    DagsterEventType.RUN_SUCCESS: "success",
-    DagsterEventType.RUN_FAILURE: "failed",
-    DagsterEventType.RUN_CANCELED: "canceled",
-}
+_OF_INTEREST = {DagsterEventType.RUN_START, *RUN_END, *NODE_EVENTS}
 
 
 @dataclass(frozen=True)
@@ -74,33 +65,27 @@ class RunEventReader:
         etype, step, at = event.event_type, event.step_key, entry.timestamp
         if etype == DagsterEventType.RUN_START:
             return LiveEvent("run", {"status": "running", "at": at})
-        if etype in _RUN_END:
+        if etype in RUN_END:
             self.finished = True
-            data: dict[str, Any] = {"status": _RUN_END[etype], "at": at}
+            data: dict[str, Any] = {"status": RUN_END[etype], "at": at}
             if etype == DagsterEventType.RUN_FAILURE and entry.message:
                 data["error"] = entry.message
             return LiveEvent("end", data)
         if step is None:
             return None
-        if etype in (DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED):
-            return LiveEvent("node", {"node_id": step, "status": "running", "at": at})
         if etype == DagsterEventType.STEP_OUTPUT:
-            self._with_output.add(step)
+            if output_counts(event):
+                self._with_output.add(step)
             return None
-        if etype == DagsterEventType.STEP_SUCCESS:
-            status = "success" if step in self._with_output else "skipped"
-            return LiveEvent("node", {"node_id": step, "status": status, "at": at})
-        if etype == DagsterEventType.STEP_SKIPPED:
-            return LiveEvent("node", {"node_id": step, "status": "skipped", "at": at})
-        if etype == DagsterEventType.STEP_UP_FOR_RETRY:
-            return LiveEvent("node", {"node_id": step, "status": "retrying", "at": at})
+        status = node_status(etype, produced_output=step in self._with_output)
+        if status is None:
+            return None
+        data = {"node_id": step, "status": status, "at": at}
         if etype == DagsterEventType.STEP_FAILURE:
-            data = {"node_id": step, "status": "failed", "at": at}
             message = step_failure_message(event.event_specific_data)
             if message:
                 data["error"] = message
-            return LiveEvent("node", data)
-        return None
+        return LiveEvent("node", data)
 
 
 def run_status(instance: DagsterInstance, run_id: str) -> str | None:

@@ -11,10 +11,23 @@ worker dies, the lease expires and another worker claims the event; it finds the
 marks it failed with the reason (``connectflow/worker_lost`` tag) and starts a new attempt in the same
 Dagster run group (``dagster/root_run_id`` = event id), up to ``max_attempts``. A run that finished
 (success or a node failure) is never run again: redelivery only re-runs work that was lost.
+
+Every execution comes through here: triggers, schedules, the editor's and the API's Execute, retry
+from failure (an event with ``parent_run_id``) and the Python API / ``connectflow run`` without a
+gateway (``run_in_process``: enqueue, then ``Worker.execute_event`` in this process).
+
+Waiting costs nothing: an idle worker sleeps on an ``INBOX`` notification (``dispatch.notify``) and
+looks again after the safety poll, or when the next delayed event or expiring lease is due. While a
+run executes, a guard thread renews the lease and watches for ``CANCEL``: a run the gateway marked
+*canceling* is interrupted the way Dagster interrupts a run worker (``DagsterExecutionInterruptedError``
+in the executing thread), so Dagster records it canceled. When an event's run ends the worker sends
+``RUN_END`` (and ``RUN_PROGRESS`` as nodes start and end) for after-run webhooks and live events.
 """
 
 from __future__ import annotations
 
+import ctypes
+import datetime as dt
 import logging
 import os
 import signal
@@ -28,11 +41,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import (
+    DagsterEventType,
+    DagsterExecutionInterruptedError,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
 
 from connectflow_dagster.compiler import Runtime
-from connectflow_dagster.dagster_private import InMemoryJob, execute_run
-from connectflow_dagster.dispatch import inbox
+from connectflow_dagster.dagster_private import InMemoryJob, execute_run_iterator
+from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.execution import RunTarget, create_run
 from connectflow_dagster.instance import get_instance
@@ -44,6 +63,19 @@ log = logging.getLogger("connectflow.worker")
 
 
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+# Events that change what the live view shows: each sends RUN_PROGRESS.
+_PROGRESS = {
+    DagsterEventType.RUN_START,
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.STEP_SKIPPED,
+    DagsterEventType.STEP_UP_FOR_RETRY,
+    DagsterEventType.STEP_RESTARTED,
+    DagsterEventType.RUN_SUCCESS,
+    DagsterEventType.RUN_FAILURE,
+    DagsterEventType.RUN_CANCELED,
+}
 
 
 def new_worker_id() -> str:
@@ -64,25 +96,82 @@ class Outcome:
     status: str  # inbox status after handling
 
 
-class _LeaseKeeper(threading.Thread):
-    """Renews the lease on an event while its run executes."""
+class _RunGuard(threading.Thread):
+    """While a run executes: renews the event's lease, and interrupts the run when the gateway
+    marked it canceling (woken by a ``CANCEL`` notification, checked again at every renewal)."""
 
-    def __init__(self, event_id: str, worker_id: str, lease_seconds: float):
-        super().__init__(name=f"lease-{event_id[:8]}", daemon=True)
-        self.event_id, self.worker_id, self.lease = event_id, worker_id, lease_seconds
+    def __init__(self, worker: Worker, event_id: str, run_id: str, executing_thread: int):
+        super().__init__(name=f"guard-{event_id[:8]}", daemon=True)
+        self.worker, self.event_id, self.run_id = worker, event_id, run_id
+        self.executing_thread = executing_thread
         self.stopped = threading.Event()
+        self.executing = True  # cleared (under ``lock``) the moment the run returns
+        self.lock = threading.Lock()
+        self.interrupted = False
+
+    def stop(self) -> None:
+        with self.lock:
+            self.executing = False
+        self.stopped.set()
+        self.worker.cancel_listener().interrupt()
 
     def run(self) -> None:
-        while not self.stopped.wait(self.lease / 3):
-            try:
-                with session_scope() as session:
-                    if not inbox.renew_lease(
-                        session, self.event_id, self.worker_id, lease_seconds=self.lease
-                    ):
-                        log.warning("lost the lease on event %s", self.event_id)
-                        return
-            except Exception:  # the database may be briefly unavailable; try again next period
-                log.exception("could not renew the lease on event %s", self.event_id)
+        period = self.worker.lease_seconds / 3
+        listener = self.worker.cancel_listener()
+        next_renewal = time.monotonic() + period
+        while not self.stopped.is_set():
+            notes = listener.wait(max(0.0, next_renewal - time.monotonic()))
+            if self.stopped.is_set():
+                return
+            asked = any(n.payload == self.run_id for n in notes)
+            due = time.monotonic() >= next_renewal
+            if due:
+                next_renewal = time.monotonic() + period
+                if not self._renew():
+                    return
+            if asked or due:
+                self._interrupt_if_canceling()
+
+    def _renew(self) -> bool:
+        try:
+            with session_scope() as session:
+                if not inbox.renew_lease(
+                    session, self.event_id, self.worker.worker_id, lease_seconds=self.worker.lease_seconds
+                ):
+                    log.warning("lost the lease on event %s", self.event_id)
+                    return False
+        except Exception:  # the database may be briefly unavailable; try again next period
+            log.exception("could not renew the lease on event %s", self.event_id)
+        return True
+
+    def _interrupt_if_canceling(self) -> None:
+        try:
+            run = self.worker.instance.get_run_by_id(self.run_id)
+        except Exception:
+            log.exception("could not read the status of run %s", self.run_id)
+            return
+        if run is None or run.status != DagsterRunStatus.CANCELING:
+            return
+        with self.lock:
+            if not self.executing or self.interrupted:
+                return
+            self.interrupted = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self.executing_thread), ctypes.py_object(DagsterExecutionInterruptedError)
+            )
+        log.info("run %s: canceled from the API, interrupting it", self.run_id)
+
+
+class _StopFlag(threading.Event):
+    """``Worker.stop``: setting it also wakes the worker if it is waiting for work."""
+
+    def __init__(self, on_set: Any) -> None:
+        super().__init__()
+        self._on_set = on_set
+
+    def set(self) -> None:
+        super().set()
+        self._on_set()
 
 
 class Worker:
@@ -101,8 +190,37 @@ class Worker:
         self.instance = instance or get_instance()
         self.runtime = runtime
         self.lease_seconds = lease_seconds or settings.lease_seconds
-        self.idle_poll = settings.worker_idle_poll_seconds
-        self.stop = threading.Event()
+        self.safety_poll = settings.safety_poll_seconds
+        self._listeners_lock = threading.Lock()
+        self._inbox_listener: notify.Listener | None = None
+        self._cancel_listener: notify.Listener | None = None
+        self.stop = _StopFlag(self._wake)
+        self.idle = threading.Event()  # set while the worker sleeps, waiting for work
+
+    def _wake(self) -> None:
+        listener = self._inbox_listener
+        if listener is not None:
+            listener.interrupt()
+
+    def inbox_listener(self) -> notify.Listener:
+        with self._listeners_lock:
+            if self._inbox_listener is None:
+                self._inbox_listener = notify.listen(notify.INBOX)
+            return self._inbox_listener
+
+    def cancel_listener(self) -> notify.Listener:
+        with self._listeners_lock:
+            if self._cancel_listener is None:
+                self._cancel_listener = notify.listen(notify.CANCEL)
+            return self._cancel_listener
+
+    def close(self) -> None:
+        """Stop listening for notifications (the worker is done)."""
+        with self._listeners_lock:
+            for listener in (self._inbox_listener, self._cancel_listener):
+                if listener is not None:
+                    listener.close()
+            self._inbox_listener = self._cancel_listener = None
 
     def warm_up(self) -> None:
         """Import and open everything a run needs before the first event arrives."""
@@ -112,13 +230,37 @@ class Worker:
         with session_scope() as session:
             inbox.has_claimable_event(session)
         self.instance.get_runs_count(RunsFilter(tags={TAG_EVENT: "warm-up"}))
+        self.inbox_listener()
+        self.cancel_listener()
 
     def run_forever(self) -> None:
+        """Claim and execute events until ``stop`` is set; sleep on notifications in between."""
+        listener = self.inbox_listener()  # listening before the first look: nothing slips between
         log.info("worker %s ready", self.worker_id)
-        while not self.stop.is_set():
-            if self.run_one() is None:
-                self.stop.wait(self.idle_poll)
+        try:
+            while not self.stop.is_set():
+                if self.run_one() is None and not self.stop.is_set():
+                    timeout = self.idle_timeout()
+                    self.idle.set()  # tests wait for this before they enqueue
+                    listener.wait(timeout)
+                    self.idle.clear()
+        finally:
+            self.close()
         log.info("worker %s stopped", self.worker_id)
+
+    def idle_timeout(self) -> float:
+        """How long to sleep when there is nothing to claim: until a notification, the next delayed
+        event or expiring lease, or the safety poll, whichever comes first."""
+        try:
+            with session_scope() as session:
+                due = inbox.next_due(session)
+        except Exception:  # the database is unavailable: look again after the safety poll
+            log.exception("could not read the inbox")
+            return self.safety_poll
+        if due is None:
+            return self.safety_poll
+        wait = (due - dt.datetime.now(dt.UTC)).total_seconds()
+        return min(self.safety_poll, max(0.0, wait) + 0.01)
 
     def run_one(self) -> Outcome | None:
         """Claim and execute one event; None when there was nothing to claim."""
@@ -128,6 +270,39 @@ class Worker:
             event = inbox.claim_next_event(session, self.worker_id, lease_seconds=self.lease_seconds)
         if event is None:
             return None
+        return self._handle(event)
+
+    def execute_event(self, event_id: str, timeout: float | None = None) -> Outcome:
+        """Execute the given event here, now — or, if another worker already holds it, wait until it
+        finished. What the Python API and ``connectflow run`` use without a running worker."""
+        with notify.listen(notify.RUN_END) as ended:  # listening before the claim: no missed end
+            with session_scope() as session:
+                event = inbox.claim_event(session, event_id, self.worker_id, lease_seconds=self.lease_seconds)
+            if event is not None:
+                return self._handle(event)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                with session_scope() as session:
+                    row = inbox.get_event(session, event_id)
+                    status = row.status if row is not None else None
+                if status is None:
+                    raise LookupError(f"no inbox event {event_id}")
+                if status in inbox.TERMINAL and status != inbox.SUBMITTED:
+                    return Outcome(event_id, event_id, status)
+                if status == inbox.SUBMITTED:
+                    run = self.instance.get_run_by_id(event_id)
+                    if run is not None and run.is_finished:
+                        return Outcome(event_id, event_id, status)
+                left = (
+                    self.safety_poll
+                    if deadline is None
+                    else min(self.safety_poll, deadline - time.monotonic())
+                )
+                if left <= 0:
+                    raise TimeoutError(f"event {event_id} did not finish in time")
+                ended.wait(left)
+
+    def _handle(self, event: inbox.ClaimedEvent) -> Outcome:
         try:
             return self.execute(event)
         except Exception as exc:
@@ -141,9 +316,12 @@ class Worker:
                     retry=True,
                     attempts=event.attempts,
                 )
+            if status != inbox.PENDING:
+                notify.publish(notify.RUN_END, event.id)
             return Outcome(event.id, None, status)
 
     def execute(self, event: inbox.ClaimedEvent) -> Outcome:
+        """Create the event's run (or the next attempt of it) and execute it in this thread."""
         settings = get_dispatch_settings()
         previous = self.instance.get_runs(RunsFilter(tags={TAG_EVENT: event.id}))
         for run in previous:
@@ -174,6 +352,7 @@ class Worker:
                     retry=False,
                     attempts=event.attempts,
                 )
+            notify.publish(notify.RUN_END, event.id)
             return Outcome(event.id, None, status)
 
         with session_scope() as session:
@@ -188,6 +367,7 @@ class Worker:
             run_id=run_id,
             event_id=event.id,
             runtime=self.runtime,
+            parent_run_id=event.parent_run_id,
         )
         extra = {TAG_WORKER: self.worker_id}
         if previous:
@@ -199,18 +379,74 @@ class Worker:
                 }
             )
         self.instance.add_run_tags(run_id, extra)
-        keeper = _LeaseKeeper(event.id, self.worker_id, self.lease_seconds)
-        keeper.start()
-        try:
-            execute_run(InMemoryJob(job), self.instance.get_run_by_id(run_id) or run, self.instance)
-        finally:
-            keeper.stopped.set()
+        with session_scope() as session:
+            current = inbox.get_event(session, event.id)
+            canceled = current is not None and current.status == inbox.CANCELED
+        if canceled:  # canceled while the run was being created: it never starts
+            fresh = self.instance.get_run_by_id(run_id)
+            if fresh is not None and not fresh.is_finished:
+                self.instance.report_run_canceled(
+                    fresh, message="Canceled from the ConnectFlow API before it started."
+                )
+            notify.publish_many(notify.RUN_END, (event.id, run_id))
+            return Outcome(event.id, run_id, inbox.CANCELED)
+        self._run(event.id, run_id, job)
         return self._complete(event, run_id)
+
+    def _run(self, event_id: str, run_id: str, job: Any) -> None:
+        """Execute the created run to its end in this thread, sending progress notifications."""
+        run = self.instance.get_run_by_id(run_id)
+        if run is None or run.status not in (DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING):
+            return  # canceled (or otherwise finished) before it started
+        guard = _RunGuard(self, event_id, run_id, threading.get_ident())
+        guard.start()
+        try:
+            for dagster_event in execute_run_iterator(InMemoryJob(job), run, self.instance):
+                if dagster_event.event_type in _PROGRESS:
+                    notify.publish_many(notify.RUN_PROGRESS, (event_id, run_id))
+            guard.stop()
+        except DagsterExecutionInterruptedError:
+            # Delivered just after the run returned (it was canceled at the very end): nothing to do.
+            log.info("run %s was canceled", run_id)
+        finally:
+            guard.stop()
 
     def _complete(self, event: inbox.ClaimedEvent, run_id: str) -> Outcome:
         with session_scope() as session:
             inbox.complete_event(session, event.id, self.worker_id)
+        notify.publish_many(notify.RUN_END, (event.id, run_id))
         return Outcome(event.id, run_id, inbox.DONE)
+
+
+def run_in_process(
+    target: RunTarget,
+    *,
+    trigger_node_id: str | None = None,
+    payload: Any = None,
+    runtime: Runtime | None = None,
+    instance: DagsterInstance | None = None,
+) -> str:
+    """Execute ``target`` through the inbox, in this process, to its end; returns the execution id.
+
+    The one path, without a gateway or worker running (a notebook, ``connectflow run``): the event
+    is enqueued exactly as the API's Execute does, then this process executes it with the same
+    worker code (if a running worker claims it first, this waits for that worker to finish it)."""
+    from connectflow_dagster.execution import default_trigger
+
+    trigger_node_id = trigger_node_id or default_trigger(target.workflow)
+    event_id, _ = inbox.enqueue(
+        target.workflow.id or "",
+        target.owner_id,
+        target.version_id,
+        trigger_node_id,
+        payload if payload is not None else {},
+    )
+    worker = Worker(instance=instance, runtime=runtime)
+    try:
+        outcome = worker.execute_event(event_id)
+    finally:
+        worker.close()
+    return outcome.run_id or event_id
 
 
 def run_worker(*, install_signal_handlers: bool = True) -> None:
@@ -271,16 +507,23 @@ def run_worker_processes(count: int | None = None) -> int:
     get_engine()
     get_instance()
     count = count or default_process_count()
-    procs = start_worker_processes(count)
-    stopping = threading.Event()
+    stopping, wake = threading.Event(), threading.Event()
 
     def stop(*_: Any) -> None:
         stopping.set()
+        wake.set()
 
+    # Sleep until a child exits (SIGCHLD) or we are told to stop: no polling while all is well.
+    signal.signal(signal.SIGCHLD, lambda *_: wake.set())
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    procs = start_worker_processes(count)
     log.info("started %d worker processes: %s", count, ", ".join(str(p.pid) for p in procs))
-    while not stopping.wait(0.5):
+    while not stopping.is_set():
+        wake.wait(60)  # the timeout only guards against a lost signal
+        wake.clear()
+        if stopping.is_set():
+            break
         for i, proc in enumerate(procs):
             if proc.poll() is not None:
                 log.warning("worker pid %s exited with %s; starting a new one", proc.pid, proc.returncode)
@@ -290,10 +533,10 @@ def run_worker_processes(count: int | None = None) -> int:
 
 
 def configure_logging() -> None:
-    """Worker logs at CONNECTFLOW_LOG_LEVEL (INFO); migration chatter stays quiet."""
-    logging.basicConfig(
-        level=os.environ.get("CONNECTFLOW_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s"
-    )
+    """Worker logs at ``Settings.log_level`` (CONNECTFLOW_LOG_LEVEL); migration chatter stays quiet."""
+    from connectflow_dagster.config import get_settings
+
+    logging.basicConfig(level=get_settings().log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 

@@ -25,6 +25,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from connectflow_dagster.errors import CredentialError, NonRetriableNodeError, Problem
+from connectflow_dagster.nodes.ingress import Ingress
 from connectflow_dagster.templates import is_template
 from connectflow_dagster.transport import Resolver, connect_pinned, new_http_client
 
@@ -181,6 +182,19 @@ class NodeContext(Generic[AuthT]):
             text = text.replace(secret, "***")
         return text
 
+    def scrub_value(self, value: Any) -> Any:
+        """``value`` (JSON-like) with every secret this execution touched replaced by ***, in keys
+        and strings: a service that echoes the credential back must not get it stored in the output."""
+        if not self._secrets_seen:
+            return value
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {self.scrub(str(k)): self.scrub_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub_value(v) for v in value]
+        return value
+
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
@@ -206,6 +220,7 @@ class NodeType:
     credential: CredentialType[Any] | None = None
     outputs: tuple[str, ...] = ("main",)
     icon: str = ""
+    ingress: Ingress | None = None  # triggers called over HTTP: how (nodes/ingress.py)
 
     @property
     def is_trigger(self) -> bool:
@@ -273,6 +288,7 @@ class NodeType:
             "params_schema": self.params.model_json_schema(),
             "output_schema": self.output.model_json_schema() if self.output else None,
             "credential_type": self.credential.type if self.credential else None,
+            "ingress": self.ingress.describe() if self.ingress else None,
         }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from connectflow_dagster.nodes.base import NodeContext, NodeType, Params
+from connectflow_dagster.nodes.ingress import Ingress, TriggerPanel
 
 
 class ManualParams(Params):
@@ -27,4 +28,14 @@ node = NodeType(
     params=ManualParams,
     execute=execute,
     icon="play",
+    # Not an ingest route: the URL is the workflows API's execute endpoint (signed-in owner).
+    ingress=Ingress(
+        url="/api/workflows/{workflow_id}/execute",
+        served=False,
+        context=lambda event, params: event.body,
+        panel=TriggerPanel(
+            url_label="Press Execute (optionally with a JSON input), or call",
+            method_shown=True,
+        ),
+    ),
 )

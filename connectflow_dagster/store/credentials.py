@@ -21,7 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectflow_dagster.crypto import DecryptionFailed, KeyRing, get_keyring
-from connectflow_dagster.errors import ConnectFlowError, CredentialError, NotFound
+from connectflow_dagster.errors import (
+    CredentialError,
+    CredentialInvalid,
+    NotFound,
+    UnknownCredentialType,
+)
 from connectflow_dagster.nodes.base import CredentialFields, CredentialType
 from connectflow_dagster.registry import NodeRegistry, get_registry
 from connectflow_dagster.store.models import Credential, new_id, utcnow
@@ -40,18 +45,6 @@ __all__ = [
     "secret_field_names",
     "update_credential",
 ]
-
-
-class UnknownCredentialType(ConnectFlowError):
-    """No installed node type declares this credential type."""
-
-
-class CredentialInvalid(ConnectFlowError):
-    """The fields do not fit the credential type; ``errors`` name each field (never echo values)."""
-
-    def __init__(self, errors: list[dict[str, str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
 
 def credential_type(type_name: str, registry: NodeRegistry | None = None) -> CredentialType:

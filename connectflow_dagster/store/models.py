@@ -181,7 +181,7 @@ class TriggerEvent(Base):
     trigger_node_id: Mapped[str] = mapped_column(String(64))
     dedup_key: Mapped[str] = mapped_column(String(255))
     payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|claimed|done|failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # see dispatch/inbox.py
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -189,6 +189,8 @@ class TriggerEvent(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Set for a re-execution ("retry from failure"): the run whose failed steps this event re-runs.
+    parent_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class TriggerSecret(Base):

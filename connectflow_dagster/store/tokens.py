@@ -1,7 +1,7 @@
 """Personal access tokens: a user's credential for the management API, the CLI and notebooks.
 
 A token is ``cf_pat_<12 hex>_<secret>`` (256 random bits), minted and checked by the same machinery
-as API trigger keys (``dispatch/keys.py``: ``mint_key`` / ``key_matches``): the database keeps the
+as API trigger keys (``store/keys.py``: ``mint_key`` / ``key_matches``): the database keeps the
 public prefix and a keyed hash, so a stolen database yields no usable token, and the full token exists
 only in the answer that created it. Every token has scopes, an expiry and can be revoked; each use
 records ``last_used_at`` (at most once a minute, so reads do not turn into writes).
@@ -24,7 +24,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectflow_dagster.dispatch.keys import key_matches, mint_key, public_prefix
+from connectflow_dagster.store.keys import key_matches, mint_key, public_prefix
 from connectflow_dagster.store.models import PersonalAccessToken, User, utcnow
 
 TOKEN_PREFIX = "cf_pat_"  # noqa: S105 (a public marker, not a secret)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectflow_dagster.config import get_settings
-from connectflow_dagster.errors import ConnectFlowError
+from connectflow_dagster.errors import ConnectFlowError, EmailTaken
 from connectflow_dagster.store.models import AuthSession, OAuthAccount, User, utcnow
 
 SESSION_TTL = dt.timedelta(days=14)
@@ -31,10 +31,6 @@ SESSION_TTL = dt.timedelta(days=14)
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so a wrong e-mail costs the same time as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
-
-class EmailTaken(ConnectFlowError):
-    """Another account already uses this e-mail address."""
 
 
 def normalize_email(email: str) -> str:

@@ -10,8 +10,8 @@ import datetime as dt
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
 
-from connectflow_dagster.dispatch import keys
 from connectflow_dagster.errors import NotFound
+from connectflow_dagster.store import keys
 from connectflow_dagster.store.models import ApiKey
 from connectflow_dagster.store.workflows import get_workflow
 from gateway.deps import CurrentUser, SessionDep

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -69,7 +69,7 @@ def list_executions(
     if workflow_id is not None:
         workflow_store.get_workflow(session, user.id, workflow_id, include_deleted=True)
     if cursor is not None:
-        pinned_version_id(instance, cursor, user.id)  # a cursor is a run id: only one of the user's
+        pinned_version_id(instance, session, cursor, user.id)  # a cursor is a run id: only one of the user's
     rows = history.list_executions(
         instance, owner_id=user.id, workflow_id=workflow_id, status=status, limit=limit, cursor=cursor
     )
@@ -93,7 +93,7 @@ def get_execution(
     execution_id: str, session: SessionDep, user: CurrentUser, instance: InstanceDep
 ) -> ExecutionPublic:
     """Per-node status, output, error and timings, the final context, and a link to the Dagster UI."""
-    ex = history.get_execution(instance, execution_id, owner_id=user.id)
+    ex = history.get_execution(instance, execution_id, owner_id=user.id, session=session)
     names = _names(session, user.id, {ex.workflow_id} if ex.workflow_id else set())
     return ExecutionPublic(
         **_summary_fields(ex, names, _parent(instance, ex.id)),
@@ -120,19 +120,18 @@ def get_execution(
 
 @router.post("/{execution_id}/retry", status_code=202, response_model=ExecutionAccepted)
 def retry_execution(
-    execution_id: str, request: Request, session: SessionDep, user: CurrentUser, instance: InstanceDep
+    execution_id: str, session: SessionDep, user: CurrentUser, instance: InstanceDep
 ) -> ExecutionAccepted:
-    """Re-execute from failure: the failed nodes and those after them run again, on the same version."""
-    version_id = pinned_version_id(instance, execution_id, user.id)
-    workflow = workflow_store.version_spec(workflow_store.version_by_id(session, version_id))
-    run_id = retry_from_failure(instance, request.app.state.background_runs, execution_id, user.id, workflow)
+    """Re-execute from failure: the failed nodes and those after them run again, on the same version
+    (through the inbox and a worker, like every run)."""
+    run_id = retry_from_failure(instance, session, execution_id, user.id)
     return ExecutionAccepted(execution_id=run_id, status="queued")
 
 
 @router.post("/{execution_id}/cancel", status_code=202, response_model=ExecutionAccepted)
 def cancel(
-    execution_id: str, request: Request, user: CurrentUser, instance: InstanceDep
+    execution_id: str, session: SessionDep, user: CurrentUser, instance: InstanceDep
 ) -> ExecutionAccepted:
     """Cancel a queued or running execution (409 when it has already finished)."""
-    status = cancel_execution(instance, request.app.state.background_runs, execution_id, user.id)
+    status = cancel_execution(instance, session, execution_id, user.id)
     return ExecutionAccepted(execution_id=execution_id, status=status)

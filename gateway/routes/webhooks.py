@@ -1,9 +1,19 @@
-"""Trigger ingest over HTTP: Stripe, Google Form and generic webhooks, and the triggers' secrets.
+"""Trigger ingest over HTTP, generic over the triggers' declarations, and the triggers' secrets.
+
+No trigger type is named here. Each trigger ``NodeType`` declares its ``ingress``
+(``connectflow_dagster/nodes/ingress.py``): URL, secret kind and verification, body format, context,
+events to ignore, dedup key, whether to answer after the run. ``ingest_router(registry)`` adds one
+route per declared URL, and one handler serves them all, in this order::
+
+    find the live trigger (404) → read the body (413) → JSON-only bodies: content type (415)
+    → secret / signature / API key (401) → parse the body (400, 415) → the trigger's context (400)
+    → ignored event? (200 "ignored") → dedup key → inbox insert + commit → 202 (200 for a redelivery)
+    → ``after_run``: wait for the run's result
 
 Every ingest route answers only after the event is committed to the trigger inbox (``202`` with the
 execution id; ``200`` with the original id for a redelivery, which starts nothing). Rejections store
 and run nothing: unknown/deleted/inactive workflow 404, body over the limit 413, wrong content type
-415, missing or bad signature/secret 401, malformed body 400.
+415, missing or bad signature/secret/key 401, malformed body 400.
 
 The handlers are ``async`` and do their (short) database work inline: measured in
 ``bench/ingest.py``, handing each accept to the thread pool cost more than the write itself
@@ -13,8 +23,10 @@ The handlers are ``async`` and do their (short) database work inline: measured i
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,17 +34,18 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from connectflow_dagster.dispatch import keys
-from connectflow_dagster.dispatch.config import get_dispatch_settings
-from connectflow_dagster.dispatch.ingest import TriggerTarget, accept, resolve
-from connectflow_dagster.nodes.triggers import google_form, stripe, webhook
-from connectflow_dagster.store.db import get_engine
-from gateway.deps import CurrentUser, SessionDep
+from connectflow_dagster.config import get_settings
+from connectflow_dagster.dispatch.ingest import TriggerTarget, accept, find_trigger, resolve
+from connectflow_dagster.errors import NodeTypeError
+from connectflow_dagster.nodes.base import NodeType
+from connectflow_dagster.nodes.ingress import SECRET_HEADER, AfterRun, IncomingEvent, Ingress
+from connectflow_dagster.registry import NodeRegistry
+from connectflow_dagster.store import keys
+from connectflow_dagster.store.db import get_engine, session_scope
+from gateway.deps import CurrentUser, RegistryDep, SessionDep
 
-router = APIRouter(tags=["triggers"])  # the ingest routes: gateway.app.ROUTERS matches them first
 settings_router = APIRouter(tags=["triggers"])  # trigger URLs and secrets, for the workflow's owner
 
-SECRET_HEADER = "x-connectflow-secret"  # noqa: S105 — a header name, not a secret
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -41,7 +54,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 async def read_body(request: Request) -> bytes:
     """The raw body, refusing (413) anything over the configured limit before reading it all."""
-    limit = get_dispatch_settings().max_body_bytes
+    limit = get_settings().max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -89,12 +102,12 @@ def accepted_response(execution_id: str, created: bool) -> JSONResponse:
 
 
 def _target(
-    workflow_id: str, trigger_type: str, path: str | None = None
+    workflow_id: str, trigger_type: str, path: str | None = None, path_param: str = "path"
 ) -> tuple[TriggerTarget, keys.StoredSecret | None]:
     """The trigger and its secret (or None): one Core query, the connection returned at once (it is
     never held across an ``await``)."""
     with get_engine().connect() as connection:
-        found = resolve(connection, workflow_id, trigger_type, path=path)
+        found = resolve(connection, workflow_id, trigger_type, path=path, path_param=path_param)
     if found is None:
         raise HTTPException(404, f"no active {trigger_type} trigger for workflow '{workflow_id}'")
     return found
@@ -117,50 +130,11 @@ def _accept(target: TriggerTarget, payload: Any, dedup_key: str | None) -> tuple
     return accepted.execution_id, accepted.created
 
 
-# ---- Stripe ------------------------------------------------------------------------------------------
+# ---- body formats (Ingress.body) -----------------------------------------------------------------------
 
 
-@router.post("/api/webhooks/stripe/{workflow_id}", status_code=202, summary="Receive a Stripe event")
-async def stripe_webhook(workflow_id: str, request: Request) -> Response:
-    target, row = _target(workflow_id, "trigger.stripe")
-    body = await read_body(request)
-    require_json(request)
-    secret = keys.signing_secret(row) if row is not None else None
-    signature = request.headers.get("stripe-signature")
-    if row is not None and (secret is None or not stripe.verify_signature(secret, body, signature)):
-        raise HTTPException(401, "invalid Stripe-Signature")
-    try:
-        context = stripe.event_context(parse_json(body))
-    except stripe.StripeEventInvalid as exc:
-        raise HTTPException(400, str(exc)) from None
-    if not stripe.wanted(target.params, context["event_type"]):  # type: ignore[arg-type]
-        return JSONResponse({"status": "ignored", "event_type": context["event_type"]}, status_code=200)
-    return accepted_response(*_accept(target, context, f"stripe:{context['event_id']}"))
-
-
-# ---- Google Form -------------------------------------------------------------------------------------
-
-
-@router.post("/api/webhooks/google-form/{workflow_id}", status_code=202, summary="Receive a form response")
-async def google_form_webhook(workflow_id: str, request: Request) -> Response:
-    target, row = _target(workflow_id, "trigger.google_form")
-    body = await read_body(request)
-    require_json(request)
-    _check_shared_secret(row, request, required=True)
-    try:
-        context = google_form.event_context(parse_json(body))
-    except google_form.FormResponseInvalid as exc:
-        raise HTTPException(400, str(exc)) from None
-    wanted_form = target.params.form_id  # type: ignore[attr-defined]
-    if wanted_form and context["form_id"] != wanted_form:
-        raise HTTPException(400, f"responses of form '{context['form_id']}' are not accepted here")
-    return accepted_response(*_accept(target, context, f"form:{context['response_id']}"))
-
-
-# ---- generic webhook ---------------------------------------------------------------------------------
-
-
-async def _parse_webhook_body(request: Request, body: bytes) -> Any:
+async def parse_json_or_form(request: Request, body: bytes) -> Any:
+    """``json_or_form``: JSON, a urlencoded or multipart form, or nothing (``{}``); else 415."""
     kind = media_type(request)
     if not body and not kind:
         return {}
@@ -180,23 +154,55 @@ async def _parse_webhook_body(request: Request, body: bytes) -> Any:
     raise HTTPException(415, "send JSON (application/json) or a form body")
 
 
-async def _wait_for_result(execution_id: str, params: webhook.WebhookParams) -> Response | None:
-    """The run's result once it finished, or None when it takes longer than the timeout."""
+async def parse_body(fmt: str, request: Request, body: bytes) -> Any:
+    """The body parsed as the trigger's declared format (``Ingress.body``)."""
+    if fmt == "json_or_form":
+        return await parse_json_or_form(request, body)
+    return parse_json(body)
+
+
+# ---- the generic ingest route ---------------------------------------------------------------------------
+
+
+def _finished(instance: Any, execution_id: str) -> bool:
+    """Its run finished, or its event was canceled or given up before a run was made."""
+    from connectflow_dagster.dispatch import inbox
+    from connectflow_dagster.store.db import session_scope
+
+    run = instance.get_run_by_id(execution_id)
+    if run is not None:
+        return bool(run.is_finished)
+    with session_scope() as session:
+        event = inbox.get_event(session, execution_id)
+        return event is not None and event.status in (inbox.CANCELED, inbox.FAILED)
+
+
+async def _wait_for_result(request: Request, execution_id: str, params: AfterRun) -> Response | None:
+    """The run's result once it finished, or None when it takes longer than the timeout.
+
+    Woken by the worker's ``RUN_END`` notification (``dispatch.notify``), not by polling run storage;
+    the safety poll re-reads in case a notification was lost."""
+    from connectflow_dagster.config import get_settings
+    from connectflow_dagster.dispatch.notify import RUN_END
     from connectflow_dagster.execution import get_execution
     from connectflow_dagster.instance import get_instance
 
     instance = get_instance()
     terminal = {"success", "failed", "canceled"}
-    deadline = time.monotonic() + params.response_timeout_seconds
-    delay = 0.01
-    while time.monotonic() < deadline:
-        run = await asyncio.to_thread(instance.get_run_by_id, execution_id)
-        if run is not None and run.is_finished:
-            break
-        await asyncio.sleep(delay)  # polling run storage: Dagster offers no cross-process notification
-        delay = min(delay * 1.5, 0.2)
-    else:
-        return None
+    deadline = time.monotonic() + params.timeout_seconds
+    safety = get_settings().safety_poll_seconds
+    watcher = request.app.state.run_watcher
+    subscription = watcher.subscribe(execution_id, (RUN_END,))  # before the first read: no missed end
+    try:
+        while True:
+            if await asyncio.to_thread(_finished, instance, execution_id):
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await subscription.wait_async(min(left, safety))
+    finally:
+        watcher.unsubscribe(subscription)
     execution = await asyncio.to_thread(get_execution, instance, execution_id)
     if execution.status not in terminal:
         return None
@@ -206,49 +212,173 @@ async def _wait_for_result(execution_id: str, params: webhook.WebhookParams) -> 
             status_code=500,
         )
     context = execution.context or {}
-    if params.response_node:
-        node = next((n for n in execution.nodes if n.node_id == params.response_node), None)
+    if params.node_id:
+        node = next((n for n in execution.nodes if n.node_id == params.node_id), None)
         data = node.output if node is not None else None
     else:
         data = context
     return JSONResponse({"execution_id": execution_id, "status": "success", "data": data}, status_code=200)
 
 
-async def _webhook(workflow_id: str, path: str, request: Request) -> Response:
-    target, row = _target(workflow_id, "trigger.webhook", path=path)
-    body = await read_body(request)
-    _check_shared_secret(row, request, required=False)
-    parsed = await _parse_webhook_body(request, body)
-    context = webhook.event_context(
+def _authenticate(
+    ingress: Ingress, row: keys.StoredSecret | None, request: Request, event_body: bytes
+) -> None:
+    """Check the presented secret or signature as the trigger declares (401 when it does not match)."""
+    if ingress.auth == "shared":
+        _check_shared_secret(row, request, required=ingress.auth_required)
+    elif ingress.auth == "signing":
+        if row is None:
+            if ingress.auth_required:
+                raise HTTPException(
+                    401, "this trigger has no signing secret yet: set it in the trigger's settings"
+                )
+            return
+        secret = keys.signing_secret(row)
+        event = IncomingEvent(None, event_body, _headers(request), {}, request.method)
+        if secret is None or ingress.verify is None or not ingress.verify(secret, event):
+            raise HTTPException(401, ingress.rejection)
+
+
+def _headers(request: Request) -> dict[str, str]:
+    return dict(request.headers)  # Starlette's header names are lower-case
+
+
+async def _event(ingress: Ingress, request: Request, body: bytes, path: str) -> IncomingEvent:
+    parsed = await parse_body(ingress.body, request, body)
+    return IncomingEvent(
         body=parsed,
+        raw_body=body,
+        headers=_headers(request),
         query=dict(request.query_params),
-        headers=dict(request.headers),
         method=request.method,
         path=path,
     )
-    idempotency = request.headers.get("idempotency-key")
-    execution_id, created = _accept(target, context, f"idem:{idempotency}" if idempotency else None)
-    params: webhook.WebhookParams = target.params  # type: ignore[assignment]
-    if params.response_mode == "after_run":
-        result = await _wait_for_result(execution_id, params)
+
+
+async def ingest(node_type: NodeType, workflow_id: str, path: str, request: Request) -> Response:
+    """Receive one call of a trigger that a workflow id in the URL names (module docstring's order)."""
+    ingress = node_type.ingress
+    assert ingress is not None
+    target, row = _target(
+        workflow_id,
+        node_type.type,
+        path=path if ingress.subpath_param else None,
+        path_param=ingress.subpath_param or "path",
+    )
+    body = await read_body(request)
+    if ingress.body == "json":
+        require_json(request)
+    _authenticate(ingress, row, request, body)
+    event = await _event(ingress, request, body, path)
+    context = ingress.context(event, target.params)  # TriggerEventInvalid: 400 (gateway/errors.py)
+    if ingress.ignore is not None:
+        ignored = ingress.ignore(target.params, context)
+        if ignored is not None:
+            return JSONResponse({"status": "ignored", **ignored}, status_code=200)
+    execution_id, created = _accept(target, context, ingress.dedup_key(event, context))
+    after = ingress.after_run(target.params) if ingress.after_run is not None else None
+    if after is not None:
+        result = await _wait_for_result(request, execution_id, after)
         if result is not None:
             return result
     return accepted_response(execution_id, created)
 
 
-@router.post("/api/webhooks/{workflow_id}/{path:path}", summary="Receive a webhook")
-async def webhook_with_path(workflow_id: str, path: str, request: Request) -> Response:
-    return await _webhook(workflow_id, path, request)
+async def ingest_with_api_key(node_type: NodeType, request: Request) -> Response:
+    """Receive one call of a trigger whose API key names the workflow (``secret='api_key'``)."""
+    ingress = node_type.ingress
+    assert ingress is not None
+    auth = request.headers.get("authorization", "")
+    presented = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    if not presented:
+        raise HTTPException(
+            401, "send Authorization: Bearer <API key>", headers={"WWW-Authenticate": "Bearer"}
+        )
+    body = await read_body(request)
+    if ingress.body == "json":
+        require_json(request)
+    with session_scope() as session:
+        key = keys.verify_api_key(session, presented)
+        if key is None:
+            raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+        target = find_trigger(session, key.workflow_id, node_type.type, owner_id=key.owner_id)
+        if target is None:
+            raise HTTPException(404, f"workflow '{key.workflow_id}' has no active {node_type.type} trigger")
+        event = await _event(ingress, request, body, "")
+        context = ingress.context(event, target.params)
+        dedup_key = ingress.dedup_key(event, context)
+        key.last_used_at = dt.datetime.now(dt.UTC)
+        accepted = accept(session, target, context, dedup_key=dedup_key)
+    return accepted_response(accepted.execution_id, accepted.created)
 
 
-@router.post("/api/webhooks/{workflow_id}", include_in_schema=False)
-async def webhook_without_path(workflow_id: str, request: Request) -> Response:
-    return await _webhook(workflow_id, "", request)
+def _endpoints(node_type: NodeType) -> list[tuple[str, Callable[..., Awaitable[Response]], bool]]:
+    """(path, endpoint, in the OpenAPI schema) for one declared trigger URL."""
+    ingress = node_type.ingress
+    assert ingress is not None
+    if ingress.auth == "api_key":
+
+        async def keyed(request: Request) -> Response:
+            return await ingest_with_api_key(node_type, request)
+
+        return [(ingress.url, keyed, True)]
+
+    async def by_workflow(workflow_id: str, request: Request) -> Response:
+        return await ingest(node_type, workflow_id, "", request)
+
+    if not ingress.subpath_param:
+        return [(ingress.url, by_workflow, True)]
+
+    async def by_workflow_and_path(workflow_id: str, subpath: str, request: Request) -> Response:
+        return await ingest(node_type, workflow_id, subpath, request)
+
+    return [(ingress.url + "/{subpath:path}", by_workflow_and_path, True), (ingress.url, by_workflow, False)]
+
+
+def _literal_segments(url: str) -> int:
+    return sum(1 for part in url.strip("/").split("/") if not part.startswith("{"))
+
+
+def ingest_router(registry: NodeRegistry) -> APIRouter:
+    """The ingest routes of every trigger in ``registry`` that declares a served URL.
+
+    Routes match in order: a URL with more literal segments comes first and a trailing sub-path
+    (catch-all) last, so ``/api/webhooks/stripe/{id}`` is never taken for a webhook with the id
+    ``stripe``. Two trigger types declaring the same URL stop start-up (like two types of one name).
+    """
+    declared: dict[str, str] = {}
+    routes: list[tuple[tuple[int, int], str, NodeType]] = []
+    for node_type in registry.all():
+        ingress = node_type.ingress
+        if not node_type.is_trigger or ingress is None or not ingress.served:
+            continue
+        if ingress.url in declared:
+            raise NodeTypeError(
+                f"trigger types '{declared[ingress.url]}' and '{node_type.type}' both declare {ingress.url}"
+            )
+        declared[ingress.url] = node_type.type
+        order = (1 if ingress.subpath_param else 0, -_literal_segments(ingress.url))
+        routes.append((order, ingress.url, node_type))
+    router = APIRouter(tags=["triggers"])
+    for _, _, node_type in sorted(routes, key=lambda r: (r[0], r[1])):
+        assert node_type.ingress is not None
+        for path, endpoint, in_schema in _endpoints(node_type):
+            router.add_api_route(
+                path,
+                endpoint,
+                methods=list(node_type.ingress.methods),
+                status_code=202,
+                summary=f"Receive a {node_type.display_name} call",
+                description=node_type.description,
+                include_in_schema=in_schema,
+                operation_id=f"ingest_{node_type.type.replace('.', '_')}" + ("" if in_schema else "_root"),
+            )
+    return router
 
 
 # ---- trigger settings: URLs and secrets (owner only) -------------------------------------------------
 
-_SECRET_KINDS = {"trigger.stripe": "signing", "trigger.google_form": "shared", "trigger.webhook": "shared"}
+SECRET_KINDS = ("shared", "signing")  # per-trigger secrets kept in cf_trigger_secrets
 
 
 class TriggerSecretSet(BaseModel):
@@ -265,7 +395,9 @@ class TriggerInfo(BaseModel):
     apps_script: str | None = Field(default=None, description="Google Form: the script to paste.")
 
 
-def _owned_trigger(session: Any, user_id: str, workflow_id: str, node_id: str) -> TriggerTarget:
+def _owned_trigger(
+    session: Any, registry: NodeRegistry, user_id: str, workflow_id: str, node_id: str
+) -> tuple[TriggerTarget, Ingress]:
     from connectflow_dagster.dispatch.ingest import live_version
     from connectflow_dagster.store.workflows import version_spec
 
@@ -278,30 +410,31 @@ def _owned_trigger(session: Any, user_id: str, workflow_id: str, node_id: str) -
         node = workflow.node(node_id)
     except KeyError:
         raise HTTPException(404, f"node '{node_id}' not found in workflow '{workflow_id}'") from None
-    if node.type not in _SECRET_KINDS:
-        raise HTTPException(404, f"node '{node_id}' is not a webhook, Stripe or Google Form trigger")
-    return TriggerTarget(wf.id, wf.owner_id, version.id, workflow, node, None)  # type: ignore[arg-type]
+    try:
+        ingress = registry.get(node.type, node.type_version).ingress
+    except KeyError:
+        ingress = None
+    if ingress is None or ingress.auth not in SECRET_KINDS:
+        raise HTTPException(404, f"node '{node_id}' is not a trigger with its own secret")
+    target = TriggerTarget(wf.id, wf.owner_id, version.id, workflow, node, None)  # type: ignore[arg-type]
+    return target, ingress
 
 
-def trigger_url(request: Request, target: TriggerTarget) -> str:
+def trigger_url(request: Request, target: TriggerTarget, ingress: Ingress) -> str:
+    """The URL callers use: the declared URL under ``CONNECTFLOW_PUBLIC_URL`` (or this request's base)."""
     from connectflow_dagster.config import get_settings
 
-    base = (get_settings().public_url or str(request.base_url)).rstrip("/")
-    if target.node.type == "trigger.stripe":
-        return f"{base}/api/webhooks/stripe/{target.workflow_id}"
-    if target.node.type == "trigger.google_form":
-        return f"{base}/api/webhooks/google-form/{target.workflow_id}"
-    path = str(target.node.params.get("path", "")).strip("/")
-    return f"{base}/api/webhooks/{target.workflow_id}" + (f"/{path}" if path else "")
+    base = get_settings().public_url or str(request.base_url)
+    return ingress.url_for(base, target.workflow_id, target.node.params)
 
 
 def _info(
-    request: Request, target: TriggerTarget, configured: bool, secret: str | None = None
+    request: Request, target: TriggerTarget, ingress: Ingress, configured: bool, secret: str | None = None
 ) -> TriggerInfo:
-    url = trigger_url(request, target)
+    url = trigger_url(request, target, ingress)
     script = None
-    if target.node.type == "trigger.google_form":
-        script = google_form.apps_script(url, secret or "PASTE-THE-SECRET-SHOWN-WHEN-YOU-GENERATED-IT")
+    if ingress.panel.script is not None:
+        script = ingress.panel.script(url, secret or "PASTE-THE-SECRET-SHOWN-WHEN-YOU-GENERATED-IT")
     return TriggerInfo(
         workflow_id=target.workflow_id,
         node_id=target.node.id,
@@ -315,27 +448,37 @@ def _info(
 
 @settings_router.get("/api/workflows/{workflow_id}/triggers/{node_id}", response_model=TriggerInfo)
 def get_trigger(
-    workflow_id: str, node_id: str, request: Request, session: SessionDep, user: CurrentUser
+    workflow_id: str,
+    node_id: str,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    registry: RegistryDep,
 ) -> TriggerInfo:
     """The trigger's URL, whether its secret is set and (forms) the Apps Script to paste."""
-    target = _owned_trigger(session, user.id, workflow_id, node_id)
+    target, ingress = _owned_trigger(session, registry, user.id, workflow_id, node_id)
     configured = keys.get_trigger_secret(session, workflow_id, node_id) is not None
-    return _info(request, target, configured)
+    return _info(request, target, ingress, configured)
 
 
 @settings_router.post(
     "/api/workflows/{workflow_id}/triggers/{node_id}/secret", response_model=TriggerInfo, status_code=201
 )
 def generate_trigger_secret(
-    workflow_id: str, node_id: str, request: Request, session: SessionDep, user: CurrentUser
+    workflow_id: str,
+    node_id: str,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    registry: RegistryDep,
 ) -> TriggerInfo:
     """Generate a new shared secret (webhook, Google Form); shown in this answer only."""
-    target = _owned_trigger(session, user.id, workflow_id, node_id)
-    if _SECRET_KINDS[target.node.type] != "shared":
-        raise HTTPException(422, "a Stripe trigger uses the signing secret Stripe shows you: PUT it")
+    target, ingress = _owned_trigger(session, registry, user.id, workflow_id, node_id)
+    if ingress.auth != "shared":
+        raise HTTPException(422, "this trigger uses the signing secret its sender shows you: PUT it")
     secret = keys.generate_shared_secret(session, workflow_id, node_id)
     session.commit()
-    return _info(request, target, True, secret)
+    return _info(request, target, ingress, True, secret)
 
 
 @settings_router.put("/api/workflows/{workflow_id}/triggers/{node_id}/secret", response_model=TriggerInfo)
@@ -346,20 +489,24 @@ def set_trigger_secret(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    registry: RegistryDep,
 ) -> TriggerInfo:
     """Set the secret: Stripe's endpoint signing secret (stored encrypted) or your own shared secret."""
-    target = _owned_trigger(session, user.id, workflow_id, node_id)
-    if _SECRET_KINDS[target.node.type] == "signing":
+    target, ingress = _owned_trigger(session, registry, user.id, workflow_id, node_id)
+    if ingress.auth == "signing":
         keys.set_signing_secret(session, workflow_id, node_id, body.secret)
     else:
         keys.set_shared_secret(session, workflow_id, node_id, body.secret)
     session.commit()
-    return _info(request, target, True)
+    return _info(request, target, ingress, True)
 
 
 @settings_router.delete("/api/workflows/{workflow_id}/triggers/{node_id}/secret", status_code=204)
-def delete_trigger_secret(workflow_id: str, node_id: str, session: SessionDep, user: CurrentUser) -> Response:
-    _owned_trigger(session, user.id, workflow_id, node_id)
+def delete_trigger_secret(
+    workflow_id: str, node_id: str, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> Response:
+    """Remove the trigger's secret (a webhook is then open to anyone with its URL)."""
+    _owned_trigger(session, registry, user.id, workflow_id, node_id)
     keys.delete_trigger_secret(session, workflow_id, node_id)
     session.commit()
     return Response(status_code=204)

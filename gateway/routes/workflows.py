@@ -3,6 +3,8 @@ restore, and manual execute."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 from connectflow_dagster import spec
 from connectflow_dagster.compiler import try_compile
 from connectflow_dagster.dagster_ui import request_reload
-from connectflow_dagster.errors import Problem, WorkflowInvalid
+from connectflow_dagster.errors import NotFound, Problem, WorkflowInvalid
 from connectflow_dagster.execution import RunTarget
 from connectflow_dagster.registry import NodeRegistry
 from connectflow_dagster.store import workflows as store
@@ -159,8 +161,25 @@ def get_workflow(
 def save_workflow(
     workflow_id: str, body: WorkflowSave, session: SessionDep, user: CurrentUser, registry: RegistryDep
 ) -> WorkflowPublic:
-    """Save the whole workflow as a new immutable version (identical content reuses its version)."""
-    wf = store.get_workflow(session, user.id, workflow_id)
+    """Save the whole workflow as a new immutable version (identical content reuses its version).
+
+    An id nobody uses creates the workflow under that id (what ``cf.save`` of a builder with an id
+    does); another user's id is 404, as everywhere."""
+    if not re.fullmatch(spec.ID_PATTERN, workflow_id):
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["path", "workflow_id"],
+                    "msg": "letters, digits and _ only (1-64)",
+                    "type": "value_error",
+                }
+            ],
+        )
+    try:
+        name = store.get_workflow(session, user.id, workflow_id).name
+    except NotFound:
+        name = store.generated_name()  # saved below under this id, unless it is someone else's (404)
     if body.id is not None and body.id != workflow_id:
         raise HTTPException(
             422,
@@ -172,7 +191,7 @@ def save_workflow(
                 }
             ],
         )
-    saved = store.save_workflow(session, user.id, _document(body, workflow_id, body.name or wf.name))
+    saved = store.save_workflow(session, user.id, _document(body, workflow_id, body.name or name))
     session.commit()
     request_reload()
     return _public(session, saved.workflow, registry, version_created=saved.created)
@@ -248,7 +267,9 @@ def execute_workflow(
     instance: InstanceDep,
     body: ExecuteRequest | None = None,
 ) -> ExecutionStarted:
-    """Run the current version now with an optional JSON input; returns the execution id at once."""
+    """Run the current version now with an optional JSON input; returns the execution id at once.
+
+    The run goes through the trigger inbox and a worker, like every trigger's (status ``queued``)."""
     body = body or ExecuteRequest()
     wf = store.get_workflow(session, user.id, workflow_id)
     version = store.current_version(session, wf)
@@ -269,11 +290,5 @@ def execute_workflow(
                 }
             ],
         )
-    run_id = start_execution(
-        instance,
-        request.app.state.background_runs,
-        target,
-        trigger_node_id=body.trigger_node_id,
-        payload=body.input,
-    )
+    run_id = start_execution(session, target, trigger_node_id=body.trigger_node_id, payload=body.input)
     return ExecutionStarted(execution_id=run_id, workflow_id=wf.id, version=version.number, status="queued")

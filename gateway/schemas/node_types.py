@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class NodeTypePublic(BaseModel):
@@ -18,6 +18,11 @@ class NodeTypePublic(BaseModel):
     params_schema: dict[str, Any]
     output_schema: dict[str, Any] | None
     credential_type: str | None
+    ingress: dict[str, Any] | None = Field(
+        default=None,
+        description="Triggers called over HTTP: URL template, secret kind, body format and what the "
+        "editor's trigger panel shows (connectflow_dagster/nodes/ingress.py).",
+    )
 
 
 class NodeTypesPublic(BaseModel):

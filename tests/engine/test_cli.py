@@ -15,9 +15,19 @@ from tests.conftest import ROOT
 CLI = [str(Path(sys.executable).parent / "connectflow")]
 
 
+CLI_USER = "cli-user@example.com"
+
+
 @pytest.fixture
 def cli(cf):
-    env = {**os.environ, "CONNECTFLOW_HOME": str(cf.home)}
+    from connectflow_dagster.store.db import session_scope
+    from connectflow_dagster.store.users import get_user_by_email
+
+    with session_scope() as session:  # one account for every test (PostgreSQL: one shared database)
+        known = get_user_by_email(session, CLI_USER) is not None
+    if not known:
+        cf.new_user(CLI_USER)
+    env = {**os.environ, "CONNECTFLOW_HOME": str(cf.home), "CONNECTFLOW_USER": CLI_USER}
     env.pop("DAGSTER_HOME", None)
     if cf.database_url:
         env["CONNECTFLOW_DATABASE_URL"] = cf.database_url

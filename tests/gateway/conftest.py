@@ -129,8 +129,15 @@ class Gateway:
         return user
 
     def wait(self, execution_id: str) -> None:
-        """Join the gateway thread executing the run (no sleeping)."""
-        self.app.state.background_runs.wait(execution_id, timeout=120)
+        """Execute the execution's inbox event here with the real worker code, as a worker process
+        would (or, if a worker already holds it, wait until that worker finished it)."""
+        from connectflow_dagster.dispatch.worker import Worker
+
+        worker = Worker(instance=self.cf.instance)
+        try:
+            worker.execute_event(execution_id, timeout=120)
+        finally:
+            worker.close()
 
 
 @pytest.fixture

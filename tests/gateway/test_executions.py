@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from gateway.runs import BackgroundRuns
+from connectflow_dagster.dispatch.worker import Worker
 from tests.gateway.conftest import manual_workflow
 
 
@@ -87,7 +87,9 @@ def test_cancel_a_queued_and_a_running_execution(gateway, http_server):
         return 200, {}, {"late": True}
 
     http_server.route("GET", "/slow", slow)
-    gateway.app.state.background_runs = BackgroundRuns(max_workers=1)
+    worker = Worker(instance=gateway.cf.instance)  # one worker: the second execution stays queued
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
     ada = gateway.user()
     wf = ada.post("/api/workflows", json=manual_workflow(f"{http_server.url}/slow")).json()
     running = ada.post(f"/api/workflows/{wf['id']}/execute", json={}).json()["execution_id"]
@@ -109,3 +111,6 @@ def test_cancel_a_queued_and_a_running_execution(gateway, http_server):
     assert ada.get(f"/api/executions/{queued}").json()["status"] == "canceled"
     assert len([r for r in http_server.requests if r.path == "/slow"]) == 1  # the queued one never ran
     assert ada.post(f"/api/executions/{running}/cancel").status_code == 409
+    assert ada.post(f"/api/executions/{queued}/cancel").status_code == 409
+    worker.stop.set()
+    thread.join(timeout=60)

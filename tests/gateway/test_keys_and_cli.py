@@ -105,7 +105,7 @@ def test_serve_starts_the_gateway_on_the_configured_port(cf):
     env.pop("DAGSTER_HOME", None)
     env.pop("CONNECTFLOW_DATABASE_URL", None)
     proc = subprocess.Popen(
-        [CONNECTFLOW, "serve", "--no-ui"],
+        [CONNECTFLOW, "serve", "--no-ui", "--no-worker"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

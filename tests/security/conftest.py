@@ -139,3 +139,7 @@ def execute(client: httpx.Client, workflow_id: str, payload: Any = None) -> str:
     response = client.post(f"/api/workflows/{workflow_id}/execute", json={"input": payload})
     assert response.status_code == 202, response.text
     return str(response.json()["execution_id"])
+
+
+# The editor's browser fixtures (tests/ui): a gateway with the UI mounted, Chromium, a sign-up helper.
+from tests.ui.conftest import browser_page, live_gateway, sign_up  # noqa: E402, F401

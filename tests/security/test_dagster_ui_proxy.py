@@ -104,7 +104,7 @@ def _sign_up(base: str, email: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=60)
     account = {"email": email, "password": PASSWORD}
     answer = client.post("/api/auth/sign-up/email", json=account)
-    assert answer.status_code == 202, answer.text
+    assert answer.status_code == 202, answer.text  # sign-up never signs in (no account enumeration)
     answer = client.post("/api/auth/sign-in/email", json=account)
     assert answer.status_code == 200, answer.text
     return client

@@ -5,8 +5,8 @@ The gateway is ``gateway.app.create_app(mount_ui=True)`` (what ``connectflow ser
 uvicorn in a thread of the test process, against the isolated ``CONNECTFLOW_HOME`` of the ``cf``
 fixture, with a warm worker (``connectflow_dagster.dispatch.worker.Worker``, as ``connectflow worker``
 runs it) on another thread: trigger events accepted into the inbox (webhooks, ``POST /api/trigger``)
-run the way they do in production. Manual executes run on the gateway's own pool (``gateway/runs.py``)
-today; if they move to the inbox, the worker runs them and these tests keep working.
+run the way they do in production, and so do the editor's Execute runs (every run goes through the
+inbox).
 
 Chromium is Debian's (``shutil.which("chromium")``); Playwright never downloads a browser.
 """
@@ -70,11 +70,10 @@ class LiveGateway:
 
 @pytest.fixture
 def worker(cf: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """One warm worker claiming inbox events on a thread (idle poll relaxed for a 2-core machine)."""
+    """One warm worker claiming inbox events on a thread (woken by the inbox notification)."""
     from connectflow_dagster.dispatch.config import get_dispatch_settings
     from connectflow_dagster.dispatch.worker import Worker
 
-    monkeypatch.setenv("CONNECTFLOW_WORKER_IDLE_POLL_SECONDS", "0.1")
     get_dispatch_settings.cache_clear()
     worker = Worker(instance=cf.instance)
     thread = threading.Thread(target=worker.run_forever, name="cf-worker", daemon=True)

@@ -296,7 +296,10 @@ def test_node_settings_shows_trigger_urls_secrets_and_the_last_run(draft: Workfl
     assert "Save the workflow first" in settings._trigger_pane.object  # never saved: no URL yet
 
     draft.mark_saved({"version": 2})
-    assert trigger_url("http://cf.test/", "wf1", draft.node(hook)) == "http://cf.test/api/webhooks/wf1/orders"
+    assert (
+        trigger_url("http://cf.test/", "wf1", draft.node(hook), draft.type_info(hook))
+        == "http://cf.test/api/webhooks/wf1/orders"
+    )
     settings.trigger_info = {
         hook: {
             "url": "https://public.example/api/webhooks/wf1/orders",

@@ -21,7 +21,7 @@ from panel.viewable import Viewer
 from ui.api_client import ApiError, GatewayClient, ValidationFailed
 from ui.components.canvas import Canvas
 from ui.components.draft import WorkflowDraft
-from ui.components.node_settings import SECRET_TRIGGERS, NodeSettings
+from ui.components.node_settings import NodeSettings, own_secret_kind
 from ui.components.palette import Palette
 from ui.components.status import RunStatus
 from ui.theme import html, page_shell
@@ -115,14 +115,14 @@ class EditorPage(Viewer):
             self.settings.credentials = credentials
 
     async def load_trigger_info(self, node_id: str | None) -> None:
-        """The gateway's settings of a saved webhook, Stripe or Google Form trigger (URL, secret state)."""
+        """The gateway's settings of a saved trigger with its own secret (URL, secret state, script)."""
         if self.settings is None or not node_id or not self.workflow_id:
             return
         try:
-            node = self.draft.node(node_id)
+            type_info = self.draft.type_info(node_id)
         except KeyError:
             return
-        if node["type"] not in SECRET_TRIGGERS or self.draft.version is None:
+        if own_secret_kind(type_info) is None or self.draft.version is None:
             return
         try:
             info = await self.client.trigger_info(self.workflow_id, node_id)

@@ -2,7 +2,7 @@
 
 Each module holds the node type (params, output, executor) and the pure functions the gateway uses to
 turn an incoming request into the trigger's context (``parse_*``), so the format of a trigger's
-context lives next to its node. Secrets are never params: see ``connectflow_dagster.dispatch.keys``.
+context lives next to its node. Secrets are never params: see ``connectflow_dagster.store.keys``.
 The executors return the event stored in the inbox, which ingest already shaped and validated.
 """
 

@@ -10,12 +10,27 @@ from __future__ import annotations
 from pydantic import Field
 
 from connectflow_dagster.nodes.base import NodeType, Params
+from connectflow_dagster.nodes.ingress import Ingress, TriggerPanel, idempotency_key
 from connectflow_dagster.nodes.triggers import passthrough
 
 
 class ApiTriggerParams(Params):
     description: str = Field(default="", description="What callers should send (shown to key holders).")
 
+
+ingress = Ingress(
+    url="/api/trigger",
+    body="json",
+    auth="api_key",  # the key names the workflow: the URL carries no workflow id
+    context=lambda event, params: event.body,
+    dedup_key=idempotency_key(max_length=200),
+    panel=TriggerPanel(
+        url_label="API endpoint",
+        method_shown=True,
+        hint="Callers send JSON with `Authorization: Bearer <API key>` (and optionally `Idempotency-Key`).",
+        api_keys_link=True,
+    ),
+)
 
 node = NodeType(
     type="trigger.api",
@@ -25,4 +40,5 @@ node = NodeType(
     params=ApiTriggerParams,
     execute=passthrough,
     icon="key",
+    ingress=ingress,
 )

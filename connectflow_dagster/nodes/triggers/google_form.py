@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from connectflow_dagster.errors import TriggerEventInvalid
 from connectflow_dagster.nodes.base import NodeType, Params
+from connectflow_dagster.nodes.ingress import IncomingEvent, Ingress, TriggerPanel
 from connectflow_dagster.nodes.triggers import passthrough
 
 
@@ -31,7 +33,7 @@ class GoogleFormOutput(BaseModel):
     responses: dict[str, Any]
 
 
-class FormResponseInvalid(ValueError):
+class FormResponseInvalid(TriggerEventInvalid):
     """The body is JSON but not a form response."""
 
 
@@ -91,6 +93,28 @@ def apps_script(url: str, secret: str) -> str:
     return APPS_SCRIPT % {"url": json.dumps(url), "secret": json.dumps(secret)}
 
 
+def _context(event: IncomingEvent, params: GoogleFormParams) -> dict[str, Any]:
+    context = event_context(event.body)
+    if params.form_id and context["form_id"] != params.form_id:
+        raise FormResponseInvalid(f"responses of form '{context['form_id']}' are not accepted here")
+    return context
+
+
+ingress = Ingress(
+    url="/api/webhooks/google-form/{workflow_id}",
+    body="json",
+    auth="shared",
+    auth_required=True,  # Apps Script sends the secret ConnectFlow generated; none set: 401
+    context=_context,
+    dedup_key=lambda event, context: f"form:{context['response_id']}",
+    panel=TriggerPanel(
+        url_label="Form webhook URL",
+        script=apps_script,
+        script_label="Google Apps Script (Extensions → Apps Script in the form, then add an "
+        "On form submit trigger)",
+    ),
+)
+
 node = NodeType(
     type="trigger.google_form",
     display_name="Google Form",
@@ -100,4 +124,5 @@ node = NodeType(
     output=GoogleFormOutput,
     execute=passthrough,
     icon="file-text",
+    ingress=ingress,
 )

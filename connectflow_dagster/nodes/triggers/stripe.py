@@ -16,7 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from connectflow_dagster.errors import TriggerEventInvalid
 from connectflow_dagster.nodes.base import NodeType, Params
+from connectflow_dagster.nodes.ingress import IncomingEvent, Ingress, TriggerPanel
 from connectflow_dagster.nodes.triggers import passthrough
 
 TOLERANCE_SECONDS = 300
@@ -38,7 +40,7 @@ class StripeOutput(BaseModel):
     raw: dict[str, Any]
 
 
-class StripeEventInvalid(ValueError):
+class StripeEventInvalid(TriggerEventInvalid):
     """The body is JSON but not a Stripe event."""
 
 
@@ -100,8 +102,37 @@ def event_context(event: Any) -> dict[str, Any]:
 
 
 def wanted(params: StripeParams, event_type: str) -> bool:
+    """Whether ``event_type`` is one the trigger listens to (every type when none are listed)."""
     return not params.event_types or any(fnmatch.fnmatchcase(event_type, p) for p in params.event_types)
 
+
+def _verify(secret: str, event: IncomingEvent) -> bool:
+    return verify_signature(secret, event.raw_body, event.headers.get("stripe-signature"))
+
+
+def _ignore(params: StripeParams, context: dict[str, Any]) -> dict[str, Any] | None:
+    return None if wanted(params, context["event_type"]) else {"event_type": context["event_type"]}
+
+
+ingress = Ingress(
+    url="/api/webhooks/stripe/{workflow_id}",
+    body="json",
+    # A signing secret, once set, is checked on every request. Until one is set events are accepted
+    # unsigned (the first release's behaviour); ``auth_required=True`` refuses them instead.
+    auth="signing",
+    verify=_verify,
+    rejection="invalid Stripe-Signature",
+    context=lambda event, params: event_context(event.body),
+    ignore=_ignore,
+    dedup_key=lambda event, context: f"stripe:{context['event_id']}",
+    panel=TriggerPanel(
+        url_label="Stripe endpoint URL",
+        hint="Add this URL as an endpoint in Stripe's dashboard, then paste the endpoint's signing "
+        "secret below.",
+        paste_label="Stripe signing secret",
+        paste_placeholder="whsec_…",
+    ),
+)
 
 node = NodeType(
     type="trigger.stripe",
@@ -112,4 +143,5 @@ node = NodeType(
     output=StripeOutput,
     execute=passthrough,
     icon="credit-card",
+    ingress=ingress,
 )

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from connectflow_dagster.nodes.base import NodeType, Params
+from connectflow_dagster.nodes.ingress import AfterRun, IncomingEvent, Ingress, TriggerPanel, idempotency_key
 from connectflow_dagster.nodes.triggers import passthrough
 
 HIDDEN_HEADERS = frozenset(
@@ -54,6 +55,36 @@ def event_context(
     return {"body": body, "query": query, "headers": visible, "method": method, "path": path}
 
 
+def _context(event: IncomingEvent, params: WebhookParams) -> dict[str, Any]:
+    return event_context(
+        body=event.body,
+        query=dict(event.query),
+        headers=dict(event.headers),
+        method=event.method,
+        path=event.path,
+    )
+
+
+def _after_run(params: WebhookParams) -> AfterRun | None:
+    if params.response_mode != "after_run":
+        return None
+    return AfterRun(timeout_seconds=params.response_timeout_seconds, node_id=params.response_node)
+
+
+ingress = Ingress(
+    url="/api/webhooks/{workflow_id}",
+    subpath_param="path",
+    body="json_or_form",
+    auth="shared",  # optional: without one set, anyone with the URL may call it
+    context=_context,
+    dedup_key=idempotency_key(),
+    after_run=_after_run,
+    panel=TriggerPanel(
+        url_label="Webhook URL",
+        hint="With a secret set, callers send it as `Authorization: Bearer …` or `X-ConnectFlow-Secret`.",
+    ),
+)
+
 node = NodeType(
     type="trigger.webhook",
     display_name="Webhook",
@@ -63,4 +94,5 @@ node = NodeType(
     output=WebhookOutput,
     execute=passthrough,
     icon="webhook",
+    ingress=ingress,
 )

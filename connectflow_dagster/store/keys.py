@@ -32,27 +32,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectflow_dagster.config import get_settings
-from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.store.models import ApiKey, TriggerSecret, utcnow
 
 API_KEY_PREFIX = "cf_sk_"
 _lock = threading.Lock()
 _keys: dict[str, bytes] = {}
-_current: tuple[object, object, bytes] | None = None  # (dispatch settings, settings, key)
+_current: tuple[object, bytes] | None = None  # (settings, key)
 
 
 def server_key() -> bytes:
     """32 bytes every process of this installation shares (see the module docstring).
 
-    Remembered for the current settings objects: a webhook with a secret needs it on every request,
+    Remembered for the current settings object: a webhook with a secret needs it on every request,
     and finding the key file resolves (and creates) the home directory.
     """
     global _current
-    dispatch, settings = get_dispatch_settings(), get_settings()
+    settings = get_settings()
     current = _current
-    if current is not None and current[0] is dispatch and current[1] is settings:
-        return current[2]
-    configured = dispatch.trigger_key
+    if current is not None and current[0] is settings:
+        return current[1]
+    configured = settings.trigger_key.get_secret_value() if settings.trigger_key else ""
     if configured:
         key = hashlib.sha256(configured.encode()).digest()
     else:
@@ -62,7 +61,7 @@ def server_key() -> bytes:
             if cache_key not in _keys:
                 _keys[cache_key] = _read_or_create_key(path)
             key = _keys[cache_key]
-    _current = (dispatch, settings, key)
+    _current = (settings, key)
     return key
 
 
