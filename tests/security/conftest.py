@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from tests.gateway.conftest import gateway, isolated_gateway  # noqa: F401  (fixtures, shared with gatekeeper)
-from tests.ui.conftest import browser_page, live_gateway, sign_up  # noqa: F401  (editor fixtures: gatekeeper)
 
 PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
