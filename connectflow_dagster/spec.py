@@ -26,6 +26,29 @@ ID_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _RESERVED_VARIABLES = {"true", "false", "none", "loop", "range", "dict", "namespace", "self"}
 
+# Size limits no real workflow reaches (the largest example has 12 nodes; the editor bench uses 100),
+# far below what breaks: params nested ~900 deep or a chain of 2,000 nodes ended in a 500 (issue 11).
+MAX_NODES = 500
+MAX_EDGES = 2_000
+MAX_PARAMS_DEPTH = 32
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deeply lists and dicts nest in ``value`` (a scalar is 0); iterative, so a hostile value
+    cannot exhaust the stack, and it stops counting once past ``limit``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+            stack.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
 
 def variable_name_for(name: str) -> str:
     """A template-friendly variable name derived from a display name ("Fetch order" → ``fetch_order``)."""
@@ -72,6 +95,13 @@ class Node(_Model):
             self.variable_name = variable_name_for(self.name)
         return self
 
+    @field_validator("params", mode="before")
+    @classmethod
+    def _check_params_depth(cls, value: Any) -> Any:
+        if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
+            raise ValueError(f"params are nested deeper than {MAX_PARAMS_DEPTH} levels")
+        return value
+
     @field_validator("variable_name")
     @classmethod
     def _check_variable_name(cls, value: str) -> str:
@@ -101,8 +131,8 @@ class Workflow(_Model):
 
     id: str | None = Field(default=None, pattern=ID_PATTERN)
     name: str = Field(default="Untitled workflow", min_length=1, max_length=200)
-    nodes: list[Node] = Field(default_factory=list)
-    edges: list[Edge] = Field(default_factory=list)
+    nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
+    edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
     settings: WorkflowSettings = Field(default_factory=WorkflowSettings)
 
     # ---- derived views -------------------------------------------------------------------------

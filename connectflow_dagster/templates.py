@@ -179,7 +179,7 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
             return
         count, seq = (right, left) if _is_int(right) else (left, right)
         if _is_int(count) and count > 0:
-            if isinstance(seq, str):
+            if isinstance(seq, str | bytes):
                 if len(seq) * count > MAX_OUTPUT_CHARS:
                     raise _too_large("the repeated text")
             elif isinstance(seq, list | tuple):
@@ -188,7 +188,7 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
                 if value_size(seq) * count > MAX_OUTPUT_CHARS:
                     raise _too_large("the repeated sequence")
     elif operator == "+":
-        if isinstance(left, str) and isinstance(right, str):
+        if isinstance(left, str | bytes) and isinstance(right, str | bytes):
             if len(left) + len(right) > MAX_OUTPUT_CHARS:
                 raise _too_large("the joined text")
         elif (
@@ -197,13 +197,22 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
             and value_size(left) + value_size(right) > MAX_OUTPUT_CHARS
         ):
             raise _too_large("the joined sequence")
-    elif operator == "%" and isinstance(left, str):
-        _check_printf(left, right)
+    elif operator == "%" and isinstance(left, str | bytes):
+        _check_printf(_as_text(left), right)
 
 
-def _check_str_method(text: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    """Methods of ``str`` whose result can be much larger than the string itself; returns the
-    arguments to call with (an iterator given to ``join`` is consumed here, within the budget)."""
+def _as_text(value: Any) -> Any:
+    """``bytes`` (``'x'.encode()``) measured as text: one character per byte."""
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _check_str_method(
+    owner: str | bytes, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, ...]:
+    """Methods of ``str`` and ``bytes`` whose result can be much larger than the string itself;
+    returns the arguments to call with (an iterator given to ``join`` is consumed here, within the
+    budget). ``bytes`` has the same growing methods, so it is measured the same way."""
+    text = _as_text(owner)
     if name in ("translate", "maketrans"):
         raise SecurityError(f"str.{name} is not allowed in templates")
     if name in ("center", "ljust", "rjust", "zfill"):
@@ -214,8 +223,10 @@ def _check_str_method(text: str, name: str, args: tuple[Any, ...], kwargs: dict[
         size = args[0] if args else kwargs.get("tabsize", 8)
         if _is_int(size) and len(text) + text.count("\t") * size > MAX_OUTPUT_CHARS:
             raise _too_large("the result of expandtabs()")
-    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
-        _check_replace(text, args[0], args[1], args[2] if len(args) > 2 else kwargs.get("count", -1))
+    elif name == "replace" and len(args) >= 2:
+        old, new = _as_text(args[0]), _as_text(args[1])
+        if isinstance(old, str) and isinstance(new, str):
+            _check_replace(text, old, new, args[2] if len(args) > 2 else kwargs.get("count", -1))
     elif name == "join" and args:
         parts = args[0] if isinstance(args[0], list | tuple) else _bounded_list(args[0], "the joined text")
         if value_size(parts) + len(text) * len(parts) > MAX_OUTPUT_CHARS:
@@ -413,7 +424,7 @@ class _SandboxEnvironment(ImmutableSandboxedEnvironment):
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _check_deadline()
         owner = getattr(__obj, "__self__", None)
-        if isinstance(owner, str):
+        if isinstance(owner, str | bytes):
             args = _check_str_method(owner, getattr(__obj, "__name__", ""), args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
 
@@ -537,6 +548,8 @@ def syntax_errors(value: Any, field: str = "") -> list[tuple[str, str]]:
             _ENV.parse(value)
         except TemplateSyntaxError as exc:
             return [(field, f"template syntax error: {exc.message} (line {exc.lineno})")]
+        except RecursionError:  # ``{{ ((((…1…)))) }}`` thousands deep: Jinja's parser recurses per level
+            return [(field, "template is too deeply nested")]
         return []
     if isinstance(value, dict):
         return [e for k, v in value.items() for e in syntax_errors(v, f"{field}.{k}" if field else str(k))]

@@ -28,6 +28,7 @@ from gateway.auth.oauth import OAuthStateMiddleware, build_oauth
 from gateway.auth.rate_limit import SignInLimiter
 from gateway.deps import TOKEN_SCOPE_EXTRA, required_scope
 from gateway.limits import BodySizeLimit
+from gateway.responses import SafeJSONResponse
 from gateway.routes import (
     api_keys,
     auth,
@@ -117,6 +118,7 @@ def create_app(*, registry: NodeRegistry | None = None, mount_ui: bool = False) 
         openapi_url="/api/openapi.json",
         swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.gateway_settings = settings
     app.state.registry = registry

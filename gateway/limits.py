@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,3 +76,58 @@ class BodySizeLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+# ---- untrusted JSON (webhooks, the API trigger) --------------------------------------------------------
+
+MAX_JSON_DEPTH = 64  # Stripe events nest ~6 deep, Google Forms ~4; deeper is hostile or broken
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+class JSONRefused(ValueError):
+    """Untrusted JSON that ConnectFlow does not accept (the message says why; answer 400)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JSONRefused(f"{name} is not valid JSON: send numbers as finite values")
+
+
+def parse_untrusted_json(body: bytes) -> Any:
+    """``json.loads`` for bodies from outside: NaN/Infinity refused (instead of becoming null later),
+    nesting deeper than ``MAX_JSON_DEPTH`` refused, and lone UTF-16 surrogates (``"\\ud800"``, which
+    cannot be stored or shown as UTF-8) refused. Raises ``JSONRefused`` with a clear message."""
+    try:
+        value = json.loads(body, parse_constant=_refuse_constant)
+    except JSONRefused:
+        raise
+    except RecursionError:
+        raise JSONRefused(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JSONRefused(f"malformed JSON: {exc}") from None
+    check_untrusted_value(value, surrogates=bool(_SURROGATE_ESCAPE.search(body)))
+    return value
+
+
+def check_untrusted_value(value: Any, *, surrogates: bool = True) -> None:
+    """Depth, finite numbers and (when ``surrogates``) valid Unicode of an already-parsed value."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth >= MAX_JSON_DEPTH:
+                raise JSONRefused(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            if depth >= MAX_JSON_DEPTH:
+                raise JSONRefused(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise JSONRefused("NaN and Infinity are not valid JSON: send numbers as finite values")
+        elif surrogates and isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise JSONRefused(
+                    "a string holds a lone UTF-16 surrogate (e.g. \\ud800): not valid Unicode"
+                ) from None

@@ -15,10 +15,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from fastapi import FastAPI
-from starlette.responses import RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse
 
 from ui import session
 from ui.session import client_for_request
@@ -65,6 +65,16 @@ TITLES = {
 }
 
 
+def _malformed_session_id(query: str) -> bool:
+    """Whether the query names a Bokeh session id that is empty or not printable ASCII."""
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in ("bokeh-session-id", "bokeh_session_id") and (
+            not value or not value.isascii() or not value.isprintable()
+        ):
+            return True
+    return False
+
+
 class SignInGate:
     """ASGI middleware: UI pages need a signed-in browser; sign-in pages skip for one that is."""
 
@@ -75,6 +85,12 @@ class SignInGate:
         path = scope.get("path", "")
         if scope["type"] != "http" or scope.get("method") != "GET" or path not in PAGES:
             await self.app(scope, receive, send)
+            return
+        if _malformed_session_id(scope.get("query_string", b"").decode("latin-1")):
+            # Bokeh raises (a 500) on an empty session id: answer 400 instead (issue 11, finding 6).
+            await JSONResponse({"detail": "malformed editor session id"}, status_code=400)(
+                scope, receive, send
+            )
             return
         client = client_for_request(session.gateway_app() or self.app, scope)
         try:

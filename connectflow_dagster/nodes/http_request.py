@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, Field
 
 from connectflow_dagster.errors import NonRetriableNodeError
@@ -40,7 +41,15 @@ def execute(params: HttpRequestParams, ctx: NodeContext[None]) -> HttpRequestOut
     """Send the request; the response's JSON (by content type) or text is ``data``."""
     if not params.url.startswith(("http://", "https://")):
         raise NonRetriableNodeError(f"url must start with http:// or https:// (got {params.url!r})")
-    kwargs: dict[str, Any] = {"headers": params.headers, "params": params.query, "timeout": params.timeout}
+    try:
+        url = httpx.URL(params.url)
+    except httpx.InvalidURL as exc:
+        raise NonRetriableNodeError(f"invalid url: {exc}") from None
+    # httpx *replaces* a URL's query string with ``params`` (even an empty dict): merge instead, so
+    # ``…/q?a=1`` keeps ``a=1`` and the Query field adds to it.
+    if params.query:
+        url = url.copy_merge_params(params.query)
+    kwargs: dict[str, Any] = {"headers": params.headers, "timeout": params.timeout}
     if params.body is not None and params.method not in ("GET", "HEAD"):
         if params.body_type == "json":
             kwargs["json"] = params.body
@@ -50,7 +59,7 @@ def execute(params: HttpRequestParams, ctx: NodeContext[None]) -> HttpRequestOut
             kwargs["content"] = (
                 params.body if isinstance(params.body, str | bytes) else json.dumps(params.body)
             )
-    response = send(ctx.http, params.method, params.url, what=f"{params.method} {params.url}", **kwargs)
+    response = send(ctx.http, params.method, str(url), what=f"{params.method} {params.url}", **kwargs)
     if len(response.content) > MAX_RESPONSE_BYTES:
         raise NonRetriableNodeError(f"response is larger than {MAX_RESPONSE_BYTES} bytes")
     if params.fail_on_error_status:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import posixpath
 from typing import Any
 from urllib.parse import quote
 
@@ -125,7 +126,10 @@ async def dagster_http(path: str, request: Request) -> Response:
         token_ok = bool(sent) and hmac.compare_digest(sent.encode(), auth_session.csrf_token.encode())
         if not token_ok and not _same_origin(request.headers.get("origin"), request):
             raise HTTPException(403, f"cross-site request refused (send the {CSRF_HEADER} header)")
-    if path.rstrip("/") == "graphql" and request.method == "GET" and request.url.query:
+    # Dot segments and doubled slashes as the upstream request will have them (httpx removes
+    # ``./`` and ``../``): ``/dagster/./graphql?query=mutation…`` is the GraphQL endpoint too.
+    upstream_path = posixpath.normpath("/" + path)
+    if upstream_path == "/graphql" and request.method == "GET" and request.url.query:
         raise HTTPException(405, "send GraphQL operations with POST")
 
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST]

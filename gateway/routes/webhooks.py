@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -43,6 +42,7 @@ from connectflow_dagster.registry import NodeRegistry
 from connectflow_dagster.store import keys
 from connectflow_dagster.store.db import get_engine, session_scope
 from gateway.deps import CurrentUser, RegistryDep, SessionDep
+from gateway.limits import JSONRefused, parse_untrusted_json
 
 settings_router = APIRouter(tags=["triggers"])  # trigger URLs and secrets, for the workflow's owner
 
@@ -82,10 +82,32 @@ def require_json(request: Request) -> None:
 
 
 def parse_json(body: bytes) -> Any:
+    """An untrusted JSON body, or 400: malformed, NaN/Infinity, nested deeper than
+    ``gateway.limits.MAX_JSON_DEPTH``, or holding a lone surrogate."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"malformed JSON: {exc}") from None
+        return parse_untrusted_json(body)
+    except JSONRefused as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+# Headers ingest reads, and how long they may be (uvicorn's own limit is far larger).
+MAX_HEADER_CHARS = {
+    "idempotency-key": 200,
+    "stripe-signature": 4096,
+    SECRET_HEADER: 1024,
+    "authorization": 4096,
+}
+
+
+def check_headers(request: Request) -> None:
+    """400 for an over-long header that ingest reads, or a blank ``Idempotency-Key``."""
+    for name, limit in MAX_HEADER_CHARS.items():
+        value = request.headers.get(name)
+        if value is not None and len(value) > limit:
+            raise HTTPException(400, f"the {name} header is longer than {limit} characters")
+    key = request.headers.get("idempotency-key")
+    if key is not None and not key.strip():
+        raise HTTPException(400, "Idempotency-Key must be 1–200 characters")
 
 
 def bearer_or_header(request: Request) -> str | None:
@@ -146,11 +168,16 @@ async def parse_json_or_form(request: Request, body: bytes) -> Any:
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPException(400, f"malformed form body: {exc}") from None
     if kind == "multipart/form-data":
+        # The body was already read (and size-checked) from the stream: parse that copy, since a
+        # second read of the stream fails with "Stream consumed".
+        async def replay() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
         try:
-            form = await request.form()
+            async with Request(request.scope, replay).form() as form:
+                return {k: v for k, v in form.items() if isinstance(v, str)}
         except Exception as exc:
             raise HTTPException(400, f"malformed multipart body: {exc}") from None
-        return {k: v for k, v in form.items() if isinstance(v, str)}
     raise HTTPException(415, "send JSON (application/json) or a form body")
 
 
@@ -207,8 +234,14 @@ async def _wait_for_result(request: Request, execution_id: str, params: AfterRun
     if execution.status not in terminal:
         return None
     if execution.status != "success":
+        # The caller is anonymous (or holds only the trigger's secret): no node errors, URLs or stack
+        # traces; the workflow's owner sees them on the execution's page.
         return JSONResponse(
-            {"execution_id": execution_id, "status": execution.status, "error": execution.error},
+            {
+                "execution_id": execution_id,
+                "status": execution.status,
+                "error": "the workflow did not finish successfully; its owner can see why on the execution's page",
+            },
             status_code=500,
         )
     context = execution.context or {}
@@ -265,6 +298,7 @@ async def ingest(node_type: NodeType, workflow_id: str, path: str, request: Requ
         path=path if ingress.subpath_param else None,
         path_param=ingress.subpath_param or "path",
     )
+    check_headers(request)
     body = await read_body(request)
     if ingress.body == "json":
         require_json(request)
@@ -288,6 +322,7 @@ async def ingest_with_api_key(node_type: NodeType, request: Request) -> Response
     """Receive one call of a trigger whose API key names the workflow (``secret='api_key'``)."""
     ingress = node_type.ingress
     assert ingress is not None
+    check_headers(request)
     auth = request.headers.get("authorization", "")
     presented = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
     if not presented:

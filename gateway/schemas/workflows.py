@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from connectflow_dagster import spec
+from gateway.limits import check_untrusted_value
 from gateway.schemas.common import ProblemPublic, RequestBody
 
 Name = Field(min_length=1, max_length=200)
@@ -17,8 +18,8 @@ class WorkflowCreate(RequestBody):
     """A new workflow; a readable name is generated when none is given."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    nodes: list[spec.Node] = Field(default_factory=list)
-    edges: list[spec.Edge] = Field(default_factory=list)
+    nodes: list[spec.Node] = Field(default_factory=list, max_length=spec.MAX_NODES)
+    edges: list[spec.Edge] = Field(default_factory=list, max_length=spec.MAX_EDGES)
     settings: spec.WorkflowSettings = Field(default_factory=spec.WorkflowSettings)
 
 
@@ -82,6 +83,13 @@ class VersionsPublic(BaseModel):
 
 class ExecuteRequest(RequestBody):
     input: Any = Field(default=None, description="JSON handed to the trigger as its input.")
+
+    @field_validator("input")
+    @classmethod
+    def _check_input(cls, value: Any) -> Any:
+        check_untrusted_value(value)  # NaN/Infinity, lone surrogates, nesting deeper than 64: 422
+        return value
+
     trigger_node_id: str | None = Field(default=None, description="Which trigger fires (default: the first).")
 
 

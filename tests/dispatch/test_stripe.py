@@ -129,11 +129,14 @@ def test_bad_requests_are_refused_and_store_nothing(cf, live_gateway, signed_wor
 def test_the_event_type_filter_ignores_other_events(cf, live_gateway):
     owner = live_gateway.user()
     wid, _ = save(stripe_workflow(["payment_intent.*"]), owner.user_id)
+    assert (
+        owner.put(f"/api/workflows/{wid}/triggers/stripe/secret", json={"secret": SECRET}).status_code == 200
+    )
     client = live_gateway.client()
-    ignored = post(client, wid, REFUND, None)  # no signing secret configured: unsigned events accepted
+    ignored = post(client, wid, REFUND, sign(SECRET, REFUND))
     assert ignored.status_code == 200 and ignored.json()["status"] == "ignored"
     assert inbox_rows(wid) == []
-    accepted = post(client, wid, EVENT, None)
+    accepted = post(client, wid, EVENT, sign(SECRET, EVENT))
     assert accepted.status_code == 202
     assert [row.id for row in inbox_rows(wid)] == [accepted.json()["execution_id"]]
 

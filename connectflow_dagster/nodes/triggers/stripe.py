@@ -71,7 +71,7 @@ def verify_signature(
                 timestamp = int(value)
             except ValueError:
                 return False
-        elif key == "v1":
+        elif key == "v1" and value.isascii():  # a signature is hex; anything else cannot match
             candidates.append(value)
     if timestamp is None or not candidates:
         return False
@@ -117,9 +117,10 @@ def _ignore(params: StripeParams, context: dict[str, Any]) -> dict[str, Any] | N
 ingress = Ingress(
     url="/api/webhooks/stripe/{workflow_id}",
     body="json",
-    # A signing secret, once set, is checked on every request. Until one is set events are accepted
-    # unsigned (the first release's behaviour); ``auth_required=True`` refuses them instead.
+    # Every event must carry a valid signature: until the signing secret is set, events are refused
+    # (401), since unsigned ones could be forged by anyone who knows the URL (issue 11, finding 5).
     auth="signing",
+    auth_required=True,
     verify=_verify,
     rejection="invalid Stripe-Signature",
     context=lambda event, params: event_context(event.body),
