@@ -28,10 +28,7 @@ BUDGET = {
     "accept_p50_ms": 5.0,
     "accept_p99_ms": 25.0,
     "accept_rate_per_s": 1500.0,
-    "n8n_e2e_p50_ms": "110–150",
-    "n8n_executions_per_s": "16–30",
     "worker_rss_mb": 250.0,
-    "n8n_rss_mb": 626.0,
     "fanout5_ms": 400.0,
 }
 

@@ -23,7 +23,6 @@ from typing import Any, NamedTuple
 import httpx
 from dagster import (
     Backoff,
-    ConfigurableResource,
     DependencyDefinition,
     Failure,
     Field,
@@ -54,7 +53,7 @@ from connectflow_dagster.errors import (
     WorkflowInvalid,
 )
 from connectflow_dagster.executor import threaded_executor
-from connectflow_dagster.io_manager import ContextPickleIOManager
+from connectflow_dagster.io_manager import context_pickle_io_manager
 from connectflow_dagster.nodes.base import Branch, CredentialType, NodeContext, NodeType
 from connectflow_dagster.registry import NodeRegistry, get_registry
 from connectflow_dagster.tags import (
@@ -119,12 +118,31 @@ def job_description(workflow: spec.Workflow, version: int | None) -> str:
     return f"{workflow.name} (version {version})" if version is not None else workflow.name
 
 
-class TriggerEventResource(ConfigurableResource):
+@dataclass(frozen=True)
+class TriggerEvent:
     """Which trigger fired and its input. Run config, so it is visible in the Dagster UI: never secrets."""
 
     node_id: str = ""
     input_json: str = "{}"
     event_id: str = ""
+
+
+def trigger_event_resource(default_node_id: str) -> ResourceDefinition:
+    """The ``cf_trigger`` resource: run config ``{node_id, input_json, event_id}`` as a ``TriggerEvent``.
+
+    A plain config-schema resource rather than a Pythonic ``ConfigurableResource``: the same run
+    config, but Dagster initialises it without re-validating a pydantic model on every run (that was
+    ~5 % of a worker's CPU per run; docs/decisions.md).
+    """
+    return ResourceDefinition(
+        resource_fn=lambda init_context: TriggerEvent(**init_context.resource_config),
+        config_schema={
+            "node_id": Field(str, is_required=False, default_value=default_node_id),
+            "input_json": Field(str, is_required=False, default_value="{}"),
+            "event_id": Field(str, is_required=False, default_value=""),
+        },
+        description=TriggerEvent.__doc__,
+    )
 
 
 @dataclass
@@ -224,7 +242,7 @@ def _build_op(
         merged: dict[str, Any] = {}
         for emitted in arrived:
             merged.update(emitted.context)
-        trigger: TriggerEventResource = getattr(context.resources, TRIGGER_RESOURCE)
+        trigger: TriggerEvent = getattr(context.resources, TRIGGER_RESOURCE)
         trigger_input: Any = None
         if node_type.is_trigger:
             if (trigger.node_id or first_trigger) != node.id:
@@ -339,11 +357,11 @@ def _execute(node: spec.Node, node_type: NodeType, ctx: NodeContext, merged: Map
     return node_type.run(params, ctx)
 
 
-# Shared by every job: building a pythonic resource costs ~5 ms, a third of compiling a small job,
+# Shared by every job: building a resource definition costs ~5 ms, a third of compiling a small job,
 # and a code-location reload compiles every listed version. An empty ``node_id`` means "the first
 # trigger" (``compute`` falls back to it), so one default serves every workflow.
-_TRIGGER_DEFAULT = TriggerEventResource()
-_IO_MANAGER = ContextPickleIOManager()
+_TRIGGER_DEFAULT = trigger_event_resource("")
+_IO_MANAGER = context_pickle_io_manager
 
 _cache: OrderedDict[tuple[str, int | None, str, int], JobDefinition] = OrderedDict()
 _cache_lock = threading.Lock()

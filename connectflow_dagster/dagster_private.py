@@ -28,6 +28,12 @@ What each group is for, and why no public API does it:
 - **Tuned SQLite storage** (``DagsterStorage``, the SQLite storages, ``ConfigurableClass``): the
   storage ``dagster.yaml`` names is a ``ConfigurableClass`` composed of Dagster's own SQLite storages
   with pooled connections; the base classes are only importable from private modules.
+- **Cheaper runs** (``job_execution_iterator``, ``PlanOrchestrationContextManager``,
+  ``orchestration_context_event_generator``: the body of ``execute_run`` with a plan prepared once per
+  job; ``ASSET_EVENTS``/``ASSET_CHECK_EVENTS``, ``EventLogEntry``, ``SqlEventLogStorageTable``: the
+  event-log rows a step's batch writes; ``PostgresEventLogStorage``/``PostgresRunStorage``/
+  ``PostgresScheduleStorage`` are dagster-postgres' own, public there): ``execution.py``,
+  ``event_batching.py``, ``postgres_storage.py``; docs/decisions.md "Cheaper runs".
 - **Console logging** (``coerce_valid_log_level``, ``create_console_logger``): the run's console
   logger uses Dagster's formatter so log lines look like every other Dagster log line.
 - **Scheduler state** (``InstigatorType``): reading the sensor's state from the instance (tests).
@@ -38,15 +44,21 @@ from __future__ import annotations
 from dagster._core.definitions.executor_definition import get_retries_config
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.events import EngineEventData
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EngineEventData
+from dagster._core.events.log import EventLogEntry
 from dagster._core.execution.api import (
     ExecuteRunWithPlanIterable,
     create_execution_plan,
     execute_run,
     execute_run_iterator,
+    job_execution_iterator,
 )
 from dagster._core.execution.context.system import PlanExecutionContext, PlanOrchestrationContext
-from dagster._core.execution.context_creation_job import PlanExecutionContextManager
+from dagster._core.execution.context_creation_job import (
+    PlanExecutionContextManager,
+    PlanOrchestrationContextManager,
+    orchestration_context_event_generator,
+)
 from dagster._core.execution.plan.execute_plan import _trigger_hook as trigger_step_hooks
 from dagster._core.execution.plan.execute_plan import dagster_event_sequence_for_step
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
@@ -61,6 +73,7 @@ from dagster._core.remote_origin import (
 from dagster._core.scheduler.instigation import InstigatorType
 from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.schedules import SqliteScheduleStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
@@ -70,12 +83,15 @@ from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from dagster._utils.log import create_console_logger
 
 __all__ = [
+    "ASSET_CHECK_EVENTS",
+    "ASSET_EVENTS",
     "ConfigurableClass",
     "ConfigurableClassData",
     "ConsolidatedSqliteEventLogStorage",
     "DagsterSqliteStorage",
     "DagsterStorage",
     "EngineEventData",
+    "EventLogEntry",
     "ExecuteRunWithPlanIterable",
     "ExecutionPlan",
     "InMemoryJob",
@@ -87,10 +103,12 @@ __all__ = [
     "PlanExecutionContext",
     "PlanExecutionContextManager",
     "PlanOrchestrationContext",
+    "PlanOrchestrationContextManager",
     "ReconstructableRepository",
     "RemoteJobOrigin",
     "RemoteRepositoryOrigin",
     "RetryMode",
+    "SqlEventLogStorageTable",
     "SqliteRunStorage",
     "SqliteScheduleStorage",
     "coerce_valid_log_level",
@@ -100,5 +118,7 @@ __all__ = [
     "execute_run",
     "execute_run_iterator",
     "get_retries_config",
+    "job_execution_iterator",
+    "orchestration_context_event_generator",
     "trigger_step_hooks",
 ]

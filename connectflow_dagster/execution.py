@@ -12,23 +12,33 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import threading
 import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dagster import DagsterEventType, DagsterInstance, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, JobDefinition, RunsFilter
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
 from connectflow_dagster.compiler import MAX_NAME_TAG, TRIGGER_RESOURCE, Runtime, compile_workflow
 from connectflow_dagster.dagster_private import (
+    ExecuteRunWithPlanIterable,
+    ExecutionPlan,
+    InMemoryJob,
     KnownExecutionState,
     LoadableTargetOrigin,
     ManagedGrpcPythonEnvCodeLocationOrigin,
+    PlanOrchestrationContextManager,
     ReconstructableRepository,
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
     create_execution_plan,
+    execute_run_iterator,
+    job_execution_iterator,
+    orchestration_context_event_generator,
 )
 from connectflow_dagster.errors import NotFound
 from connectflow_dagster.statuses import (
@@ -116,6 +126,36 @@ def default_trigger(workflow: spec.Workflow) -> str:
     return triggers[0].id
 
 
+# One execution plan (and origins) per compiled job: a plan depends on the job's graph, not on the
+# run's trigger input, and jobs are cached per immutable version (compiler.py). Building the plan
+# and resolving the origins took ~10 % of a worker's CPU per run (docs/decisions.md).
+_prepared: OrderedDict[int, tuple[JobDefinition, ExecutionPlan, Any, Any]] = OrderedDict()
+_prepared_lock = threading.Lock()
+_PREPARED_SIZE = 256
+
+
+def _prepared_for(
+    job: JobDefinition, run_config: dict[str, Any], tags: dict[str, str], instance: DagsterInstance
+):  # type: ignore[no-untyped-def]
+    with _prepared_lock:
+        hit = _prepared.get(id(job))
+        if hit is not None and hit[0] is job:
+            _prepared.move_to_end(id(job))
+            return hit[1], hit[2], hit[3]
+    plan = create_execution_plan(
+        job,
+        run_config=run_config,
+        instance_ref=instance.get_ref() if instance.is_persistent else None,
+        tags=tags,
+    )
+    remote_origin, code_origin = job_origins(job.name)
+    with _prepared_lock:
+        _prepared[id(job)] = (job, plan, remote_origin, code_origin)
+        while len(_prepared) > _PREPARED_SIZE:
+            _prepared.popitem(last=False)
+    return plan, remote_origin, code_origin
+
+
 def create_run(
     instance: DagsterInstance,
     target: RunTarget,
@@ -125,6 +165,7 @@ def create_run(
     run_id: str | None = None,
     event_id: str | None = None,
     runtime: Runtime | None = None,
+    extra_tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
 ):  # type: ignore[no-untyped-def]
     """Create (not execute) the Dagster run for ``target``; returns (job, run).
@@ -133,23 +174,71 @@ def create_run(
     (pinned) version, the parent's run config, only the failed steps and what follows them, reusing
     the parent's outputs for the steps that succeeded."""
     if parent_run_id is not None:
-        return _create_reexecution(instance, target, parent_run_id, run_id, event_id, runtime)
+        return _create_reexecution(instance, target, parent_run_id, run_id, event_id, runtime, extra_tags)
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
     if trigger_node_id not in {n.id for n in spec.triggers_of(target.workflow)}:
         raise NotFound(f"trigger node '{trigger_node_id}' is not a trigger of this workflow")
     # The versioned job (wf_<id>__v<N>): a run launched from it by Dagster (sensor path, re-execution
     # in the Dagster UI) loads that name from the code location, which resolves that version.
     job = compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
-    remote_origin, code_origin = job_origins(job.name)
+    run_config = run_config_for(trigger_node_id, payload, event_id)
+    tags = run_tags(target, trigger_node_id, event_id) | (extra_tags or {})
+    plan, remote_origin, code_origin = _prepared_for(job, run_config, tags, instance)
     run = instance.create_run_for_job(
         job_def=job,
+        execution_plan=plan,
         run_id=run_id or str(uuid.uuid4()),
-        run_config=run_config_for(trigger_node_id, payload, event_id),
-        tags=run_tags(target, trigger_node_id, event_id),
+        run_config=run_config,
+        tags=tags,
         remote_job_origin=remote_origin,
         job_code_origin=code_origin,
     )
     return job, run
+
+
+def iterate_created_run(instance: DagsterInstance, job: JobDefinition, run: Any) -> Iterator[Any]:
+    """Execute a run made by ``create_run`` here, yielding its Dagster events as ``execute_run_iterator`` does.
+
+    Same orchestration, events and run-status changes as Dagster's own ``execute_run_iterator``; what
+    it skips is what a worker does not need: re-reading the execution-plan snapshot from storage and
+    re-building the plan (the job's plan is prepared once, ``_prepared_for``). Runs that select steps
+    (re-execution from failure) or were created elsewhere go through ``execute_run_iterator`` itself.
+    """
+    with _prepared_lock:
+        hit = _prepared.get(id(job))
+    plan = hit[1] if hit is not None and hit[0] is job else None
+    if (
+        plan is None
+        or (run.step_keys_to_execute and list(run.step_keys_to_execute) != plan.step_keys_to_execute)
+        or run.parent_run_id
+        or run.resolved_op_selection
+        or run.asset_selection
+        or run.asset_check_selection
+        or run.status not in (DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING)
+    ):
+        yield from execute_run_iterator(InMemoryJob(job), run, instance)
+        return
+    yield from ExecuteRunWithPlanIterable(
+        execution_plan=plan,
+        iterator=job_execution_iterator,
+        execution_context_manager=PlanOrchestrationContextManager(
+            context_event_generator=orchestration_context_event_generator,
+            job=InMemoryJob(job),
+            execution_plan=plan,
+            dagster_run=run,
+            instance=instance,
+            run_config=run.run_config,
+            raise_on_error=False,
+            executor_defs=None,
+            output_capture=None,
+        ),
+    )
+
+
+def execute_created_run(instance: DagsterInstance, job: JobDefinition, run: Any) -> None:
+    """``iterate_created_run`` to the run's end (no ``JobExecutionResult`` is built: nobody reads it)."""
+    for _event in iterate_created_run(instance, job, run):
+        pass
 
 
 def _create_reexecution(
@@ -159,6 +248,7 @@ def _create_reexecution(
     run_id: str | None,
     event_id: str | None,
     runtime: Runtime | None,
+    extra_tags: dict[str, str] | None = None,
 ):  # type: ignore[no-untyped-def]
     parent = instance.get_run_by_id(parent_run_id)
     if parent is None:
@@ -172,6 +262,7 @@ def _create_reexecution(
     tags.pop(TAG_EVENT, None)
     if event_id:
         tags[TAG_EVENT] = event_id
+    tags |= extra_tags or {}
     remote_origin, code_origin = job_origins(job.name)
     run = instance.create_run_for_job(
         job_def=job,
@@ -313,8 +404,27 @@ def get_execution(
     if owner_id is not None and records[0].dagster_run.tags.get(TAG_OWNER) != owner_id:
         raise NotFound(f"execution '{run_id}' not found")
     execution = _summary(instance, records[0])
-    _fill_nodes(instance, execution)
+    _fill_nodes(instance, execution, records[0].dagster_run)
     return execution
+
+
+_snapshots: OrderedDict[str, Any] = OrderedDict()
+
+
+def _job_snapshot(instance: DagsterInstance, snapshot_id: str) -> Any:
+    """A job snapshot by id, read and deserialised once per process: ids are content hashes, so a
+    snapshot never changes (reading it per execution cost the gateway a query and a deserialisation
+    of the whole job for every answer after a run)."""
+    with _prepared_lock:
+        if snapshot_id in _snapshots:
+            _snapshots.move_to_end(snapshot_id)
+            return _snapshots[snapshot_id]
+    snapshot = instance.get_job_snapshot(snapshot_id)
+    with _prepared_lock:
+        _snapshots[snapshot_id] = snapshot
+        while len(_snapshots) > _PREPARED_SIZE:
+            _snapshots.popitem(last=False)
+    return snapshot
 
 
 _INBOX_STATUS = {"pending": "queued", "claimed": "queued", "canceled": "canceled", "failed": "failed"}
@@ -357,10 +467,10 @@ def _from_inbox(session: Session, event_id: str, owner_id: str | None) -> Execut
     )
 
 
-def _fill_nodes(instance: DagsterInstance, execution: Execution) -> None:
-    run = instance.get_run_by_id(execution.id)
+def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None) -> None:
+    run = run if run is not None else instance.get_run_by_id(execution.id)
     assert run is not None
-    snapshot = instance.get_job_snapshot(run.job_snapshot_id) if run.job_snapshot_id else None
+    snapshot = _job_snapshot(instance, run.job_snapshot_id) if run.job_snapshot_id else None
     nodes: dict[str, NodeStatus] = {}
     order: list[str] = []
     if snapshot is not None:

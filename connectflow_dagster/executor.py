@@ -53,6 +53,23 @@ def _run_step(step_context: Any, token: int, events: queue.Queue) -> None:
     events.put((_DONE, token, None))
 
 
+def _run_inline(
+    job_context: PlanExecutionContext, active_execution: Any, step: Any
+) -> Iterator[DagsterEvent]:
+    """One step in the orchestrating thread: the body of Dagster's ``inner_plan_execution_iterator``."""
+    step_context = job_context.for_step(step, active_execution.get_known_state())
+    step_events: list[DagsterEvent] = []
+    for event in dagster_event_sequence_for_step(step_context):
+        step_events.append(event)
+        yield event
+        active_execution.handle_event(event)
+    active_execution.verify_complete(job_context, step.key)
+    for event in active_execution.plan_events_iterator(job_context):
+        step_events.append(event)
+        yield event
+    yield from trigger_step_hooks(step_context, step_events)
+
+
 def threaded_plan_iterator(
     job_context: PlanExecutionContext, execution_plan: ExecutionPlan, max_concurrent: int
 ) -> Iterator[DagsterEvent]:
@@ -79,6 +96,13 @@ def threaded_plan_iterator(
             if not interrupted:
                 steps = active_execution.get_steps_to_execute(limit=max(0, max_concurrent - len(running)))
                 yield from active_execution.concurrency_event_iterator(job_context)
+                if len(steps) == 1 and not running:
+                    # Nothing else is running or ready, so nothing can become ready while this step
+                    # runs: execute it here, as Dagster's in-process executor does. Handing it to a
+                    # thread would only add a GIL hand-off per event (a chain never runs two steps
+                    # at once; docs/decisions.md "threaded executor: steps alone run inline").
+                    yield from _run_inline(job_context, active_execution, steps[0])
+                    continue
                 for step in steps:
                     step_context = job_context.for_step(step, active_execution.get_known_state())
                     token = next(tokens)

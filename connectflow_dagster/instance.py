@@ -30,9 +30,9 @@ class ConnectFlowStorage(DagsterStorage, ConfigurableClass):
         self._inst_data = inst_data
         settings = get_settings()
         if settings.uses_postgres:
-            from dagster_postgres import DagsterPostgresStorage
+            from connectflow_dagster.postgres_storage import BatchedPostgresStorage
 
-            self._delegate: Any = DagsterPostgresStorage(settings.resolved_database_url)
+            self._delegate: Any = BatchedPostgresStorage(settings.resolved_database_url)
             # dagster-postgres opens a new TCP connection per event (~9 ms each, DESIGN.md); pool them
             # the way dagster-webserver does for itself. See docs/decisions.md.
             for storage in (

@@ -12,7 +12,7 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
-from dagster import ConfigurableIOManagerFactory, InitResourceContext, InputContext, IOManager, OutputContext
+from dagster import InitResourceContext, InputContext, IOManager, OutputContext, io_manager
 
 
 class _PickleFiles(IOManager):
@@ -35,9 +35,12 @@ class _PickleFiles(IOManager):
             return pickle.load(f)  # noqa: S301 — our own files, written by handle_output above
 
 
-class ContextPickleIOManager(ConfigurableIOManagerFactory):
-    """Pickles each op's output under the Dagster instance's storage directory."""
+@io_manager(description="Pickles each op's output under the Dagster instance's storage directory.")
+def context_pickle_io_manager(context: InitResourceContext) -> IOManager:
+    """Pickles each op's output under the Dagster instance's storage directory.
 
-    def create_io_manager(self, context: InitResourceContext) -> IOManager:
-        base = context.instance.storage_directory() if context.instance else os.path.abspath("storage")
-        return _PickleFiles(base)
+    A plain ``@io_manager`` (no config), not a Pythonic ``ConfigurableIOManagerFactory``: Dagster
+    initialises it per run without building and validating a pydantic model (docs/decisions.md).
+    """
+    base = context.instance.storage_directory() if context.instance else os.path.abspath("storage")
+    return _PickleFiles(base)

@@ -7,7 +7,9 @@ database per run. This storage keeps Dagster's own schema and classes but:
 - uses the consolidated event log (one database for every run);
 - reuses pooled connections per storage instead of a new engine per event;
 - sets WAL, ``synchronous=NORMAL`` and a busy timeout on every connection (concurrent writers
-  wait instead of failing with "database is locked").
+  wait instead of failing with "database is locked");
+- commits a step's events in one transaction and answers the run storage's schema checks once per
+  process (``connectflow_dagster.event_batching``).
 
 Measured effect: docs/decisions.md ("Tuned SQLite storage").
 """
@@ -27,6 +29,7 @@ from connectflow_dagster.dagster_private import (
     SqliteRunStorage,
     SqliteScheduleStorage,
 )
+from connectflow_dagster.event_batching import BatchedEventWrites, SchemaChecksOnce
 
 BUSY_TIMEOUT_MS = 30_000
 _engines: dict[str, Engine] = {}
@@ -64,14 +67,17 @@ def _transaction(conn_string: str) -> Iterator[Connection]:
         yield conn
 
 
-class PooledEventLogStorage(ConsolidatedSqliteEventLogStorage):
+class PooledEventLogStorage(BatchedEventWrites, ConsolidatedSqliteEventLogStorage):
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
         with _transaction(self._conn_string) as conn:
             yield conn
 
+    def _batch_transaction(self):  # type: ignore[no-untyped-def]
+        return _transaction(self._conn_string)
 
-class PooledRunStorage(SqliteRunStorage):
+
+class PooledRunStorage(SchemaChecksOnce, SqliteRunStorage):
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         with _transaction(self._conn_string) as conn:

@@ -50,10 +50,9 @@ from dagster import (
 )
 
 from connectflow_dagster.compiler import Runtime
-from connectflow_dagster.dagster_private import InMemoryJob, execute_run_iterator
 from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
-from connectflow_dagster.execution import RunTarget, create_run
+from connectflow_dagster.execution import RunTarget, create_run, iterate_created_run
 from connectflow_dagster.instance import get_instance
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.workflows import version_by_id, version_spec
@@ -323,7 +322,10 @@ class Worker:
     def execute(self, event: inbox.ClaimedEvent) -> Outcome:
         """Create the event's run (or the next attempt of it) and execute it in this thread."""
         settings = get_dispatch_settings()
-        previous = self.instance.get_runs(RunsFilter(tags={TAG_EVENT: event.id}))
+        # A first claim cannot have a run yet (the run is created after the claim): skip the tag query.
+        previous = (
+            self.instance.get_runs(RunsFilter(tags={TAG_EVENT: event.id})) if event.attempts > 1 else []
+        )
         for run in previous:
             if run.status in _FINISHED and TAG_WORKER_LOST not in run.tags:
                 # The run finished but its worker died before recording it: nothing to re-run.
@@ -359,16 +361,6 @@ class Worker:
             version = version_by_id(session, event.version_id)
             target = RunTarget(version_spec(version), version.id, version.number, event.owner_id)
         run_id = attempt_run_id(event.id, event.attempts if previous else 1)
-        job, run = create_run(
-            self.instance,
-            target,
-            trigger_node_id=event.trigger_node_id,
-            payload=event.payload,
-            run_id=run_id,
-            event_id=event.id,
-            runtime=self.runtime,
-            parent_run_id=event.parent_run_id,
-        )
         extra = {TAG_WORKER: self.worker_id}
         if previous:
             extra.update(
@@ -378,7 +370,17 @@ class Worker:
                     TAG_ATTEMPT: str(event.attempts),
                 }
             )
-        self.instance.add_run_tags(run_id, extra)
+        job, run = create_run(
+            self.instance,
+            target,
+            trigger_node_id=event.trigger_node_id,
+            payload=event.payload,
+            run_id=run_id,
+            event_id=event.id,
+            runtime=self.runtime,
+            parent_run_id=event.parent_run_id,
+            extra_tags=extra,  # in the run's own tags: no second write
+        )
         with session_scope() as session:
             current = inbox.get_event(session, event.id)
             canceled = current is not None and current.status == inbox.CANCELED
@@ -401,7 +403,7 @@ class Worker:
         guard = _RunGuard(self, event_id, run_id, threading.get_ident())
         guard.start()
         try:
-            for dagster_event in execute_run_iterator(InMemoryJob(job), run, self.instance):
+            for dagster_event in iterate_created_run(self.instance, job, run):
                 if dagster_event.event_type in _PROGRESS:
                     notify.publish_many(notify.RUN_PROGRESS, (event_id, run_id))
             guard.stop()

@@ -371,7 +371,7 @@ def test_a_failed_worker_run_is_re_executed_from_failure_through_the_dagster_ui(
     assert _step_starts(cf, child_id) == ["fetch", "summary"] and len(calls) == 2
     retried = get_execution(cf.instance, child_id)
     assert retried.status == "success" and retried.workflow_id == wid
-    # The trigger's context was loaded from the parent run's files (ContextPickleIOManager keeps
+    # The trigger's context was loaded from the parent run's files (context_pickle_io_manager keeps
     # fs_io_manager's layout), so the summary still sees the original payload.
     assert retried.context["summary"] == {"text": "order R-1: 2"}
     storage = Path(cf.instance.storage_directory())
