@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from connectflow_dagster.config import get_settings
+from connectflow_dagster.errors import SocketDirectoryUnsafe
 from connectflow_dagster.execution import CODE_LOCATION
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,6 @@ PATH_PREFIX = "/dagster"
 _RELOAD = """mutation Reload($name: String!) {
   reloadRepositoryLocation(repositoryLocationName: $name) { __typename }
 }"""
-
-
-class SocketDirectoryUnsafe(RuntimeError):
-    """The socket's directory is not a private directory of this OS user."""
 
 
 def run_url(run_id: str) -> str:

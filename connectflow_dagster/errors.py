@@ -15,6 +15,8 @@ ConnectFlowError
 ├── CredentialInvalid           credential fields do not fit their type (names each field)
 ├── UnknownCredentialType       no installed node type declares this credential type
 ├── EmailTaken                  another account already uses this e-mail address
+├── TokenRejected               a personal access token does not authenticate (message safe to show)
+├── SocketDirectoryUnsafe       the Dagster UI socket's directory is not private to this OS user
 ├── Conflict                    the object is not in a state that allows this (e.g. cancel a finished run)
 ├── SecretKeyMissing            no usable credential encryption key is configured
 ├── DecryptionFailed            a ciphertext did not decrypt (unknown key id, tampered, other row)
@@ -146,3 +148,11 @@ class SecretKeyMissing(ConnectFlowError):
 
 class DecryptionFailed(ConnectFlowError):
     """A ciphertext did not decrypt: unknown key id, tampered data, or bound to another row."""
+
+
+class TokenRejected(ConnectFlowError):
+    """Why a presented token does not authenticate; the message is safe to show to its holder."""
+
+
+class SocketDirectoryUnsafe(ConnectFlowError, RuntimeError):
+    """The socket's directory is not a private directory of this OS user."""

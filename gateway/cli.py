@@ -148,11 +148,20 @@ def serve(
     worker_supervisor = (
         None if no_worker or worker_processes == 0 else _start_workers(worker_processes, quiet)
     )
+    if worker_supervisor is not None:
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; with the default handler
+        # that would end this process before ``finally`` stops the workers it started.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         _run_gateway(options, workers, with_ui)
     finally:
         if worker_supervisor is not None:
             _stop_workers(worker_supervisor)
+
+
+def _exit_on_sigterm(*_: Any) -> None:
+    """SIGTERM ends ``serve`` through ``finally``, so it stops the workers it started."""
+    raise SystemExit(0)
 
 
 def _start_workers(count: int | None, quiet: bool = False) -> subprocess.Popen[bytes]:
@@ -161,10 +170,20 @@ def _start_workers(count: int | None, quiet: bool = False) -> subprocess.Popen[b
 
     count = count or default_process_count()
     argv = [sys.executable, "-m", "connectflow_dagster.cli", "worker", "--processes", str(count)]
-    proc = subprocess.Popen(argv, env=os.environ.copy())
+    proc = subprocess.Popen(argv, env=os.environ.copy(), preexec_fn=_terminate_with_parent)
     if not quiet:
         click.echo(f"started {count} worker process{'es' if count > 1 else ''} (pid {proc.pid})")
     return proc
+
+
+def _terminate_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when ``serve`` dies, even by SIGKILL, so no worker is
+    left orphaned (a supervisor killed hard otherwise leaves warm workers draining the inbox)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _stop_workers(proc: subprocess.Popen[bytes]) -> None:

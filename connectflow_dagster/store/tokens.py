@@ -24,6 +24,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectflow_dagster.errors import TokenRejected
 from connectflow_dagster.store.keys import key_matches, mint_key, public_prefix
 from connectflow_dagster.store.models import PersonalAccessToken, User, utcnow
 
@@ -85,10 +86,6 @@ def create_token(
     session.add(row)
     session.flush()
     return NewToken(row, minted.key)
-
-
-class TokenRejected(Exception):
-    """Why a presented token does not authenticate; the message is safe to show to its holder."""
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
