@@ -561,7 +561,13 @@ def run(
     )  # migrate once before the processes start, as `connectflow up` does
     cf_env["DAGSTER_HOME"] = str(cf_home / "dagster")
     cf = BIN / "connectflow"
-    gateway = spawn("gateway", [str(cf), "serve"], env=cf_env, cwd=ROOT, log=logs / "gateway.log")
+    gateway = spawn(
+        "gateway",
+        [str(cf), "serve", "--quiet", "--no-worker"],
+        env=cf_env,
+        cwd=ROOT,
+        log=logs / "gateway.log",
+    )
     workers = spawn(
         "workers",
         [str(cf), "worker", *(["--processes", str(args.workers)] if args.workers else [])],

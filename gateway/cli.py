@@ -148,11 +148,20 @@ def serve(
     worker_supervisor = (
         None if no_worker or worker_processes == 0 else _start_workers(worker_processes, quiet)
     )
+    if worker_supervisor is not None:
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; with the default handler
+        # that would end this process before ``finally`` stops the workers it started.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         _run_gateway(options, workers, with_ui)
     finally:
         if worker_supervisor is not None:
             _stop_workers(worker_supervisor)
+
+
+def _exit_on_sigterm(*_: Any) -> None:
+    """SIGTERM ends ``serve`` through ``finally``, so it stops the workers it started."""
+    raise SystemExit(0)
 
 
 def _start_workers(count: int | None, quiet: bool = False) -> subprocess.Popen[bytes]:

@@ -435,13 +435,20 @@ class RunWatcher:
                         return
                 try:
                     received = listener.wait(None)
-                except Exception:
-                    log.exception("run watcher: waiting for notifications failed")
-                    received = []
+                except Exception as exc:
+                    # e.g. EBADF while the process shuts down: wake every waiter (each re-reads and
+                    # falls back to its safety poll) and retire this listener; the next subscribe
+                    # starts a fresh one instead of this thread spinning on a broken one.
                     with self._lock:
-                        for subs in self._subs.values():  # fall back to every waiter's re-read
+                        current = self._listener is listener
+                        if current:
+                            self._listener = None
+                        for subs in self._subs.values():
                             for sub in subs:
                                 sub._fire()
+                    if current:
+                        log.warning("run watcher: waiting for notifications failed: %s", exc)
+                    return
                 with self._lock:
                     for note in received:
                         for sub in self._subs.get(note.payload, ()):

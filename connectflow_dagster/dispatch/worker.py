@@ -521,6 +521,8 @@ def run_worker_processes(count: int | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     procs = start_worker_processes(count)
     log.info("started %d worker processes: %s", count, ", ".join(str(p.pid) for p in procs))
+    started = [time.monotonic()] * count
+    quick_deaths = 0  # consecutive workers that died soon after starting: back off, do not spin
     while not stopping.is_set():
         wake.wait(60)  # the timeout only guards against a lost signal
         wake.clear()
@@ -529,7 +531,11 @@ def run_worker_processes(count: int | None = None) -> int:
         for i, proc in enumerate(procs):
             if proc.poll() is not None:
                 log.warning("worker pid %s exited with %s; starting a new one", proc.pid, proc.returncode)
+                quick_deaths = quick_deaths + 1 if time.monotonic() - started[i] < 10 else 0
+                if quick_deaths > 1 and stopping.wait(min(30.0, 2.0**quick_deaths)):
+                    break
                 procs[i] = start_worker_processes(1)[0]
+                started[i] = time.monotonic()
     stop_worker_processes(procs)
     return 0
 

@@ -140,3 +140,34 @@ def test_serve_runs_several_processes_for_the_api_only(cf):
     assert result.exit_code == 1 and "--no-ui" in result.output
     result = CliRunner().invoke(main, ["serve", "--workers", "0", "--no-ui"])
     assert result.exit_code == 2
+
+
+@pytest.mark.timeout(300)
+def test_serve_stops_the_workers_it_started_on_sigterm(cf):
+    port = _free_port()
+    env = {**os.environ, "CONNECTFLOW_HOME": str(cf.home), "CONNECTFLOW_PORT": str(port)}
+    env.pop("DAGSTER_HOME", None)
+    env.pop("CONNECTFLOW_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [CONNECTFLOW, "serve", "--no-ui", "--worker-processes", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    supervisor = None
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("started 1 worker process (pid "):
+                supervisor = int(line.rsplit("pid ", 1)[1].rstrip(")\n"))
+            if "Application startup complete" in line:
+                break
+        else:
+            pytest.fail(f"serve exited with {proc.wait()}")
+        assert supervisor is not None and Path(f"/proc/{supervisor}").exists()
+    finally:
+        proc.terminate()  # SIGTERM, as a service manager stops it
+        proc.wait(timeout=120)
+    # serve waited for its workers to stop before it exited: nothing is left running.
+    assert not Path(f"/proc/{supervisor}").exists()
