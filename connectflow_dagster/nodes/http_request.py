@@ -44,7 +44,7 @@ def execute(params: HttpRequestParams, ctx: NodeContext[None]) -> HttpRequestOut
     try:
         url = httpx.URL(params.url)
     except httpx.InvalidURL as exc:
-        raise NonRetriableNodeError(f"invalid url: {exc}") from None
+        raise NonRetriableNodeError(f"invalid URL: {exc}") from None
     # httpx *replaces* a URL's query string with ``params`` (even an empty dict): merge instead, so
     # ``…/q?a=1`` keeps ``a=1`` and the Query field adds to it.
     if params.query:
