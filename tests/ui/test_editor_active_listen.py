@@ -43,7 +43,9 @@ def test_the_active_switch_calls_activate_and_deactivate_and_reverts_on_error() 
             return httpx.Response(200, json=_workflow(state["active"]))
         return httpx.Response(200, json={"data": [], "count": 0})
 
-    client = GatewayClient(transport=httpx.MockTransport(handler), cookies={"cf_session": "s", "cf_csrf": "t"})
+    client = GatewayClient(
+        transport=httpx.MockTransport(handler), cookies={"cf_session": "s", "cf_csrf": "t"}
+    )
     page = EditorPage(client, workflow_id="wf1")
 
     async def scenario() -> None:

@@ -181,7 +181,9 @@ class EditorPage(Viewer):
         self._save.on_click(self._on_save)
         self._execute = pn.widgets.Button(name="▶ Execute", button_type="success", css_classes=["cf-execute"])
         self._execute.on_click(self._on_execute)
-        self._active = pn.widgets.Switch(value=self.active, width=40, margin=(16, 4), css_classes=["cf-active"])
+        self._active = pn.widgets.Switch(
+            value=self.active, width=40, margin=(16, 4), css_classes=["cf-active"]
+        )
         self._active.param.watch(self._on_active, "value")
         self._active_label = html(self._active_text(), margin=(14, 6), css_classes=["cf-active-label"])
         self._input = pn.widgets.TextAreaInput.from_param(
