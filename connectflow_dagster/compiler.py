@@ -230,6 +230,7 @@ def _build_op(
     order: dict[str, int],
     first_trigger: str | None,
     credential_types: Mapping[str, CredentialType],
+    workflow_nodes: Mapping[str, tuple[str, str]],
 ):
     has_inputs = bool(workflow.upstream(node.id))
     error_output = node.on_error == "error_output"
@@ -285,6 +286,8 @@ def _build_op(
             attempt=context.retry_number,
             upstream_node_ids=tuple(e.node_id for e in arrived),
             credential_types=credential_types,
+            workflow_nodes=workflow_nodes,
+            workflow_name=workflow.name,
         )
         control = runctl.get(context.run_id)  # None when no worker of this process executes the run
         try:
@@ -417,8 +420,10 @@ def _error_output(
 
 
 def _execute(node: spec.Node, node_type: NodeType, ctx: NodeContext, merged: Mapping[str, Any]) -> Any:
+    raw = {k: v for k, v in node.params.items() if k in node_type.raw_params}
+    templated = {k: v for k, v in node.params.items() if k not in node_type.raw_params}
     try:
-        rendered = render_value(node.params, merged, node_id=node.id, field="params")
+        rendered = {**render_value(templated, merged, node_id=node.id, field="params"), **raw}
     except TemplateError as exc:
         raise NonRetriableNodeError(str(exc)) from None
     try:
@@ -501,10 +506,13 @@ def _compile(
     triggers = [n.id for n in workflow.nodes if types[n.id].is_trigger]
     first_trigger = triggers[0] if triggers else None
     credential_types = registry.credential_types()
+    workflow_nodes = {n.id: (n.name, n.variable_name) for n in workflow.nodes}
     node_defs = []
     dependencies: dict[NodeInvocation, dict[str, MultiDependencyDefinition]] = {}
     for node in sorted(workflow.nodes, key=lambda n: order[n.id]):
-        op_def = _build_op(workflow, name, node, types[node.id], order, first_trigger, credential_types)
+        op_def = _build_op(
+            workflow, name, node, types[node.id], order, first_trigger, credential_types, workflow_nodes
+        )
         node_defs.append(op_def)
         edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
         invocation = NodeInvocation(op_def.name, alias=node.id)

@@ -40,6 +40,8 @@ _RESERVED_VARIABLES = {"true", "false", "none", "loop", "range", "dict", "namesp
 MAX_NODES = 500
 MAX_EDGES = 2_000
 MAX_PARAMS_DEPTH = 32
+MAX_NOTES = 200
+MAX_NOTE_CHARS = 20_000
 
 
 def json_depth(value: Any, limit: int) -> int:
@@ -176,6 +178,21 @@ class WorkflowSettings(_Model):
         return data
 
 
+class NoteSize(_Model):
+    width: float = Field(default=240.0, ge=40, le=4000)
+    height: float = Field(default=160.0, ge=40, le=4000)
+
+
+class StickyNote(_Model):
+    """A sticky note on the canvas: Markdown text at a place. Kept with the workflow, never run."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Unique among the workflow's notes.")
+    text: str = Field(default="", max_length=MAX_NOTE_CHARS, description="Markdown.")
+    position: Position = Field(default_factory=Position)
+    size: NoteSize = Field(default_factory=NoteSize)
+    color: Literal["yellow", "blue", "green", "pink", "purple", "gray"] = "yellow"
+
+
 class Workflow(_Model):
     """A whole workflow: nodes, edges and settings. ``id`` is assigned by the store when absent."""
 
@@ -184,6 +201,17 @@ class Workflow(_Model):
     nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
     edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
     settings: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    notes: list[StickyNote] = Field(
+        default_factory=list, max_length=MAX_NOTES, description="Sticky notes on the canvas (not run)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Like Node's: no notes leaves the content (and so the version hash) of older workflows as it was.
+        data = handler(self)
+        if data.get("notes") == []:
+            data.pop("notes")
+        return data
 
     # ---- derived views -------------------------------------------------------------------------
 
@@ -292,6 +320,9 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
         if node_id in seen:
             problems.append(Problem("duplicate node id", node_id=node_id, field="id"))
         seen.add(node_id)
+    note_ids = [n.id for n in workflow.notes]
+    for note_id in sorted({i for i in note_ids if note_ids.count(i) > 1}):
+        problems.append(Problem(f"duplicate sticky note id '{note_id}'", field="notes"))
     variables: dict[str, str] = {}
     for node in workflow.nodes:
         if node.variable_name in variables:
@@ -324,7 +355,9 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
                 problems.append(
                     Problem("a trigger cannot continue after an error", node_id=node.id, field="on_error")
                 )
-        for path, message in syntax_errors(node.params, "params"):
+        raw = types[node.id].raw_params if node.id in types else frozenset()
+        templated = {k: v for k, v in node.params.items() if k not in raw}
+        for path, message in syntax_errors(templated, "params"):
             problems.append(Problem(message, node_id=node.id, field=path))
 
     if not any(t.is_trigger for t in types.values()):
