@@ -76,9 +76,7 @@ def test_a_run_longer_than_its_timeout_fails_naming_the_running_node(cf, held):
 
 def test_neither_retries_nor_on_error_outlive_the_timeout(cf, held):
     url, release, arrived = held
-    ex = cf.run(
-        slow_flow(url, 1, on_error="continue", retry={"max_retries": 3, "delay_seconds": 0})
-    )
+    ex = cf.run(slow_flow(url, 1, on_error="continue", retry={"max_retries": 3, "delay_seconds": 0}))
     assert not release.is_set() and len(arrived) == 1
     assert ex.status == "failed" and ex.error.startswith("timed out after 1 s")
     assert {n.node_id: n.status for n in ex.nodes}["after"] == "not_run"
