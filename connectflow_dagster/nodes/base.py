@@ -78,6 +78,17 @@ class CredentialType(Generic[F]):
         }
 
 
+class Suspend(Exception):
+    """Raised by a node (Wait) to end its run here without output: the run is resumed later by a
+    continuation run (``connectflow_dagster/waits.py``) at ``resume_at`` and/or when the execution's
+    resume URL is called (``webhook``)."""
+
+    def __init__(self, *, resume_at: Any = None, webhook: bool = False) -> None:
+        super().__init__("waiting")
+        self.resume_at = resume_at
+        self.webhook = webhook
+
+
 @dataclass
 class Branch:
     """Returned by a branching executor: the output handle taken and the node's output."""
@@ -109,6 +120,10 @@ class NodeContext(Generic[AuthT]):
     resolver: Resolver | None = None
     attempt: int = 0
     upstream_node_ids: tuple[str, ...] = ()
+    # The logical execution (the first run's id; a continuation run has its own run id).
+    execution_id: str = ""
+    # In a continuation run, for the node it resumes (Wait): what resumed it (waits.py); else None.
+    resume: Any = None
     # The registry's credential types by name (given by the compiler): which fields are secrets.
     credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
     _secrets_seen: list[str] = field(default_factory=list)
@@ -221,6 +236,7 @@ class NodeType:
     outputs: tuple[str, ...] = ("main",)
     icon: str = ""
     ingress: Ingress | None = None  # triggers called over HTTP: how (nodes/ingress.py)
+    suspends: bool = False  # may raise ``Suspend`` (Wait): its output, and those after it, are optional
 
     @property
     def is_trigger(self) -> bool:
