@@ -124,6 +124,10 @@ class NodeContext(Generic[AuthT]):
     execution_id: str = ""
     # In a continuation run, for the node it resumes (Wait): what resumed it (waits.py); else None.
     resume: Any = None
+    # Every node of the workflow by id: (name, variable name). Code nodes resolve ``$('Node name')``
+    # and find their input's variable with it.
+    workflow_nodes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    workflow_name: str = ""
     # The registry's credential types by name (given by the compiler): which fields are secrets.
     credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
     _secrets_seen: list[str] = field(default_factory=list)
@@ -237,6 +241,9 @@ class NodeType:
     icon: str = ""
     ingress: Ingress | None = None  # triggers called over HTTP: how (nodes/ingress.py)
     suspends: bool = False  # may raise ``Suspend`` (Wait): its output, and those after it, are optional
+    # Top-level params passed to the executor as written: not rendered or checked as templates (the
+    # source of a code node, where ``{{`` is code, not a template).
+    raw_params: frozenset[str] = frozenset()
 
     @property
     def is_trigger(self) -> bool:

@@ -115,7 +115,12 @@ def _public(
 
 def _document(body: WorkflowCreate, workflow_id: str | None, name: str) -> spec.Workflow:
     return spec.Workflow(
-        id=workflow_id, name=name, nodes=body.nodes, edges=body.edges, settings=body.settings
+        id=workflow_id,
+        name=name,
+        nodes=body.nodes,
+        edges=body.edges,
+        settings=body.settings,
+        notes=body.notes,
     )
 
 

@@ -167,6 +167,7 @@ class EditorPage(Viewer):
             draft=self.draft,
             on_rename=self.canvas.rename_node,
             on_delete=self.canvas.remove_node,
+            on_error_mode=self.canvas.set_on_error,
             on_generate_secret=self.generate_trigger_secret,
             on_set_secret=self.set_trigger_secret,
             base_url=self.client.base_url,
