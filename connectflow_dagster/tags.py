@@ -19,6 +19,7 @@ __all__ = [
     "TAG_NODE_TYPE",
     "TAG_OWNER",
     "TAG_PREFIX",
+    "TAG_RESUMED",
     "TAG_TIMED_OUT",
     "TAG_TIMED_OUT_NODES",
     "TAG_TRIGGER",
@@ -42,6 +43,8 @@ TAG_VERSION_HASH = "connectflow/version_hash"
 TAG_TRIGGER = "connectflow/trigger"
 TAG_OWNER = "connectflow/owner"
 TAG_EVENT = "connectflow/event_id"
+# A continuation run of a waiting execution (waits.py): the Wait node it resumes.
+TAG_RESUMED = "connectflow/resumed_node"
 
 # Run tags written by a worker (dispatch.worker).
 TAG_WORKER = "connectflow/worker"

@@ -48,7 +48,7 @@ from dagster import (
     RunsFilter,
 )
 
-from connectflow_dagster import runctl
+from connectflow_dagster import runctl, waits
 from connectflow_dagster.compiler import Runtime
 from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
@@ -376,6 +376,17 @@ class Worker:
             notify.publish(notify.RUN_END, event.id)
             return Outcome(event.id, None, status)
 
+        parent_run_id, resume_node = event.parent_run_id, None
+        wait_id = waits.wait_id_of(event.dedup_key)
+        if wait_id is not None:  # the continuation of a waiting execution
+            with session_scope() as session:
+                wait = waits.claim_for_continuation(session, wait_id, event.id)
+                resumed = (wait.run_id, wait.node_id) if wait is not None else None
+            if resumed is None:  # resumed by its URL first (this was the timer), or canceled
+                with session_scope() as session:
+                    inbox.complete_event(session, event.id, self.worker_id, status=inbox.CANCELED)
+                return Outcome(event.id, None, inbox.CANCELED)
+            parent_run_id, resume_node = resumed
         with session_scope() as session:
             version = version_by_id(session, event.version_id)
             target = RunTarget(version_spec(version), version.id, version.number, event.owner_id)
@@ -386,7 +397,7 @@ class Worker:
             # Dagster's own run-timeout tag: shown in its UI, and enforced by its run monitoring for
             # runs a launcher started (the sensor path); a worker enforces it itself (_RunGuard).
             extra[MAX_RUNTIME_TAG] = f"{timeout:g}"
-        if previous:
+        if previous and resume_node is None:
             extra.update(
                 {
                     "dagster/parent_run_id": previous[0].run_id,
@@ -402,7 +413,8 @@ class Worker:
             run_id=run_id,
             event_id=event.id,
             runtime=self.runtime,
-            parent_run_id=event.parent_run_id,
+            parent_run_id=parent_run_id,
+            resume_node=resume_node,
             extra_tags=extra,  # in the run's own tags: no second write
         )
         with session_scope() as session:
@@ -445,8 +457,15 @@ class Worker:
             runctl.unregister(run_id)
 
     def _complete(self, event: inbox.ClaimedEvent, run_id: str) -> Outcome:
+        run = self.instance.get_run_by_id(run_id)
+        succeeded = run is not None and run.status == DagsterRunStatus.SUCCESS
         with session_scope() as session:
+            # Waits that suspended this run: their timed continuations join the inbox (waits.py).
+            queued = waits.finalize_run(session, run_id, succeeded)
+            session.commit()
             inbox.complete_event(session, event.id, self.worker_id)
+        if queued:
+            notify.publish(notify.INBOX)
         notify.publish_many(notify.RUN_END, (event.id, run_id))
         return Outcome(event.id, run_id, inbox.DONE)
 

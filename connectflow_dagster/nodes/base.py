@@ -80,6 +80,17 @@ class CredentialType(Generic[F]):
         }
 
 
+class Suspend(Exception):
+    """Raised by a node (Wait) to end its run here without output: the run is resumed later by a
+    continuation run (``connectflow_dagster/waits.py``) at ``resume_at`` and/or when the execution's
+    resume URL is called (``webhook``)."""
+
+    def __init__(self, *, resume_at: Any = None, webhook: bool = False) -> None:
+        super().__init__("waiting")
+        self.resume_at = resume_at
+        self.webhook = webhook
+
+
 @dataclass
 class Branch:
     """Returned by a branching executor: the output handle taken and the node's output."""
@@ -111,6 +122,10 @@ class NodeContext(Generic[AuthT]):
     resolver: Resolver | None = None
     attempt: int = 0
     upstream_node_ids: tuple[str, ...] = ()
+    # The logical execution (the first run's id; a continuation run has its own run id).
+    execution_id: str = ""
+    # In a continuation run, for the node it resumes (Wait): what resumed it (waits.py); else None.
+    resume: Any = None
     # Every node of the workflow by id: (name, variable name). Code nodes resolve ``$('Node name')``
     # and find their input's variable with it.
     workflow_nodes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
@@ -231,6 +246,7 @@ class NodeType:
     outputs: tuple[str, ...] = ("main",)
     icon: str = ""
     ingress: Ingress | None = None  # triggers called over HTTP: how (nodes/ingress.py)
+    suspends: bool = False  # may raise ``Suspend`` (Wait): its output, and those after it, are optional
     # Top-level params passed to the executor as written: not rendered or checked as templates (the
     # source of a code node, where ``{{`` is code, not a template).
     raw_params: frozenset[str] = frozenset()
