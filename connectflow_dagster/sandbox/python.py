@@ -22,6 +22,7 @@ the operator sets ``CONNECTFLOW_PYTHON_CODE=on``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -45,7 +46,7 @@ class PythonCodeError(Exception):
 
 
 # The child's entry point: set the limits, build the n8n-like names, run the code, write the result.
-_RUNNER = r'''
+_RUNNER = r"""
 import json, resource, sys, traceback
 cpu, memory, fsize = (int(a) for a in sys.argv[1:4])
 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -120,7 +121,7 @@ except MemoryError:
     text = '{"error": {"kind": "memory"}}'
 with open("result.json", "w", encoding="utf-8") as f:
     f.write(text)
-'''
+"""
 
 
 def run(
@@ -171,7 +172,7 @@ def run(
                 _kill_group(proc)  # anything it started in the background goes too
         log_text = _tail(work / "log.txt")
         result_path = work / "result.json"
-        if returncode == -signal.SIGXCPU or returncode == -signal.SIGKILL and not result_path.exists():
+        if returncode == -signal.SIGXCPU or (returncode == -signal.SIGKILL and not result_path.exists()):
             raise PythonCodeError(
                 f"the code used more than its CPU time limit ({cpu_seconds} s) and was stopped"
             )
@@ -201,10 +202,8 @@ def _memory_message(memory: int) -> str:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 

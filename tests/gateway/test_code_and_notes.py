@@ -31,7 +31,10 @@ def test_a_python_node_while_off_is_a_problem_on_save_and_refused_on_execute(gat
     ada = gateway.user()
     body = {
         "name": "py",
-        "nodes": [START, {"id": "code", "type": "code.python", "name": "Code", "params": {"code": "return {}"}}],
+        "nodes": [
+            START,
+            {"id": "code", "type": "code.python", "name": "Code", "params": {"code": "return {}"}},
+        ],
         "edges": [{"source": "start", "target": "code"}],
     }
     saved = ada.post("/api/workflows", json=body)
@@ -91,4 +94,6 @@ def test_hostile_notes_are_refused(gateway, notes, says):
 def test_duplicate_note_ids_are_a_problem(gateway):
     ada = gateway.user()
     saved = ada.post("/api/workflows", json=with_notes(NOTE, NOTE)).json()
-    assert saved["problems"] == [{"message": "duplicate sticky note id 'n1'", "node_id": None, "field": "notes"}]
+    assert saved["problems"] == [
+        {"message": "duplicate sticky note id 'n1'", "node_id": None, "field": "notes"}
+    ]

@@ -158,7 +158,11 @@ def test_python_code_over_items_in_both_modes(cf):
     wf = chain(
         js("rows", "return [{n: 1}, {n: 2}]", name="Rows"),
         py("double", "return [{'json': {'n': i['json']['n'] * 2}} for i in _input.all()]"),
-        py("each", "print('logged, not returned')\nreturn {**_json, 'i': _item_index, 'row': _('Rows').item['json']['n']}", mode="each_item"),
+        py(
+            "each",
+            "print('logged, not returned')\nreturn {**_json, 'i': _item_index, 'row': _('Rows').item['json']['n']}",
+            mode="each_item",
+        ),
     )
     ex = cf.run(wf)
     assert ex.status == "success", ex.error
@@ -210,4 +214,12 @@ def test_the_cpu_limit_stops_a_busy_loop_before_the_wall_clock_does():
     from connectflow_dagster.sandbox import python
 
     with pytest.raises(python.PythonCodeError, match=r"more than its CPU time limit \(1 s\)"):
-        python.run("while True:\n    pass", mode="all", input_items=[], nodes={}, timeout=120, memory=64 << 20, cpu_seconds=1)
+        python.run(
+            "while True:\n    pass",
+            mode="all",
+            input_items=[],
+            nodes={},
+            timeout=120,
+            memory=64 << 20,
+            cpu_seconds=1,
+        )
