@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "TAG_ATTEMPT",
     "TAG_EVENT",
+    "TAG_LOOP",
     "TAG_NODE_NAME",
     "TAG_NODE_TYPE",
     "TAG_OWNER",
@@ -44,3 +45,4 @@ TAG_WORKER_LOST = "connectflow/worker_lost"
 # Op tags: what the Dagster UI shows for each node (compiler).
 TAG_NODE_TYPE = "connectflow/node_type"
 TAG_NODE_NAME = "connectflow/node_name"
+TAG_LOOP = "connectflow/loop"  # on the ops that run per item: the loop (node id) they belong to
