@@ -265,17 +265,21 @@ def _build_op(
     order: dict[str, int],
     first_trigger: str | None,
     credential_types: Mapping[str, CredentialType],
+    workflow_nodes: Mapping[str, tuple[str, str]],
     placement: _Placement = _Placement(),
 ):
     has_inputs = bool(workflow.upstream(node.id))
     per_item = placement.loop is not None
+    error_output = node.on_error == "error_output"
     handles = node_type.outputs_for(node.params)
     if node_type.items == "split":
-        outs: dict[str, Out] = {DEFAULT_OUTPUT: DynamicOut(), LOOP_BASE: Out()}
+        outs: dict[str, Out] = {DEFAULT_OUTPUT: DynamicOut(), LOOP_BASE: Out(is_required=not error_output)}
     elif len(handles) > 1 or per_item:
         outs = {h: Out(is_required=False) for h in (handles if len(handles) > 1 else (DEFAULT_OUTPUT,))}
     else:
-        outs = {DEFAULT_OUTPUT: Out(is_required=not node_type.is_trigger)}
+        outs = {DEFAULT_OUTPUT: Out(is_required=not node_type.is_trigger and not error_output)}
+    if error_output:
+        outs[spec.ERROR_HANDLE] = Out(is_required=False)
     if placement.inputs:
         ins = {name: In() for name in (*placement.inputs, LOOP_BASE)}
     else:
@@ -372,34 +376,41 @@ def _build_op(
             upstream_node_ids=tuple(dict.fromkeys(e.node_id for e in arrived)),
             credential_types=credential_types,
             items=collected,
+            workflow_nodes=workflow_nodes,
+            workflow_name=workflow.name,
         )
         try:
             result = _execute(node, node_type, ctx, merged)
-        except NonRetriableNodeError as exc:
-            raise Failure(
-                description=ctx.scrub(f"node '{node.id}' ({node.name}): {exc}"),
-                allow_retries=False,
-                metadata={"node_id": node.id},
-            ) from None
-        except NodeExecutionError as exc:
-            message = ctx.scrub(f"node '{node.id}' ({node.name}): {exc}")
-            policy = _retry_policy(node)
-            if policy is not None and exc.retry_after is not None:
-                raise RetryRequested(max_retries=policy.max_retries, seconds_to_wait=exc.retry_after) from (
-                    NodeExecutionError(message)
-                )
-            raise NodeExecutionError(message) from None
-        except Failure:
-            raise
         except Exception as exc:
-            scrubbed = ctx.scrub(str(exc))
-            if scrubbed != str(exc):  # a secret was in the message: drop the original and its frames
-                raise NodeExecutionError(
-                    f"node '{node.id}' ({node.name}): {type(exc).__name__}: {scrubbed}"
-                ) from None
-            raise
+            failure = _as_failure(node, exc, ctx)
+            if node.on_error == "stop" or _retries_left(node, failure, context.retry_number):
+                raise failure from _cause(exc, failure)
+            caught: dict[str, Any] | None = _error_output(node, exc, failure, ctx, context.retry_number)
+        else:
+            caught = None
         finally:
             ctx.close()
+        if caught is not None:
+            # on_error: the failure (retries exhausted) is the node's output, along the normal output
+            # (continue) or the 'error' handle (error_output); the run goes on. A loop that fails
+            # this way has no items; inside a loop, only this item's path continues.
+            message = caught["error"]["message"]
+            context.log.warning(f"node '{node.id}' failed, on_error={node.on_error}: {message}")
+            meta = _output_metadata(node, caught, started)
+            meta["on_error"] = MetadataValue.text(node.on_error)
+            meta["error"] = MetadataValue.text(message)
+            if node.on_error == "error_output":
+                target = spec.ERROR_HANDLE
+            else:
+                target = LOOP_BASE if node_type.items == "split" else next(iter(outs))
+            yield Output(
+                Emitted(node.id, {**(delta if per_item else merged), node.variable_name: caught}),
+                output_name=target,
+                metadata=meta,
+            )
+            if per_item:
+                yield from _not_taken([target])
+            return
         if isinstance(result, Split):
             output = ctx.scrub_value(_jsonable(result.output))
             yield Output(
@@ -456,18 +467,79 @@ def _build_op(
     )(body)
 
 
-def _execute(node: spec.Node, node_type: NodeType, ctx: NodeContext, merged: Mapping[str, Any]) -> Any:
-    deferred = {k: v for k, v in node.params.items() if k in node_type.deferred_params}
-    try:
-        rendered = render_value(
-            {k: v for k, v in node.params.items() if k not in deferred},
-            merged,
-            node_id=node.id,
-            field="params",
+def _as_failure(node: spec.Node, exc: Exception, ctx: NodeContext) -> Exception:
+    """What a node's exception is raised as: a message naming the node, secrets scrubbed; a
+    non-retriable error as ``Failure(allow_retries=False)``; ``retry_after`` honoured."""
+    if isinstance(exc, NonRetriableNodeError):
+        return Failure(
+            description=ctx.scrub(f"node '{node.id}' ({node.name}): {exc}"),
+            allow_retries=False,
+            metadata={"node_id": node.id},
         )
+    if isinstance(exc, NodeExecutionError):
+        message = ctx.scrub(f"node '{node.id}' ({node.name}): {exc}")
+        policy = _retry_policy(node)
+        if policy is not None and exc.retry_after is not None:
+            requested = RetryRequested(max_retries=policy.max_retries, seconds_to_wait=exc.retry_after)
+            requested.__cause__ = NodeExecutionError(message)
+            return requested
+        return NodeExecutionError(message)
+    if isinstance(exc, Failure):
+        return exc
+    scrubbed = ctx.scrub(str(exc))
+    if scrubbed != str(exc):  # a secret was in the message: drop the original and its frames
+        return NodeExecutionError(f"node '{node.id}' ({node.name}): {type(exc).__name__}: {scrubbed}")
+    return exc
+
+
+def _cause(exc: Exception, failure: Exception) -> BaseException | None:
+    """The cause a raised failure keeps: the original only when it is raised as itself."""
+    if failure is exc:
+        return exc.__cause__
+    return failure.__cause__
+
+
+def _retries_left(node: spec.Node, failure: Exception, retry_number: int) -> bool:
+    """Whether Dagster will run the node again after ``failure`` (its ``RetryPolicy``)."""
+    policy = _retry_policy(node)
+    if policy is None or (isinstance(failure, Failure) and not failure.allow_retries):
+        return False
+    return retry_number < policy.max_retries
+
+
+def _error_output(
+    node: spec.Node, exc: Exception, failure: Exception, ctx: NodeContext, retry_number: int
+) -> dict[str, Any]:
+    """The output of a node whose failure ``on_error`` handles: ``{"error": {...}}``, scrubbed."""
+    if isinstance(failure, Failure):
+        message = failure.description or str(failure)
+    elif isinstance(failure, RetryRequested) and failure.__cause__ is not None:
+        message = str(failure.__cause__)
+    else:
+        message = str(failure)
+    prefix = f"node '{node.id}' ({node.name}): "
+    return {
+        "error": {
+            "message": ctx.scrub(message.removeprefix(prefix)),
+            "type": type(exc).__name__,
+            "node_id": node.id,
+            "node_name": node.name,
+            "attempts": retry_number + 1,
+        }
+    }
+
+
+def _execute(node: spec.Node, node_type: NodeType, ctx: NodeContext, merged: Mapping[str, Any]) -> Any:
+    # raw params are never templates (code); deferred ones are templates the executor renders
+    # itself, per item (Filter conditions, Aggregate value).
+    kept = {
+        k: v for k, v in node.params.items() if k in node_type.raw_params or k in node_type.deferred_params
+    }
+    templated = {k: v for k, v in node.params.items() if k not in kept}
+    try:
+        rendered = {**render_value(templated, merged, node_id=node.id, field="params"), **kept}
     except TemplateError as exc:
         raise NonRetriableNodeError(str(exc)) from None
-    rendered.update(deferred)  # the executor renders these itself, per item
     try:
         params = node_type.params.model_validate(rendered)
     except ValidationError as exc:
@@ -550,6 +622,8 @@ def _compile(
     credential_types = registry.credential_types()
     scopes = spec.item_scopes(workflow, types)
     variables = {n.id: n.variable_name for n in workflow.nodes}
+    params = {n.id: n.params for n in workflow.nodes}
+    workflow_nodes = {n.id: (n.name, n.variable_name) for n in workflow.nodes}
     node_defs = []
     dependencies: dict[NodeInvocation, dict[str, Any]] = {}
     for node in sorted(workflow.nodes, key=lambda n: order[n.id]):
@@ -559,7 +633,15 @@ def _compile(
         if loop is not None or collects is not None:
             placement = _Placement(loop, collects, tuple(f"in_{i}" for i in range(len(edges))), variables)
         op_def = _build_op(
-            workflow, name, node, types[node.id], order, first_trigger, credential_types, placement
+            workflow,
+            name,
+            node,
+            types[node.id],
+            order,
+            first_trigger,
+            credential_types,
+            workflow_nodes,
+            placement,
         )
         node_defs.append(op_def)
         invocation = NodeInvocation(op_def.name, alias=node.id)
@@ -568,7 +650,7 @@ def _compile(
             # the loop's base context. Collecting: one collect per edge.
             dep = DynamicCollectDependencyDefinition if collects is not None else DependencyDefinition
             deps: dict[str, Any] = {
-                input_name: dep(e.source, e.source_handle or DEFAULT_OUTPUT)
+                input_name: dep(e.source, _output_name(e, types[e.source], params[e.source]))
                 for input_name, e in zip(placement.inputs, edges, strict=True)
             }
             deps[LOOP_BASE] = DependencyDefinition(str(loop or collects), LOOP_BASE)
@@ -576,7 +658,10 @@ def _compile(
         elif edges:
             dependencies[invocation] = {
                 "upstream": MultiDependencyDefinition(
-                    [DependencyDefinition(e.source, e.source_handle or DEFAULT_OUTPUT) for e in edges]
+                    [
+                        DependencyDefinition(e.source, _output_name(e, types[e.source], params[e.source]))
+                        for e in edges
+                    ]
                 )
             }
         else:
@@ -622,6 +707,16 @@ def _executor_for(workflow: spec.Workflow, types: Mapping[str, NodeType], scopes
         },
         name="connectflow_threaded",
     )
+
+
+def _output_name(edge: spec.Edge, source_type: NodeType, source_params: Mapping[str, Any]) -> str:
+    """The op output an edge leaves from: its handle on a branching node (a Switch's handles come from
+    its params), ``error`` for an error output, the one output of any other node (a loop's items)."""
+    handle = edge.source_handle
+    handles = source_type.outputs_for(source_params)
+    if handle is None or (len(handles) == 1 and handle != spec.ERROR_HANDLE):
+        return DEFAULT_OUTPUT
+    return handle
 
 
 def job_tags(workflow: spec.Workflow, version: int | None) -> dict[str, str]:

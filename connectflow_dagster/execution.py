@@ -296,6 +296,7 @@ class ItemStatus:
     finished_at: float | None = None
     duration_ms: float | None = None
     attempts: int = 0
+    on_error: str | None = None  # it failed and, by the node's on_error, the item went on
 
 
 @dataclass
@@ -315,6 +316,7 @@ class NodeStatus:
     # (``total``: the loop's item count); None for a node that runs once.
     items: list[ItemStatus] | None = None
     items_summary: dict[str, int] | None = None
+    on_error: str | None = None  # "continue" / "error_output": it failed and the run went on
 
 
 def mapped_status(statuses: list[str]) -> str:
@@ -575,8 +577,12 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
             if "variable" in meta:
                 node.variable = meta["variable"].value
                 context[node.variable] = node.output
+            if "on_error" in meta:
+                node.on_error = meta["on_error"].value
+                node.error = meta["error"].value if "error" in meta else None
         elif etype == DagsterEventType.STEP_SUCCESS:
-            node.error = None
+            if node.on_error is None:
+                node.error = None
             node.finished_at = entry.timestamp
         elif etype == DagsterEventType.STEP_FAILURE:
             node.finished_at = entry.timestamp
@@ -607,6 +613,9 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
         counts: dict[str, int] = {}
         for item in node.items:
             counts[item.status] = counts.get(item.status, 0) + 1
+        continued = sum(1 for item in node.items if item.on_error)
+        if continued:
+            counts["on_error"] = continued  # failed, and went on as the node's on_error says
         counts["total"] = item_counts.get(loop_of.get(node_id, ""), len(node.items))
         node.items_summary = counts
         if node.items:
@@ -668,8 +677,11 @@ def _apply_item_event(item: ItemStatus, event: Any, at: float, produced: bool) -
             if "output_wrapped" in meta and isinstance(value, dict):
                 value = value.get("value")
             item.output = value
+        if "on_error" in meta:
+            item.on_error = meta["on_error"].value
+            item.error = meta["error"].value if "error" in meta else None
     elif etype == DagsterEventType.STEP_SUCCESS:
-        item.error = None
+        item.error = item.error if item.on_error else None
         item.finished_at = at
     elif etype in (DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
         item.finished_at = at

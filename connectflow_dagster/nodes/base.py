@@ -162,6 +162,10 @@ class NodeContext(Generic[AuthT]):
     upstream_node_ids: tuple[str, ...] = ()
     # A collecting node's items (Aggregate), in item order; empty for every other node.
     items: tuple[CollectedItem, ...] = ()
+    # Every node of the workflow by id: (name, variable name). Code nodes resolve ``$('Node name')``
+    # and find their input's variable with it.
+    workflow_nodes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    workflow_name: str = ""
     # The registry's credential types by name (given by the compiler): which fields are secrets.
     credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
     _secrets_seen: list[str] = field(default_factory=list)
@@ -282,6 +286,9 @@ class NodeType:
     deferred_params: tuple[str, ...] = ()
     # Outputs that depend on the params (Switch); ``outputs`` then lists the fixed ones.
     outputs_from: OutputsFrom | None = None
+    # Top-level params passed to the executor as written: not rendered or checked as templates (the
+    # source of a code node, where ``{{`` is code, not a template).
+    raw_params: frozenset[str] = frozenset()
 
     @property
     def is_trigger(self) -> bool:

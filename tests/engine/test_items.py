@@ -345,3 +345,28 @@ def test_live_events_name_the_node_and_the_item(cf, http_server):
     assert fetch == {(0, "running"), (1, "running"), (0, "success"), (1, "success")}
     (loop_done,) = [e for e in events if e["node_id"] == "each" and e["status"] == "success"]
     assert loop_done["items"] == 2 and "item" not in loop_done
+
+
+def test_a_failed_item_with_on_error_continue_leaves_the_other_items_results(cf, http_server):
+    serve_items(
+        http_server, 3, on_item=lambda q: (404, {}, {"error": "gone"}) if q["id"][0] == "o1" else None
+    )
+    wf = loop_workflow(http_server.url)
+    wf["nodes"][3]["on_error"] = "continue"
+    wf["nodes"][4]["params"] = {}  # collect each item's last output: the response, or the error
+    wf["nodes"][5]["params"] = {"fields": {"n": "{{ collect.count }}"}}
+    ex = cf.run(wf)
+    assert ex.status == "success", ex.error
+    first, failed, last = ex.context["collect"]["data"]
+    assert first["data"] == {"name": "name-o0", "index": 0} and last["data"] == {
+        "name": "name-o2",
+        "index": 2,
+    }
+    assert failed["error"]["node_id"] == "fetch" and "404" in failed["error"]["message"]
+    fetch = next(n for n in ex.nodes if n.node_id == "fetch")
+    assert [(i.status, i.on_error) for i in fetch.items] == [
+        ("success", None),
+        ("success", "continue"),
+        ("success", None),
+    ]
+    assert "404" in fetch.items[1].error and fetch.items_summary["on_error"] == 1
