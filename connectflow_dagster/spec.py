@@ -14,7 +14,15 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from connectflow_dagster.errors import Problem, WorkflowInvalid
 from connectflow_dagster.templates import syntax_errors
@@ -88,6 +96,11 @@ class Node(_Model):
     credential_id: str | None = None
     retry: RetrySettings | None = None
     disabled: bool = False
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Data other tools keep with the node (e.g. the n8n node it was imported from); "
+        "ConnectFlow never reads it when running.",
+    )
 
     @model_validator(mode="after")
     def _default_variable_name(self) -> Node:
@@ -95,11 +108,11 @@ class Node(_Model):
             self.variable_name = variable_name_for(self.name)
         return self
 
-    @field_validator("params", mode="before")
+    @field_validator("params", "meta", mode="before")
     @classmethod
-    def _check_params_depth(cls, value: Any) -> Any:
+    def _check_params_depth(cls, value: Any, info: ValidationInfo) -> Any:
         if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
-            raise ValueError(f"params are nested deeper than {MAX_PARAMS_DEPTH} levels")
+            raise ValueError(f"{info.field_name} are nested deeper than {MAX_PARAMS_DEPTH} levels")
         return value
 
     @field_validator("variable_name")
@@ -134,6 +147,17 @@ class Workflow(_Model):
     nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
     edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
     settings: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Data other tools keep with the workflow (e.g. n8n settings of an import).",
+    )
+
+    @field_validator("meta", mode="before")
+    @classmethod
+    def _check_meta_depth(cls, value: Any) -> Any:
+        if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
+            raise ValueError(f"meta is nested deeper than {MAX_PARAMS_DEPTH} levels")
+        return value
 
     # ---- derived views -------------------------------------------------------------------------
 
