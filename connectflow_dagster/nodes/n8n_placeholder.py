@@ -1,7 +1,8 @@
 """Placeholders for imported n8n nodes that have no ConnectFlow equivalent (``n8n.unsupported``).
 
-An n8n import never drops a node: one without a mapping becomes a placeholder that keeps its n8n type,
-type version and parameters (so an export gives it back unchanged), shows as "not supported" on the
+An n8n import never drops a node: one without a mapping becomes a placeholder that keeps its n8n type
+and type version (params) and its n8n parameters (``meta["n8n"]["parameters"]``, never rendered as
+templates: n8n expressions are not ConnectFlow templates), so an export gives it back unchanged; it shows as "not supported" on the
 canvas, and fails with a clear message if a run reaches it. A trigger without an equivalent becomes
 ``n8n.unsupported_trigger``, so the workflow still has its entry point and still validates.
 """
@@ -23,7 +24,6 @@ OUTPUTS = ("main", *(f"output_{i}" for i in range(1, 8)))
 class PlaceholderParams(Params):
     n8n_type: str = Field(description="The n8n node type, e.g. 'n8n-nodes-base.googleSheets'.")
     n8n_type_version: float = Field(default=1, description="The n8n node's typeVersion.")
-    parameters: dict[str, Any] = Field(default_factory=dict, description="The n8n node's parameters.")
     reason: str = Field(default="", description="Why it has no ConnectFlow equivalent.")
 
 

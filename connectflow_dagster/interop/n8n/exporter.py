@@ -195,8 +195,8 @@ class _Exporter:
         if node.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
             out.update(
                 type=node.params.get("n8n_type", "n8n-nodes-base.noOp"),
-                typeVersion=_int_if_whole(node.params.get("n8n_type_version", 1)),
-                parameters=node.params.get("parameters", {}),
+                typeVersion=_int_if_whole(n8n.get("typeVersion", node.params.get("n8n_type_version", 1))),
+                parameters=n8n.get("parameters", {}),
             )
             status = "kept"
         elif self.original[node.id]:

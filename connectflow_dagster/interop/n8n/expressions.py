@@ -97,8 +97,11 @@ def translate_value(value: Any, resolve: Resolver) -> Translation:
     if not js_parts:  # "=plain text": n8n reads it as text
         return Translation(escape_text(value[1:]), "translated")
     if len(parts) == 1:  # a lone {{ … }} keeps its type in n8n and in ConnectFlow
-        source, _ = translate_js(parts[0][1], resolve)
-        return Translation("{{ " + source + " }}", "translated")
+        try:
+            tree = parse(parts[0][1])
+        except JsSyntaxError as exc:
+            raise Untranslatable(f"not a JavaScript expression the importer reads: {exc}") from None
+        return Translation(_structured(tree, _Translator(resolve)), "translated")
     out: list[str] = []
     for kind, text in parts:
         if kind == "text":
@@ -116,6 +119,20 @@ def translate_value(value: Any, resolve: Resolver) -> Translation:
         for kind, text in parts
     ]
     return Translation("{{ " + " ~ ".join(pieces) + " }}", "translated")
+
+
+def _structured(tree: tuple, translator: _Translator) -> Any:
+    """An object or array literal as a dict or list of lone templates (readable, same values);
+    anything else as one lone template."""
+    if tree[0] == "obj":
+        return {key: _structured(value, translator) for key, value in tree[1]}
+    if tree[0] == "arr":
+        return [_structured(value, translator) for value in tree[1]]
+    if tree[0] in ("num", "bool", "null"):
+        return {"num": lambda: tree[1], "bool": lambda: tree[1], "null": lambda: None}[tree[0]]()
+    if tree[0] == "str":
+        return escape_text(tree[1])
+    return "{{ " + translator.expr(tree)[0] + " }}"
 
 
 def translate_js(source: str, resolve: Resolver) -> tuple[str, str]:

@@ -140,6 +140,8 @@ def read_document(data: Any) -> list[dict[str, Any]]:
         if isinstance(item.get("data"), dict) and "nodes" in item["data"]:  # n8n API envelope
             items[i] = item = {**item["data"], "name": item["data"].get("name") or item.get("name")}
         nodes = item.get("nodes")
+        if "edges" in item and "connections" not in item:
+            raise _bad(f"{where}this is a ConnectFlow workflow (it has 'edges'): run or save it as it is")
         if not isinstance(nodes, list):
             raise _bad(f"{where}'nodes' must be a list")
         if len(nodes) > MAX_NODES:
@@ -352,22 +354,19 @@ class _Importer:
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 reason = f"unexpected parameters ({type(exc).__name__}: {exc})"
         # the expressions of a placeholder node are kept as they are, in its parameters
-        counted = {r.field for r in records}
-        for field_path, source in _expressions_in(node.get("parameters") or {}, ""):
-            if field_path not in counted:
-                records.append(
-                    ExpressionReport(name, field_path, source, "placeholder", reason="node not supported")
-                )
-        for r in records:
-            if r.status == "translated":
-                r.status, r.template, r.reason = "placeholder", None, "node not supported"
+        reasons = {r.source: r.reason for r in records if r.status == "placeholder"}
+        records = [
+            ExpressionReport(
+                name, path, source, "placeholder", reason=reasons.get(source, "node not supported")
+            )
+            for path, source in _expressions_in(node.get("parameters") or {}, "")
+        ]
         is_trigger = _looks_like_trigger(n8n_type)
         mapped = Mapped(
             PLACEHOLDER_TRIGGER if is_trigger else PLACEHOLDER,
             {
                 "n8n_type": n8n_type,
                 "n8n_type_version": _version(node),
-                "parameters": node.get("parameters") or {},
                 "reason": reason,
             },
             View(kind="opaque", reason=reason),

@@ -66,9 +66,17 @@ def set_node(ctx: MapContext) -> Mapped:
     fields: dict[str, Any] = {}
     dot = ctx.get("options", "dotNotation", default=True) is not False
     names: list[str] = []
-    if ctx.version >= 3.3 or ctx.get("assignments") is not None:
-        if ctx.get("mode", default="manual") == "raw":
-            raise Untranslatable("Set in JSON mode needs JavaScript")
+    if ctx.version >= 3 and ctx.get("mode", default="manual") == "raw":
+        from connectflow_dagster.interop.n8n.mappers.http import json_param
+
+        value = json_param(ctx, ctx.get("jsonOutput", default="{}"), "jsonOutput")
+        if not isinstance(value, dict):
+            raise Untranslatable("Set in JSON mode with an output that is not a JSON object literal")
+        include_other = bool(ctx.get("includeOtherFields", default=ctx.version < 3.3))
+        include = ctx.get("include", default="all")
+        names.extend(value)
+        fields = value
+    elif ctx.version >= 3.3 or ctx.get("assignments") is not None:
         for i, a in enumerate(ctx.get("assignments", "assignments", default=[]) or []):
             name = str(a.get("name", ""))
             names.append(name)
@@ -76,8 +84,6 @@ def set_node(ctx: MapContext) -> Mapped:
         include_other = bool(ctx.get("includeOtherFields", default=False))
         include = ctx.get("include", default="all")
     elif ctx.version >= 3:
-        if ctx.get("mode", default="manual") == "raw":
-            raise Untranslatable("Set in JSON mode needs JavaScript")
         for i, v in enumerate(ctx.get("fields", "values", default=[]) or []):
             name, kind = str(v.get("name", "")), str(v.get("type", "stringValue"))
             names.append(name)
@@ -109,6 +115,19 @@ def set_node(ctx: MapContext) -> Mapped:
 
 @exporter("set")
 def set_out(node: Any, ectx: ExportContext) -> tuple[str, float, dict[str, Any]]:
+    fields = node.params.get("fields") or {}
+    if any(_lone(v) for v in fields.values() if isinstance(v, str)) or any(
+        isinstance(v, dict | list) for v in fields.values()
+    ):
+        # a lone template keeps its type: JSON mode with an object literal keeps it in n8n too
+        from connectflow_dagster.interop.n8n.mappers.http import _js_literal
+
+        converted = ectx.expression(fields)
+        return (
+            "n8n-nodes-base.set",
+            3.4,
+            {"mode": "raw", "jsonOutput": "={{ " + _js_literal(converted) + " }}", "options": {}},
+        )
     assignments = []
     for i, (name, value) in enumerate((node.params.get("fields") or {}).items()):
         kind = (
