@@ -72,7 +72,7 @@ def serve_mock() -> ThreadingHTTPServer:
 
 
 def post(url: str, body: object) -> tuple[int, object]:
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 (local n8n)
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
