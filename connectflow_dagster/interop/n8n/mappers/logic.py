@@ -51,12 +51,18 @@ def _typed(ctx: MapContext, value: Any, kind: str, field: str) -> Any:
     if kind == "string" and isinstance(translated, str) and _lone(translated):
         inner = translated.strip()[2:-2].strip()
         return "{{ (" + inner + ") | js_string }}"
-    if kind in ("number", "boolean", "array", "object") and not _lone(translated):
+    if (
+        kind in ("number", "boolean", "array", "object")
+        and isinstance(translated, str)
+        and not _lone(translated)
+    ):
         ctx.approximate(f"{field}: text converted to {kind} by n8n is kept as text")
     return translated
 
 
-def _lone(template: str) -> bool:
+def _lone(template: Any) -> bool:
+    if not isinstance(template, str):
+        return False
     t = template.strip()
     return t.startswith("{{") and t.endswith("}}") and t.count("{{") == 1
 
@@ -80,7 +86,12 @@ def set_node(ctx: MapContext) -> Mapped:
         for i, a in enumerate(ctx.get("assignments", "assignments", default=[]) or []):
             name = str(a.get("name", ""))
             names.append(name)
-            _nest(fields, name, _typed(ctx, a.get("value"), a.get("type", "string"), f"assignments.{i}"), dot)
+            _nest(
+                fields,
+                name,
+                _typed(ctx, a.get("value"), a.get("type", "string"), f"assignments.assignments.{i}.value"),
+                dot,
+            )
         include_other = bool(ctx.get("includeOtherFields", default=False))
         include = ctx.get("include", default="all")
     elif ctx.version >= 3:
@@ -88,7 +99,9 @@ def set_node(ctx: MapContext) -> Mapped:
             name, kind = str(v.get("name", "")), str(v.get("type", "stringValue"))
             names.append(name)
             value = v.get(kind, "")
-            _nest(fields, name, _typed(ctx, value, kind.removesuffix("Value"), f"fields.{i}"), dot)
+            _nest(
+                fields, name, _typed(ctx, value, kind.removesuffix("Value"), f"fields.values.{i}.{kind}"), dot
+            )
         include = ctx.get("include", default="all")
         include_other = include != "none"
     else:
@@ -98,7 +111,9 @@ def set_node(ctx: MapContext) -> Mapped:
                 name = str(v.get("name", "propertyName"))
                 names.append(name)
                 default = {"string": "", "number": 0, "boolean": False}[kind]
-                _nest(fields, name, _typed(ctx, v.get("value", default), kind, f"values.{kind}.{i}"), dot)
+                _nest(
+                    fields, name, _typed(ctx, v.get("value", default), kind, f"values.{kind}.{i}.value"), dot
+                )
         include_other = not ctx.get("keepOnlySet", default=False)
         include = "all"
     view: View = IDENTITY
