@@ -228,12 +228,16 @@ def _build_op(
     order: dict[str, int],
     first_trigger: str | None,
     credential_types: Mapping[str, CredentialType],
+    workflow_nodes: Mapping[str, tuple[str, str]],
 ):
     has_inputs = bool(workflow.upstream(node.id))
+    error_output = node.on_error == "error_output"
     if len(node_type.outputs) > 1:
         outs = {handle: Out(is_required=False) for handle in node_type.outputs}
     else:
-        outs = {DEFAULT_OUTPUT: Out(is_required=not node_type.is_trigger)}
+        outs = {DEFAULT_OUTPUT: Out(is_required=not node_type.is_trigger and not error_output)}
+    if error_output:
+        outs[spec.ERROR_HANDLE] = Out(is_required=False)
     ins = {"upstream": In()} if has_inputs else {}
 
     def compute(context: OpExecutionContext, upstream: list[Emitted] | None = None) -> Iterator[Output]:
@@ -280,34 +284,34 @@ def _build_op(
             attempt=context.retry_number,
             upstream_node_ids=tuple(e.node_id for e in arrived),
             credential_types=credential_types,
+            workflow_nodes=workflow_nodes,
+            workflow_name=workflow.name,
         )
         try:
             result = _execute(node, node_type, ctx, merged)
-        except NonRetriableNodeError as exc:
-            raise Failure(
-                description=ctx.scrub(f"node '{node.id}' ({node.name}): {exc}"),
-                allow_retries=False,
-                metadata={"node_id": node.id},
-            ) from None
-        except NodeExecutionError as exc:
-            message = ctx.scrub(f"node '{node.id}' ({node.name}): {exc}")
-            policy = _retry_policy(node)
-            if policy is not None and exc.retry_after is not None:
-                raise RetryRequested(max_retries=policy.max_retries, seconds_to_wait=exc.retry_after) from (
-                    NodeExecutionError(message)
-                )
-            raise NodeExecutionError(message) from None
-        except Failure:
-            raise
         except Exception as exc:
-            scrubbed = ctx.scrub(str(exc))
-            if scrubbed != str(exc):  # a secret was in the message: drop the original and its frames
-                raise NodeExecutionError(
-                    f"node '{node.id}' ({node.name}): {type(exc).__name__}: {scrubbed}"
-                ) from None
-            raise
+            failure = _as_failure(node, exc, ctx)
+            if node.on_error == "stop" or _retries_left(node, failure, context.retry_number):
+                raise failure from _cause(exc, failure)
+            caught: dict[str, Any] | None = _error_output(node, exc, failure, ctx, context.retry_number)
+        else:
+            caught = None
         finally:
             ctx.close()
+        if caught is not None:
+            # on_error: the failure (retries exhausted) is the node's output, along the normal output
+            # (continue) or the 'error' handle (error_output); the run goes on.
+            message = caught["error"]["message"]
+            context.log.warning(f"node '{node.id}' failed, on_error={node.on_error}: {message}")
+            meta = _output_metadata(node, caught, started)
+            meta["on_error"] = MetadataValue.text(node.on_error)
+            meta["error"] = MetadataValue.text(message)
+            yield Output(
+                Emitted(node.id, {**merged, node.variable_name: caught}),
+                output_name=spec.ERROR_HANDLE if node.on_error == "error_output" else next(iter(outs)),
+                metadata=meta,
+            )
+            return
         handle, output = (
             (result.handle, result.output) if isinstance(result, Branch) else (DEFAULT_OUTPUT, result)
         )
@@ -342,9 +346,73 @@ def _build_op(
     )(body)
 
 
+def _as_failure(node: spec.Node, exc: Exception, ctx: NodeContext) -> Exception:
+    """What a node's exception is raised as: a message naming the node, secrets scrubbed; a
+    non-retriable error as ``Failure(allow_retries=False)``; ``retry_after`` honoured."""
+    if isinstance(exc, NonRetriableNodeError):
+        return Failure(
+            description=ctx.scrub(f"node '{node.id}' ({node.name}): {exc}"),
+            allow_retries=False,
+            metadata={"node_id": node.id},
+        )
+    if isinstance(exc, NodeExecutionError):
+        message = ctx.scrub(f"node '{node.id}' ({node.name}): {exc}")
+        policy = _retry_policy(node)
+        if policy is not None and exc.retry_after is not None:
+            requested = RetryRequested(max_retries=policy.max_retries, seconds_to_wait=exc.retry_after)
+            requested.__cause__ = NodeExecutionError(message)
+            return requested
+        return NodeExecutionError(message)
+    if isinstance(exc, Failure):
+        return exc
+    scrubbed = ctx.scrub(str(exc))
+    if scrubbed != str(exc):  # a secret was in the message: drop the original and its frames
+        return NodeExecutionError(f"node '{node.id}' ({node.name}): {type(exc).__name__}: {scrubbed}")
+    return exc
+
+
+def _cause(exc: Exception, failure: Exception) -> BaseException | None:
+    """The cause a raised failure keeps: the original only when it is raised as itself."""
+    if failure is exc:
+        return exc.__cause__
+    return failure.__cause__
+
+
+def _retries_left(node: spec.Node, failure: Exception, retry_number: int) -> bool:
+    """Whether Dagster will run the node again after ``failure`` (its ``RetryPolicy``)."""
+    policy = _retry_policy(node)
+    if policy is None or (isinstance(failure, Failure) and not failure.allow_retries):
+        return False
+    return retry_number < policy.max_retries
+
+
+def _error_output(
+    node: spec.Node, exc: Exception, failure: Exception, ctx: NodeContext, retry_number: int
+) -> dict[str, Any]:
+    """The output of a node whose failure ``on_error`` handles: ``{"error": {...}}``, scrubbed."""
+    if isinstance(failure, Failure):
+        message = failure.description or str(failure)
+    elif isinstance(failure, RetryRequested) and failure.__cause__ is not None:
+        message = str(failure.__cause__)
+    else:
+        message = str(failure)
+    prefix = f"node '{node.id}' ({node.name}): "
+    return {
+        "error": {
+            "message": ctx.scrub(message.removeprefix(prefix)),
+            "type": type(exc).__name__,
+            "node_id": node.id,
+            "node_name": node.name,
+            "attempts": retry_number + 1,
+        }
+    }
+
+
 def _execute(node: spec.Node, node_type: NodeType, ctx: NodeContext, merged: Mapping[str, Any]) -> Any:
+    raw = {k: v for k, v in node.params.items() if k in node_type.raw_params}
+    templated = {k: v for k, v in node.params.items() if k not in node_type.raw_params}
     try:
-        rendered = render_value(node.params, merged, node_id=node.id, field="params")
+        rendered = {**render_value(templated, merged, node_id=node.id, field="params"), **raw}
     except TemplateError as exc:
         raise NonRetriableNodeError(str(exc)) from None
     try:
@@ -427,17 +495,20 @@ def _compile(
     triggers = [n.id for n in workflow.nodes if types[n.id].is_trigger]
     first_trigger = triggers[0] if triggers else None
     credential_types = registry.credential_types()
+    workflow_nodes = {n.id: (n.name, n.variable_name) for n in workflow.nodes}
     node_defs = []
     dependencies: dict[NodeInvocation, dict[str, MultiDependencyDefinition]] = {}
     for node in sorted(workflow.nodes, key=lambda n: order[n.id]):
-        op_def = _build_op(workflow, name, node, types[node.id], order, first_trigger, credential_types)
+        op_def = _build_op(
+            workflow, name, node, types[node.id], order, first_trigger, credential_types, workflow_nodes
+        )
         node_defs.append(op_def)
         edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
         invocation = NodeInvocation(op_def.name, alias=node.id)
         if edges:
             dependencies[invocation] = {
                 "upstream": MultiDependencyDefinition(
-                    [DependencyDefinition(e.source, e.source_handle or DEFAULT_OUTPUT) for e in edges]
+                    [DependencyDefinition(e.source, _output_name(e, types[e.source])) for e in edges]
                 )
             }
         else:
@@ -456,6 +527,15 @@ def _compile(
         tags=job_tags(workflow, version),
         description=description,
     )
+
+
+def _output_name(edge: spec.Edge, source_type: NodeType) -> str:
+    """The op output an edge leaves from: its handle on a branching node, ``error`` for an error
+    output, the one output of any other node."""
+    handle = edge.source_handle
+    if handle is None or (len(source_type.outputs) == 1 and handle != spec.ERROR_HANDLE):
+        return DEFAULT_OUTPUT
+    return handle
 
 
 def job_tags(workflow: spec.Workflow, version: int | None) -> dict[str, str]:

@@ -60,6 +60,19 @@ class Settings(BaseSettings):
         description="Comma-separated e-mail addresses that are administrators besides the owner.",
     )
 
+    # ---- code nodes -----------------------------------------------------------------------------------------
+    code_memory_mb: int = Field(
+        default=128, ge=8, le=4096, description="Memory limit of one JavaScript or Python code node run."
+    )
+    code_max_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="Largest time limit a code node may set (its default: 10 s)."
+    )
+    python_code: Literal["on", "off"] = Field(
+        default="off",
+        description="Allow the Python code node (for trusted authors only: it runs arbitrary Python in a "
+        "resource-limited child process, not a security sandbox).",
+    )
+
     # ---- every surface ---------------------------------------------------------------------------------
     max_body_bytes: int = Field(
         default=1_048_576, gt=0, description="Largest request body (trigger ingest and API): larger gets 413."

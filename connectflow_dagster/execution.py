@@ -294,6 +294,7 @@ class NodeStatus:
     finished_at: float | None = None
     duration_ms: float | None = None
     attempts: int = 0
+    on_error: str | None = None  # "continue" / "error_output": it failed and the run went on
 
 
 @dataclass
@@ -518,8 +519,12 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
             if "variable" in meta:
                 node.variable = meta["variable"].value
                 context[node.variable] = node.output
+            if "on_error" in meta:
+                node.on_error = meta["on_error"].value
+                node.error = meta["error"].value if "error" in meta else None
         elif etype == DagsterEventType.STEP_SUCCESS:
-            node.error = None
+            if node.on_error is None:
+                node.error = None
             node.finished_at = entry.timestamp
         elif etype == DagsterEventType.STEP_FAILURE:
             node.finished_at = entry.timestamp

@@ -18,9 +18,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -39,6 +41,8 @@ _RESERVED_VARIABLES = {"true", "false", "none", "loop", "range", "dict", "namesp
 MAX_NODES = 500
 MAX_EDGES = 2_000
 MAX_PARAMS_DEPTH = 32
+MAX_NOTES = 200
+MAX_NOTE_CHARS = 20_000
 
 
 def json_depth(value: Any, limit: int) -> int:
@@ -83,8 +87,18 @@ class RetrySettings(_Model):
     backoff: Literal["constant", "exponential"] = "exponential"
 
 
+OnError = Literal["stop", "continue", "error_output"]
+ERROR_HANDLE = "error"  # the output an ``on_error: error_output`` node routes its failure to
+
+
 class Node(_Model):
-    """One step of a workflow: a trigger or an action."""
+    """One step of a workflow: a trigger or an action.
+
+    ``on_error`` says what a failure does once the node's retries are exhausted: ``stop`` fails the
+    run (default); ``continue`` makes ``{"error": {...}}`` the node's output and goes on along its
+    normal output; ``error_output`` sends that output along the node's ``error`` handle instead (the
+    normal output is not emitted).
+    """
 
     id: str = Field(pattern=ID_PATTERN, description="Unique within the workflow; letters, digits, _.")
     type: str = Field(description="Registered node type, e.g. 'http.request'.")
@@ -95,12 +109,28 @@ class Node(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
     credential_id: str | None = None
     retry: RetrySettings | None = None
+    on_error: OnError = Field(
+        default="stop",
+        description="After the retries: stop the run, continue with the error as output, or route "
+        "it to the 'error' output.",
+    )
     disabled: bool = False
     meta: dict[str, Any] = Field(
         default_factory=dict,
         description="Data other tools keep with the node (e.g. the n8n node it was imported from); "
         "ConnectFlow never reads it when running.",
     )
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Fields added after workflows were saved are left out at their default, so the content
+        # hash (and so the version) of an unchanged workflow stays what it was.
+        data = handler(self)
+        if data.get("on_error") == "stop":
+            data.pop("on_error")
+        if data.get("meta") == {}:
+            data.pop("meta")
+        return data
 
     @model_validator(mode="after")
     def _default_variable_name(self) -> Node:
@@ -136,7 +166,39 @@ class Edge(_Model):
 
 class WorkflowSettings(_Model):
     timezone: str = "UTC"
-    timeout_seconds: float | None = Field(default=None, gt=0, description="Fail a run that takes longer.")
+    timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Fail a run that takes longer (its running nodes are stopped).",
+    )
+    error_workflow_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="A workflow of the same owner, with an Error Trigger, run when a run of this one fails.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("error_workflow_id") is None:
+            data.pop("error_workflow_id", None)
+        return data
+
+
+class NoteSize(_Model):
+    width: float = Field(default=240.0, ge=40, le=4000)
+    height: float = Field(default=160.0, ge=40, le=4000)
+
+
+class StickyNote(_Model):
+    """A sticky note on the canvas: Markdown text at a place. Kept with the workflow, never run."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Unique among the workflow's notes.")
+    text: str = Field(default="", max_length=MAX_NOTE_CHARS, description="Markdown.")
+    position: Position = Field(default_factory=Position)
+    size: NoteSize = Field(default_factory=NoteSize)
+    color: Literal["yellow", "blue", "green", "pink", "purple", "gray"] = "yellow"
 
 
 class Workflow(_Model):
@@ -147,6 +209,9 @@ class Workflow(_Model):
     nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
     edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
     settings: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    notes: list[StickyNote] = Field(
+        default_factory=list, max_length=MAX_NOTES, description="Sticky notes on the canvas (not run)."
+    )
     meta: dict[str, Any] = Field(
         default_factory=dict,
         description="Data other tools keep with the workflow (e.g. n8n settings of an import).",
@@ -158,6 +223,17 @@ class Workflow(_Model):
         if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
             raise ValueError(f"meta is nested deeper than {MAX_PARAMS_DEPTH} levels")
         return value
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Like Node's: no notes or meta leaves the content (and so the version hash) of older
+        # workflows as it was.
+        data = handler(self)
+        if data.get("notes") == []:
+            data.pop("notes")
+        if data.get("meta") == {}:
+            data.pop("meta")
+        return data
 
     # ---- derived views -------------------------------------------------------------------------
 
@@ -266,6 +342,9 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
         if node_id in seen:
             problems.append(Problem("duplicate node id", node_id=node_id, field="id"))
         seen.add(node_id)
+    note_ids = [n.id for n in workflow.notes]
+    for note_id in sorted({i for i in note_ids if note_ids.count(i) > 1}):
+        problems.append(Problem(f"duplicate sticky note id '{note_id}'", field="notes"))
     variables: dict[str, str] = {}
     for node in workflow.nodes:
         if node.variable_name in variables:
@@ -294,13 +373,20 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
     for node in workflow.nodes:
         if node.id in types:
             problems.extend(types[node.id].check_params(node))
-        for path, message in syntax_errors(node.params, "params"):
+            if types[node.id].is_trigger and node.on_error != "stop":
+                problems.append(
+                    Problem("a trigger cannot continue after an error", node_id=node.id, field="on_error")
+                )
+        raw = types[node.id].raw_params if node.id in types else frozenset()
+        templated = {k: v for k, v in node.params.items() if k not in raw}
+        for path, message in syntax_errors(templated, "params"):
             problems.append(Problem(message, node_id=node.id, field=path))
 
     if not any(t.is_trigger for t in types.values()):
         problems.append(Problem("a workflow needs at least one trigger node"))
 
     node_ids = set(ids)
+    nodes_by_id = {n.id: n for n in workflow.nodes}
     for i, e in enumerate(workflow.edges):
         for end in ("source", "target"):
             if getattr(e, end) not in node_ids:
@@ -322,7 +408,17 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
         source_type = types.get(e.source)
         if source_type is not None:
             handles = source_type.outputs
-            if e.source_handle is not None and e.source_handle not in handles:
+            if e.source_handle == ERROR_HANDLE and ERROR_HANDLE not in handles:
+                if nodes_by_id[e.source].on_error != "error_output":
+                    problems.append(
+                        Problem(
+                            "an edge leaves the 'error' output, but this node's on_error is not "
+                            "'error_output'",
+                            node_id=e.source,
+                            field=f"edges.{i}.source_handle",
+                        )
+                    )
+            elif e.source_handle is not None and e.source_handle not in handles:
                 problems.append(
                     Problem(
                         f"output '{e.source_handle}' does not exist (outputs: {', '.join(handles)})",

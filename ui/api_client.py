@@ -207,6 +207,11 @@ class GatewayClient:
     async def rename_workflow(self, workflow_id: str, name: str) -> dict[str, Any]:
         return await self.request("PATCH", f"/api/workflows/{workflow_id}", json_body={"name": name})
 
+    async def set_workflow_active(self, workflow_id: str, active: bool) -> dict[str, Any]:
+        """Activate (production triggers accept calls) or deactivate (they answer 404)."""
+        action = "activate" if active else "deactivate"
+        return await self.request("POST", f"/api/workflows/{workflow_id}/{action}")
+
     async def delete_workflow(self, workflow_id: str) -> None:
         await self.request("DELETE", f"/api/workflows/{workflow_id}")
 

@@ -109,6 +109,10 @@ class NodeContext(Generic[AuthT]):
     resolver: Resolver | None = None
     attempt: int = 0
     upstream_node_ids: tuple[str, ...] = ()
+    # Every node of the workflow by id: (name, variable name). Code nodes resolve ``$('Node name')``
+    # and find their input's variable with it.
+    workflow_nodes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    workflow_name: str = ""
     # The registry's credential types by name (given by the compiler): which fields are secrets.
     credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
     _secrets_seen: list[str] = field(default_factory=list)
@@ -221,6 +225,9 @@ class NodeType:
     outputs: tuple[str, ...] = ("main",)
     icon: str = ""
     ingress: Ingress | None = None  # triggers called over HTTP: how (nodes/ingress.py)
+    # Top-level params passed to the executor as written: not rendered or checked as templates (the
+    # source of a code node, where ``{{`` is code, not a template).
+    raw_params: frozenset[str] = frozenset()
 
     @property
     def is_trigger(self) -> bool:

@@ -109,6 +109,7 @@ def get_execution(
                 finished_at=n.finished_at,
                 duration_ms=n.duration_ms,
                 attempts=n.attempts,
+                on_error=n.on_error,
             )
             for n in ex.nodes
         ],

@@ -115,7 +115,12 @@ def _public(
 
 def _document(body: WorkflowCreate, workflow_id: str | None, name: str) -> spec.Workflow:
     return spec.Workflow(
-        id=workflow_id, name=name, nodes=body.nodes, edges=body.edges, settings=body.settings
+        id=workflow_id,
+        name=name,
+        nodes=body.nodes,
+        edges=body.edges,
+        settings=body.settings,
+        notes=body.notes,
     )
 
 
@@ -205,6 +210,32 @@ def rename_workflow(
     wf = store.rename_workflow(session, user.id, workflow_id, body.name)
     session.commit()
     return _public(session, wf, registry)
+
+
+def _set_active(
+    workflow_id: str, active: bool, session: Session, user_id: str, registry: NodeRegistry
+) -> WorkflowPublic:
+    wf = store.set_active(session, user_id, workflow_id, active)
+    session.commit()
+    request_reload()  # schedules of an inactive workflow leave the code location
+    return _public(session, wf, registry)
+
+
+@router.post("/{workflow_id}/activate", response_model=WorkflowPublic)
+def activate_workflow(
+    workflow_id: str, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> WorkflowPublic:
+    """Activate: its production triggers (webhook, Stripe, form, API key, schedules) accept calls."""
+    return _set_active(workflow_id, True, session, user.id, registry)
+
+
+@router.post("/{workflow_id}/deactivate", response_model=WorkflowPublic)
+def deactivate_workflow(
+    workflow_id: str, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> WorkflowPublic:
+    """Deactivate: its production trigger URLs answer 404 and its schedules stop. Manual Execute,
+    the test URL while listening and resume URLs of waiting executions keep working."""
+    return _set_active(workflow_id, False, session, user.id, registry)
 
 
 @router.delete("/{workflow_id}", status_code=204)

@@ -18,6 +18,11 @@ class NodeStatusPublic(BaseModel):
     finished_at: float | None = None
     duration_ms: float | None = None
     attempts: int = 0
+    on_error: str | None = Field(
+        default=None,
+        description="'continue' or 'error_output' when the node failed and its on_error let the run go on "
+        "(error holds the message, output the error object).",
+    )
 
 
 class ExecutionSummary(BaseModel):

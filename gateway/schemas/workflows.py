@@ -21,6 +21,7 @@ class WorkflowCreate(RequestBody):
     nodes: list[spec.Node] = Field(default_factory=list, max_length=spec.MAX_NODES)
     edges: list[spec.Edge] = Field(default_factory=list, max_length=spec.MAX_EDGES)
     settings: spec.WorkflowSettings = Field(default_factory=spec.WorkflowSettings)
+    notes: list[spec.StickyNote] = Field(default_factory=list, max_length=spec.MAX_NOTES)
 
 
 class WorkflowSave(WorkflowCreate):

@@ -53,6 +53,14 @@ def test_run_the_branching_example_and_list_it_with_the_skipped_branch(cli):
     assert shown.returncode == 0 and "skipped" in shown.stdout and execution["id"] in shown.stdout
 
 
+def test_run_the_javascript_code_example(cli):
+    done = cli("run", "examples/js_code.json", "--json")
+    assert done.returncode == 0, done.stderr
+    execution = json.loads(done.stdout)
+    assert execution["status"] == "success"
+    assert execution["context"]["report"]["message"] == "3 orders, 310 EUR; big: A-1042, A-1043"
+
+
 def test_run_with_input_and_a_failing_run_exits_non_zero(cli, tmp_path):
     ok = cli("run", "examples/branching.json", "--input", '{"order_id": "Z", "amount": 1}', "--json")
     assert json.loads(ok.stdout)["context"]["small_order"]["message"] == "Order Z is small: 1"

@@ -207,7 +207,8 @@ def test_nodes_without_an_equivalent_are_kept_as_placeholders_with_every_connect
     [edge] = [e for e in wf.edges if e.source == "route"]
     assert edge.source_handle == "output_2"  # n8n's output 2
     assert validate(wf) == []  # runnable: the placeholder fails clearly when reached (tests/nodes)
-    assert wf.meta["n8n"]["sticky_notes"][0]["parameters"]["content"] == "## Read me"
+    [note] = wf.notes
+    assert (note.text, note.position.y, note.size.width, note.size.height) == ("## Read me", -200, 300, 200)
     summary = imported.report.summary()
     assert (summary["unsupported"], summary["exact"], summary["sticky_notes"]) == (2, 1, 1)
 

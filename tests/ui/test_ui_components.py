@@ -10,6 +10,7 @@ import asyncio
 import json
 
 import httpx
+import panel as pn
 import pytest
 
 from connectflow_dagster.registry import get_registry
@@ -349,3 +350,45 @@ def test_api_client_asks_who_is_signed_in_and_sends_the_csrf_cookie() -> None:
     asyncio.run(scenario())
     assert [c.url.path for c in calls] == ["/api/auth/me", "/api/auth/me", "/api/auth/sign-out"]
     assert calls[2].headers["x-csrf-token"] == "tok"
+
+
+def test_node_settings_set_retries_and_on_error_and_the_canvas_shows_the_error_handle(
+    draft: WorkflowDraft,
+) -> None:
+    from ui.components.canvas import node_type_specs
+
+    trigger = draft.add_node("trigger.manual")["id"]
+    http = draft.add_node("http.request")["id"]
+    after = draft.add_node("set")["id"]
+    draft.connect(trigger, http)
+    canvas = Canvas(draft=draft)
+    settings = NodeSettings(draft=draft, on_error_mode=canvas.set_on_error)
+    settings.node_id = http
+    widgets = {
+        w.css_classes[0]: w
+        for w in settings._layout.select(lambda o: isinstance(o, pn.widgets.Widget))
+        if getattr(w, "css_classes", None)
+    }
+    widgets["cf-field-retries"].value = 3
+    widgets["cf-field-retry-delay"].value = 2.5
+    widgets["cf-field-retry-backoff"].value = "constant"
+    assert draft.node(http)["retry"] == {"max_retries": 3, "delay_seconds": 2.5, "backoff": "constant"}
+
+    assert "http.request+error" in node_type_specs(draft.catalogue)
+    assert "trigger.manual+error" not in node_type_specs(draft.catalogue)  # triggers never continue
+    widgets["cf-field-on-error"].value = "error_output"
+    assert draft.node(http)["on_error"] == "error_output"
+    flow_types = {n["id"]: n["type"] for n in canvas.flow.nodes}
+    assert flow_types[http] == "http.request+error"
+    assert draft.connect(http, after, "error") is None
+    assert draft.edges[-1] == {"source": http, "target": after, "source_handle": "error"}
+    canvas.flow.add_edge(canvas._flow_edge(draft.edges[-1]))
+
+    widgets["cf-field-on-error"].value = "continue"  # the error handle goes, and its connections
+    assert {n["id"]: n["type"] for n in canvas.flow.nodes}[http] == "http.request"
+    assert all(e.get("source_handle") != "error" for e in draft.edges)
+    assert all(e.get("sourceHandle") != "error" for e in canvas.flow.edges)
+    widgets["cf-field-on-error"].value = "stop"
+    assert "on_error" not in draft.node(http)
+    widgets["cf-field-retries"].value = 0
+    assert "retry" not in draft.node(http)

@@ -16,7 +16,17 @@ from panel_reactflow import NodeType, ReactFlow
 
 from ui.components.draft import WorkflowDraft, edge_key
 
-__all__ = ["DROP_TYPE", "STATUSES", "Canvas", "flow_edge", "flow_node", "node_class", "node_type_specs"]
+__all__ = [
+    "DROP_TYPE",
+    "ERROR_HANDLE",
+    "STATUSES",
+    "Canvas",
+    "flow_edge",
+    "flow_node",
+    "flow_type",
+    "node_class",
+    "node_type_specs",
+]
 
 DROP_TYPE = "application/x-connectflow-node"
 STATUSES = ("idle", "queued", "running", "success", "failed", "skipped", "retrying", "not_run")
@@ -58,18 +68,37 @@ CANVAS_CSS = """
 """
 
 
+ERROR_HANDLE = "error"
+ERROR_VARIANT = "+error"  # the ReactFlow type of a node whose on_error is error_output
+
+
 def node_type_specs(catalogue: dict[str, dict[str, Any]]) -> dict[str, NodeType]:
-    """One ReactFlow node type per registered node type: triggers have no input handle."""
+    """One ReactFlow node type per registered node type: triggers have no input handle. Every
+    action and logic type also has an ``<type>+error`` variant with an extra ``error`` output
+    handle, the type of a node whose ``on_error`` is ``error_output``."""
     specs = {}
     for name, info in catalogue.items():
         outputs = info.get("outputs") or ["main"]
+        trigger = info.get("group") == "trigger"
         specs[name] = NodeType(
             type=name,
             label=info.get("display_name") or name,
-            inputs=[] if info.get("group") == "trigger" else [{"id": "in", "label": "input"}],
+            inputs=[] if trigger else [{"id": "in", "label": "input"}],
             outputs=[{"id": o, "label": o} for o in outputs] if len(outputs) > 1 else ["main"],
         )
+        if not trigger:
+            specs[name + ERROR_VARIANT] = NodeType(
+                type=name + ERROR_VARIANT,
+                label=info.get("display_name") or name,
+                inputs=[{"id": "in", "label": "input"}],
+                outputs=[{"id": o, "label": o} for o in (*outputs, ERROR_HANDLE)],
+            )
     return specs
+
+
+def flow_type(node: dict[str, Any]) -> str:
+    """The ReactFlow type of a spec node: its node type, or the variant with an error output."""
+    return node["type"] + (ERROR_VARIANT if node.get("on_error") == "error_output" else "")
 
 
 def node_class(group: str | None, status: str = "idle", invalid: bool = False) -> str:
@@ -84,7 +113,7 @@ def flow_node(node: dict[str, Any], group: str | None) -> dict[str, Any]:
     """A ReactFlow node dict for a spec node (status data starts idle)."""
     return {
         "id": node["id"],
-        "type": node["type"],
+        "type": flow_type(node),
         "label": node["name"],
         "position": dict(node.get("position") or {"x": 0.0, "y": 0.0}),
         "data": {"status": "idle"},
@@ -100,8 +129,10 @@ def flow_edge(edge: dict[str, Any], multi_output: bool = False) -> dict[str, Any
         "sourceHandle": edge.get("source_handle") or "main",
         "targetHandle": "in",
     }
-    if multi_output and edge.get("source_handle"):
+    if (multi_output and edge.get("source_handle")) or edge.get("source_handle") == ERROR_HANDLE:
         out["label"] = edge["source_handle"]
+    if edge.get("source_handle") == ERROR_HANDLE:
+        out["style"] = {"stroke": "#dc2626"}
     return out
 
 
@@ -165,6 +196,20 @@ class Canvas(Viewer):
 
     def rename_node(self, node_id: str, name: str) -> None:
         self.flow.patch_node_props(node_id, {"label": name})
+
+    def set_on_error(self, node_id: str, mode: str) -> None:
+        """Show (``error_output``) or hide the node's ``error`` handle; leaving ``error_output``
+        removes the connections that left from it, in the draft and on the canvas."""
+        if mode != "error_output":
+            gone = [
+                edge_key(e)
+                for e in self.draft.edges
+                if e["source"] == node_id and e.get("source_handle") == ERROR_HANDLE
+            ]
+            if gone:
+                self.draft.disconnect(gone)
+                self.flow.remove_edge(gone)
+        self.flow.patch_node_props(node_id, {"type": flow_type(self.draft.node(node_id))})
 
     def _on_drop(self, event: dict[str, Any]) -> None:
         data = event.get("data") or {}

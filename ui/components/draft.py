@@ -179,7 +179,7 @@ class WorkflowDraft(param.Parameterized):
         node = self.node(node_id)
         changed = False
         for key, value in changes.items():
-            if value is None and key in ("credential_id", "retry"):
+            if value is None and key in ("credential_id", "retry", "on_error"):
                 if key in node:
                     node.pop(key)
                     changed = True
@@ -203,6 +203,8 @@ class WorkflowDraft(param.Parameterized):
         handle = source_handle if source_handle and len(outputs) > 1 else None
         if len(outputs) > 1 and handle not in outputs:
             handle = outputs[0]
+        if source_handle == "error" and self.node(source).get("on_error") == "error_output":
+            handle = "error"  # the node's error output (on_error: error_output)
         edge = {"source": source, "target": target}
         if handle:
             edge["source_handle"] = handle

@@ -35,6 +35,13 @@ __all__ = ["NodeSettings", "credential_options", "own_secret_kind", "trigger_url
 OWN_SECRET_KINDS = ("shared", "signing")
 
 
+ON_ERROR_OPTIONS = {
+    "Stop the workflow": "stop",
+    "Continue (the error is the output)": "continue",
+    "Use the error output": "error_output",
+}
+
+
 def own_secret_kind(type_info: dict[str, Any]) -> str | None:
     """``shared`` or ``signing`` when the node type's trigger keeps its own secret, else None."""
     auth = (type_info.get("ingress") or {}).get("auth")
@@ -91,9 +98,11 @@ class NodeSettings(Viewer):
         on_delete: Callable[[str], None] | None = None,
         on_generate_secret: Callable[[str], Any] | None = None,
         on_set_secret: Callable[[str, str], Any] | None = None,
+        on_error_mode: Callable[[str, str], None] | None = None,
         **params: Any,
     ) -> None:
         super().__init__(**params)
+        self._on_error_mode = on_error_mode
         self._on_rename = on_rename
         self._on_delete = on_delete
         self._on_generate_secret = on_generate_secret
@@ -174,6 +183,8 @@ class NodeSettings(Viewer):
             self._problems_html(), sizing_mode="stretch_width", css_classes=["cf-node-problems"]
         )
         parts.append(self._problems_pane)
+        if info.get("group") != "trigger":
+            parts += self._failure_widgets(node)
         if info.get("group") == "trigger":
             self._trigger_pane = html(
                 self._trigger_html(node), sizing_mode="stretch_width", css_classes=["cf-trigger-info"]
@@ -186,6 +197,75 @@ class NodeSettings(Viewer):
         delete.on_click(lambda _e: self._on_delete and self._on_delete(node_id))
         parts.append(delete)
         self._layout[:] = parts
+
+    def _failure_widgets(self, node: dict[str, Any]) -> list[Any]:
+        """Retries (count, delay, backoff) and what happens once they are exhausted (``on_error``)."""
+        node_id = node["id"]
+        retry = dict(node.get("retry") or {})
+        retries = pn.widgets.IntInput(
+            name="Retries",
+            value=int(retry.get("max_retries", 0)),
+            start=0,
+            end=10,
+            width=90,
+            css_classes=["cf-field-retries"],
+        )
+        delay = pn.widgets.FloatInput(
+            name="Delay (s)",
+            value=float(retry.get("delay_seconds", 1.0)),
+            start=0,
+            end=3600,
+            width=90,
+            css_classes=["cf-field-retry-delay"],
+        )
+        backoff = pn.widgets.Select(
+            name="Backoff",
+            options=["exponential", "constant"],
+            value=retry.get("backoff", "exponential"),
+            width=120,
+            css_classes=["cf-field-retry-backoff"],
+        )
+        on_error = pn.widgets.Select(
+            name="On error (after the retries)",
+            options=ON_ERROR_OPTIONS,
+            value=node.get("on_error") or "stop",
+            sizing_mode="stretch_width",
+            css_classes=["cf-field-on-error"],
+        )
+
+        def set_retry(_e: Any) -> None:
+            count = int(retries.value or 0)
+            self.draft.update_node(
+                node_id,
+                retry={
+                    "max_retries": count,
+                    "delay_seconds": float(delay.value or 0),
+                    "backoff": backoff.value,
+                }
+                if count
+                else None,
+            )
+
+        def set_on_error(event: Any) -> None:
+            self.draft.update_node(node_id, on_error=None if event.new == "stop" else event.new)
+            if self._on_error_mode is not None:
+                self._on_error_mode(node_id, event.new)
+
+        for widget in (retries, delay, backoff):
+            widget.param.watch(set_retry, "value")
+        on_error.param.watch(set_on_error, "value")
+        return [
+            html("<div class='cf-section'>When it fails</div>", sizing_mode="stretch_width"),
+            pn.Row(retries, delay, backoff, sizing_mode="stretch_width"),
+            on_error,
+            html(
+                "<div class='cf-hint'>Retries run first (HTTP 429 and 5xx, timeouts, resets). Then: "
+                '<b>stop</b> fails the run; <b>continue</b> makes <code>{"error": {"message": …}}</code> '
+                "this node's output; <b>error output</b> sends it along the node's <code>error</code> "
+                "handle instead.</div>",
+                sizing_mode="stretch_width",
+            ),
+        ]
 
     def _set_name(self, node_id: str, name: str) -> None:
         if not name.strip():

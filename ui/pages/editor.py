@@ -53,6 +53,7 @@ class EditorPage(Viewer):
     saving = param.Boolean(default=False)
     running = param.Boolean(default=False)
     run_input = param.String(default="", doc="Optional JSON input for Execute.")
+    active = param.Boolean(default=True, doc="Whether the workflow's production triggers accept calls.")
 
     def __init__(self, client: GatewayClient, **params: Any) -> None:
         super().__init__(**params)
@@ -102,6 +103,7 @@ class EditorPage(Viewer):
                 catalogue[t["type"]] = t
         self.draft.catalogue = catalogue
         self.draft.load(workflow)
+        self.active = bool(workflow.get("active", True))
         self.build()
         await self.refresh_side_data()
 
@@ -165,6 +167,7 @@ class EditorPage(Viewer):
             draft=self.draft,
             on_rename=self.canvas.rename_node,
             on_delete=self.canvas.remove_node,
+            on_error_mode=self.canvas.set_on_error,
             on_generate_secret=self.generate_trigger_secret,
             on_set_secret=self.set_trigger_secret,
             base_url=self.client.base_url,
@@ -179,6 +182,11 @@ class EditorPage(Viewer):
         self._save.on_click(self._on_save)
         self._execute = pn.widgets.Button(name="▶ Execute", button_type="success", css_classes=["cf-execute"])
         self._execute.on_click(self._on_execute)
+        self._active = pn.widgets.Switch(
+            value=self.active, width=40, margin=(16, 4), css_classes=["cf-active"]
+        )
+        self._active.param.watch(self._on_active, "value")
+        self._active_label = html(self._active_text(), margin=(14, 6), css_classes=["cf-active-label"])
         self._input = pn.widgets.TextAreaInput.from_param(
             self.param.run_input,
             name="",
@@ -198,6 +206,8 @@ class EditorPage(Viewer):
             self._name,
             self._dirty,
             pn.layout.HSpacer(),
+            self._active,
+            self._active_label,
             self._input,
             self._execute,
             self._save,
@@ -251,6 +261,32 @@ class EditorPage(Viewer):
             self.settings.trigger_info = {}
             await self.load_trigger_info(self.settings.node_id)
         return True
+
+    def _active_text(self) -> str:
+        return "Active" if self.active else "Inactive"
+
+    async def set_active(self, active: bool) -> None:
+        """Activate or deactivate the saved workflow (its production trigger URLs and schedules)."""
+        if not self.workflow_id or active == self.active:
+            return
+        try:
+            saved = await self.client.set_workflow_active(self.workflow_id, active)
+        except ApiError as exc:
+            self.message = f"Could not {'activate' if active else 'deactivate'}: {exc.message}"
+            if hasattr(self, "_active"):
+                self._active.value = self.active
+            return
+        self.active = bool(saved.get("active", active))
+        if hasattr(self, "_active_label"):
+            self._active_label.object = self._active_text()
+        self.message = (
+            "Active: production trigger URLs and schedules are live."
+            if self.active
+            else "Inactive: production trigger URLs answer 404 and schedules stop; the test URL still works."
+        )
+
+    async def _on_active(self, event: Any) -> None:
+        await self.set_active(bool(event.new))
 
     async def _on_save(self, _event: Any = None) -> None:
         await self.save()

@@ -227,9 +227,19 @@ class _Exporter:
             self.outputs[node.id] = [str(o) for o in outputs]
         else:
             self.outputs[node.id] = _cf_outputs(node.type)
-        for key in ("credentials", "webhookId", "notes", "alwaysOutputData", "executeOnce", "onError"):
+        for key in (
+            "credentials",
+            "webhookId",
+            "notes",
+            "alwaysOutputData",
+            "executeOnce",
+            "onError",
+            "continueOnFail",
+        ):
             if key in n8n and (status != "mapped" or key == "credentials"):
                 out[key] = n8n[key]
+        if status == "mapped" and node.on_error != "stop":
+            out["onError"] = "continueRegularOutput" if node.on_error == "continue" else "continueErrorOutput"
         if node.type == "trigger.webhook" and "webhookId" not in out:
             out["webhookId"] = str(
                 uuid.uuid5(uuid.NAMESPACE_URL, f"connectflow-webhook:{self.wf.id}:{node.id}")
@@ -273,6 +283,33 @@ class _Exporter:
             },
         }
 
+    def _notes(self, n8n_meta: dict[str, Any]) -> list[dict[str, Any]]:
+        """Sticky notes: the imported n8n note updated with the note's text, place and size."""
+        originals = list(n8n_meta.get("sticky_notes") or [])
+        out = []
+        for i, note in enumerate(self.wf.notes):
+            number = note.id.removeprefix("note_")
+            index = int(number) - 1 if note.id.startswith("note_") and number.isdigit() else -1
+            base: dict[str, Any] = (
+                originals[index]
+                if 0 <= index < len(originals)
+                else {
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"connectflow-note:{self.wf.id}:{note.id}")),
+                    "name": f"Sticky Note {i + 1}" if i else "Sticky Note",
+                    "type": "n8n-nodes-base.stickyNote",
+                    "typeVersion": 1,
+                    "parameters": {},
+                }
+            )
+            params = dict(base.get("parameters") or {})
+            params["content"] = note.text
+            for key, value in (("width", note.size.width), ("height", note.size.height)):
+                if params.get(key) != value:
+                    params[key] = int(value) if float(value).is_integer() else value
+            position = [int(v) if float(v).is_integer() else v for v in (note.position.x, note.position.y)]
+            out.append({**base, "parameters": params, "position": position})
+        return out
+
     def run(self) -> dict[str, Any]:
         out_nodes = [self._node(n) for n in self.wf.nodes]
         connections: dict[str, dict[str, list[list[dict[str, Any]]]]] = {}
@@ -302,7 +339,7 @@ class _Exporter:
             settings["timezone"] = self.wf.settings.timezone
         document: dict[str, Any] = {
             "name": self.wf.name,
-            "nodes": out_nodes + self.extra_nodes + list(n8n_meta.get("sticky_notes") or []),
+            "nodes": out_nodes + self.extra_nodes + self._notes(n8n_meta),
             "connections": connections,
             "settings": settings,
             "pinData": {},

@@ -382,6 +382,8 @@ class _Importer:
             if name in self.folded_into:
                 continue
             mapped, report, records = self._map(name)
+            if self.by_name[name].get("onError") == "continueErrorOutput" and mapped.type != PLACEHOLDER:
+                mapped.outputs = (*mapped.outputs, "error")  # n8n's last output is the error output
             self.mapped[name] = mapped
             reports[name] = report
             self.report.expressions.extend(records)
@@ -398,12 +400,9 @@ class _Importer:
         edges = self._edges()
         self._respond_with_last_node(nodes_out)
         stickies = [n for n in self.doc["nodes"] if n.get("type") == STICKY]
+        notes = [_note(sticky, i) for i, sticky in enumerate(stickies[:200])]
         for sticky in stickies:
-            self.report.nodes.append(
-                NodeReport(
-                    sticky["name"], STICKY, "", "note", ["kept with the workflow (meta.n8n.sticky_notes)"]
-                )
-            )
+            self.report.nodes.append(NodeReport(sticky["name"], STICKY, "sticky note", "note", []))
         meta: dict[str, Any] = {"n8n": {"settings": self.settings}}
         for key in ("id", "tags", "meta"):
             if self.doc.get(key) not in (None, "", [], {}):
@@ -417,6 +416,7 @@ class _Importer:
             "nodes": ordered,
             "edges": edges[:MAX_EDGES],
             "settings": {"timezone": timezone} if isinstance(timezone, str) and "/" in timezone else {},
+            "notes": notes,
             "meta": meta,
         }
         from connectflow_dagster.spec import parse_workflow, validate
@@ -433,10 +433,13 @@ class _Importer:
             for key in ("id", "type", "typeVersion", "parameters", "credentials", "webhookId", "notes")
             if key in node
         }
+        on_error = {"continueRegularOutput": "continue", "continueErrorOutput": "error_output"}.get(
+            str(node.get("onError")), "continue" if node.get("continueOnFail") else None
+        )
         for key in ("alwaysOutputData", "executeOnce", "onError", "continueOnFail", "notesInFlow"):
             if node.get(key):
                 n8n_meta[key] = node[key]
-                if key in ("alwaysOutputData", "executeOnce", "onError", "continueOnFail"):
+                if key in ("alwaysOutputData", "executeOnce") or (key == "onError" and on_error is None):
                     report.notes.append(f"setting '{key}' is not carried over")
                     if report.status == "exact":
                         report.status = "approximated"
@@ -458,6 +461,10 @@ class _Importer:
                 "n8n_view": _view_dict(mapped.view),
             },
         }
+        if on_error and mapped.type not in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
+            out["on_error"] = on_error
+            if on_error == "error_output":
+                report.notes.append("n8n's error output is ConnectFlow's 'error' output")
         if node.get("retryOnFail"):
             tries = node.get("maxTries", 3)
             wait_ms = node.get("waitBetweenTries", 1000)
@@ -531,6 +538,28 @@ class _Importer:
                 node["meta"]["n8n"]["params_digest"] = params_digest(node["params"])
             else:
                 self._note(name, "answers with the whole run context (n8n: the last node's item)")
+
+
+_COLORS = {1: "yellow", 2: "yellow", 3: "pink", 4: "green", 5: "blue", 6: "purple", 7: "gray"}
+
+
+def _note(sticky: dict[str, Any], i: int) -> dict[str, Any]:
+    params = sticky.get("parameters") if isinstance(sticky.get("parameters"), dict) else {}
+    assert isinstance(params, dict)
+    position = sticky.get("position") if isinstance(sticky.get("position"), list) else [0, 0]
+    assert isinstance(position, list)
+
+    def size(key: str, default: float) -> float:
+        value = params.get(key, default)
+        return min(4000.0, max(40.0, float(value))) if isinstance(value, int | float) else default
+
+    return {
+        "id": f"note_{i + 1}",
+        "text": str(params.get("content", ""))[:20_000],
+        "position": {"x": _num(position, 0), "y": _num(position, 1)},
+        "size": {"width": size("width", 240.0), "height": size("height", 160.0)},
+        "color": _COLORS.get(params.get("color", 1), "yellow"),
+    }
 
 
 def _view_dict(view: View) -> dict[str, Any]:

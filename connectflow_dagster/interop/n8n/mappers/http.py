@@ -271,7 +271,7 @@ def _json_body(body: Any, ectx: ExportContext) -> str:
     if isinstance(converted, str) and converted.startswith("="):
         return converted
     if _has_expression(converted):
-        return "={{ " + _js_literal(converted) + " }}"
+        return "={{ " + js_literal(converted) + " }}"
     return json.dumps(converted)
 
 
@@ -285,12 +285,12 @@ def _has_expression(value: Any) -> bool:
     return False
 
 
-def _js_literal(value: Any) -> str:
+def js_literal(value: Any) -> str:
     """A JavaScript object literal whose n8n-expression leaves become their JavaScript."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)}: {_js_literal(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{json.dumps(k)}: {js_literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(_js_literal(v) for v in value) + "]"
+        return "[" + ", ".join(js_literal(v) for v in value) + "]"
     if isinstance(value, str) and value.startswith("="):
         parts = split_template(value[1:])
         if len(parts) == 1 and parts[0][0] == "js":

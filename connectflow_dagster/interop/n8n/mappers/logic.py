@@ -135,13 +135,13 @@ def set_out(node: Any, ectx: ExportContext) -> tuple[str, float, dict[str, Any]]
         isinstance(v, dict | list) for v in fields.values()
     ):
         # a lone template keeps its type: JSON mode with an object literal keeps it in n8n too
-        from connectflow_dagster.interop.n8n.mappers.http import _js_literal
+        from connectflow_dagster.interop.n8n.mappers.http import js_literal
 
         converted = ectx.expression(fields)
         return (
             "n8n-nodes-base.set",
             3.4,
-            {"mode": "raw", "jsonOutput": "={{ " + _js_literal(converted) + " }}", "options": {}},
+            {"mode": "raw", "jsonOutput": "={{ " + js_literal(converted) + " }}", "options": {}},
         )
     assignments = []
     for i, (name, value) in enumerate((node.params.get("fields") or {}).items()):

@@ -1,0 +1,220 @@
+"""Sandboxed JavaScript: each evaluation gets a fresh, empty QuickJS runtime (quickjs-ng).
+
+``evaluate(code, data, timeout=…, memory=…)`` runs ``code`` as the body of an async function (so
+``return`` and ``await`` work; ``expression=True`` evaluates one expression instead) with each key of
+``data`` as a global holding a JSON copy of its value, and returns the JSON-ready result. The runtime
+is created for the call and freed after it (≈0.1–0.3 ms), so nothing survives from one evaluation to
+the next and one evaluation cannot see another's data.
+
+What the code cannot do: QuickJS embedded this way has no module loader (``import``/``import()``
+fail), no ``require``, ``process``, ``fetch``, ``XMLHttpRequest``, timers, file or socket API: the
+global object holds only the ECMAScript built-ins and what ``data`` and ``prelude`` put there.
+
+Limits (docs/decisions.md, "JavaScript engine"):
+
+- memory: the runtime's allocator refuses allocations past ``memory`` bytes → ``JsMemoryLimit``;
+- time: the engine's interrupt handler stops the code after ``timeout`` seconds of *process* CPU
+  time (QuickJS measures ``clock()``: CPU spent by other threads of the process counts too, so a
+  limit can trip early under load, never late), and promise jobs stop at a wall-clock deadline of
+  ``timeout`` → ``JsTimeout``; the interrupt is uncatchable from JS (``try {} catch {}`` does not
+  swallow it);
+- stack: ``MAX_STACK_BYTES`` of C stack → a ``RangeError`` the code may catch;
+- size: ``MAX_CODE_CHARS`` of code and ``MAX_RESULT_CHARS`` of JSON result.
+
+The GIL is released while JavaScript runs, so a long evaluation does not stall the worker's other
+threads (lease renewal, other ops).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import quickjs
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MEMORY = 64 * 1024 * 1024
+MAX_STACK_BYTES = 512 * 1024
+MAX_CODE_CHARS = 256 * 1024
+MAX_RESULT_CHARS = 16 * 1024 * 1024
+MAX_MESSAGE_CHARS = 2_000
+_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+_FRAME_LINE = re.compile(r"<input>:(\d+)(?::(\d+))?")
+
+
+class JsError(Exception):
+    """The evaluation failed; ``str()`` is a message fit for the user (no Python internals)."""
+
+
+class JsCodeError(JsError):
+    """The code threw (or does not parse): ``name`` (TypeError…), ``line`` in the user's code."""
+
+    def __init__(self, message: str, *, name: str = "Error", line: int | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.line = line
+
+
+class JsTimeout(JsError):
+    """The code ran past its time limit and was stopped."""
+
+
+class JsMemoryLimit(JsError):
+    """The code needed more memory than its limit and was stopped."""
+
+
+class JsResultError(JsError):
+    """The code's result cannot be returned: not JSON (a function, a cycle, a BigInt) or too large."""
+
+
+# Helpers defined before the prelude and the user's code. ``__cf_finish`` records the outcome as a
+# JSON string so the result crosses into Python in one piece (and its size is checked in JS first).
+_BOOT = r"""
+globalThis.__cf_outcome = null;
+globalThis.__cf_ok = false;
+globalThis.__cf_finish = function (ok, value) {
+  if (ok) {
+    let text;
+    try {
+      text = value === undefined ? "null" : JSON.stringify(value);
+    } catch (e) {
+      globalThis.__cf_outcome = JSON.stringify({ result_error: "the result is not JSON: " + String(e && e.message || e) });
+      return;
+    }
+    if (text === undefined) text = "null";  // a function or a symbol
+    if (text.length > __cf_max_result) {
+      globalThis.__cf_outcome = JSON.stringify({ result_error: "the result is larger than " + __cf_max_result + " characters of JSON" });
+      return;
+    }
+    globalThis.__cf_ok = true;  // the outcome is the result's JSON as it is (no concatenation: a
+    globalThis.__cf_outcome = text;  // concatenated string is a rope the binding cannot read)
+  } else {
+    const e = value;
+    let name = "Error", message, stack = "";
+    if (e === null) {
+      // QuickJS throws null when it runs out of memory while creating the error object.
+      name = "InternalError"; message = "out of memory (null thrown)";
+    } else if (e instanceof Error) {
+      name = e.name || "Error"; message = String(e.message); stack = String(e.stack || "");
+    } else {
+      try { message = "uncaught " + (typeof e === "string" ? JSON.stringify(e) : String(JSON.stringify(e))); }
+      catch (_) { message = "uncaught " + String(e); }
+    }
+    globalThis.__cf_outcome = JSON.stringify({ error: { name: name, message: message, stack: stack } });
+  }
+};
+"""
+
+
+def evaluate(
+    code: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    memory: int = DEFAULT_MEMORY,
+    prelude: str = "",
+    expression: bool = False,
+) -> Any:
+    """Run ``code`` in a fresh sandbox and return its (JSON-ready) result.
+
+    ``data``: globals for the code, each a JSON copy (keys must be JS identifiers). ``prelude``:
+    trusted JavaScript run first in the same runtime (e.g. ``sandbox.n8n.PRELUDE``), under the same
+    limits. ``expression``: ``code`` is one expression (``$json.a + 1``), not a function body.
+    Raises a ``JsError`` subclass with a user-facing message.
+    """
+    if len(code) > MAX_CODE_CHARS:
+        raise JsCodeError(f"the code is longer than {MAX_CODE_CHARS} characters")
+    names = dict(data or {})
+    for key in names:
+        if not _IDENTIFIER.match(key):
+            raise ValueError(f"sandbox global {key!r} is not a JavaScript identifier")
+    try:
+        data_json = json.dumps(names, allow_nan=False, default=str)
+    except ValueError as exc:
+        raise JsError(f"the input cannot be passed to JavaScript: {exc}") from None
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError("timeout must be a positive number of seconds")
+
+    ctx = quickjs.Context()
+    ctx.set_memory_limit(int(memory))
+    ctx.set_max_stack_size(MAX_STACK_BYTES)
+    ctx.set_time_limit(timeout)
+    deadline = time.monotonic() + timeout
+    body = f"return (\n{code}\n);" if expression else code
+    head = (
+        _BOOT
+        + f"globalThis.__cf_max_result = {MAX_RESULT_CHARS};\n"
+        + "(function () { const d = JSON.parse(__cf_data); delete globalThis.__cf_data;\n"
+        + "  for (const k of Object.keys(d)) globalThis[k] = d[k]; })();\n"
+        + prelude
+        + "\n(async function () {\n"
+    )
+    offset = head.count("\n")
+    script = head + body + "\n})().then(v => __cf_finish(true, v), e => __cf_finish(false, e));\n"
+    try:
+        ctx.set("__cf_data", data_json)
+        ctx.eval(script)
+        while ctx.execute_pending_job():
+            if time.monotonic() > deadline:
+                raise JsTimeout(_timeout_message(timeout))
+        outcome = ctx.eval("__cf_outcome")
+        ok = ctx.eval("__cf_ok")
+    except quickjs.JSException as exc:
+        raise _translate(str(exc), offset, timeout, memory) from None
+    finally:
+        del ctx
+    if outcome is None:
+        # Still pending: the code awaits a promise that nothing will ever settle.
+        raise JsCodeError("the code awaited a promise that never settles")
+    try:
+        parsed = json.loads(outcome)
+    except ValueError as exc:  # not expected: the outcome is written by __cf_finish
+        raise JsResultError(f"the result could not be read: {exc}") from None
+    if ok is True:
+        return parsed
+    if "result_error" in parsed:
+        raise JsResultError(parsed["result_error"])
+    error = parsed["error"]
+    name, message = error["name"], error["message"]
+    if name == "InternalError" and "out of memory" in message:
+        raise JsMemoryLimit(_memory_message(memory))
+    raise _code_error(name, message, _user_line(error["stack"], offset))
+
+
+def _code_error(name: str, message: str, line: int | None) -> JsCodeError:
+    text = f"{name}: {message}"[:MAX_MESSAGE_CHARS]
+    return JsCodeError(text + (f" (line {line})" if line else ""), name=name, line=line)
+
+
+def _user_line(stack: str, offset: int) -> int | None:
+    """The first line of the stack inside the user's code (frames in the prelude are skipped)."""
+    for match in _FRAME_LINE.finditer(stack):
+        line = int(match.group(1)) - offset
+        if line >= 1:
+            return line
+    return None
+
+
+def _timeout_message(timeout: float) -> str:
+    return f"the code ran longer than its time limit ({timeout:g} s) and was stopped"
+
+
+def _memory_message(memory: int) -> str:
+    return f"the code needed more memory than its limit ({memory // (1024 * 1024)} MiB) and was stopped"
+
+
+def _translate(text: str, offset: int, timeout: float, memory: int) -> JsError:
+    """A QuickJS exception raised out of the engine → the matching ``JsError``."""
+    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    if "interrupted" in first:
+        return JsTimeout(_timeout_message(timeout))
+    if "out of memory" in first:
+        return JsMemoryLimit(_memory_message(memory))
+    name, _, message = first.partition(": ")
+    if not message:
+        name, message = "Error", first
+    return _code_error(name, message, _user_line(text, offset))

@@ -1,0 +1,119 @@
+"""Code (JavaScript) and No Op nodes in real runs (the worker's in-process path), and the JS example."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+START = {"id": "start", "type": "trigger.manual", "name": "Start", "variable_name": "trigger"}
+
+
+def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
+    """Start → nodes in order."""
+    ids = ["start", *(n["id"] for n in nodes)]
+    return {
+        "name": "code chain",
+        "nodes": [START, *nodes],
+        "edges": [{"source": a, "target": b} for a, b in itertools.pairwise(ids)],
+    }
+
+
+def js(node_id: str, code: str, mode: str = "all_items", name: str | None = None, **params: Any):
+    return {
+        "id": node_id,
+        "type": "code.js",
+        "name": name or node_id.title(),
+        "params": {"code": code, "mode": mode, **params},
+    }
+
+
+def node(ex, node_id: str):  # type: ignore[no-untyped-def]
+    return next(n for n in ex.nodes if n.node_id == node_id)
+
+
+def test_the_js_example_prices_each_order(cf):
+    ex = cf.run(json.loads((ROOT / "examples" / "js_code.json").read_text()))
+    assert ex.status == "success", ex.error
+    assert ex.context["price_each_order"][2] == {
+        "id": "A-1043",
+        "qty": 12,
+        "price": 14.25,
+        "total": 171,
+        "currency": "EUR",
+        "big": True,
+    }
+    assert ex.context["report"]["message"] == "3 orders, 310 EUR; big: A-1042, A-1043"
+
+
+def test_input_is_the_previous_node_and_earlier_nodes_are_reached_by_name(cf):
+    wf = chain(
+        {"id": "rows", "type": "set", "name": "Rows", "params": {"fields": {"n": "{{ trigger.n }}"}}},
+        js("double", "return items.map(i => ({json: {n: i.json.n * 2, from: $('Start').first().json.who}}))"),
+        js("each", "return {...$json, i: $itemIndex, rows: $('Rows').item.json.n}", mode="each_item"),
+        {"id": "pass", "type": "noop", "name": "Pass"},
+    )
+    ex = cf.run(wf, {"n": 21, "who": "Ada"})
+    assert ex.status == "success", ex.error
+    assert ex.context["double"] == [{"n": 42, "from": "Ada"}]
+    assert ex.context["each"] == [{"n": 42, "from": "Ada", "i": 0, "rows": 21}]
+    assert ex.context["pass"] == ex.context["each"]  # No Op: its output is its input
+
+
+def test_code_is_not_a_template(cf):
+    """``{{`` in JavaScript is code: neither rendered nor reported as a template syntax error."""
+    code = "const o = {a: {b: 1}}; const t = `{{ not jinja }}` + '{% raw %}'; return [{json: {t, b: o.a.b}}]"
+    ex = cf.run(chain(js("code", code)))
+    assert ex.status == "success", ex.error
+    assert ex.context["code"] == [{"t": "{{ not jinja }}{% raw %}", "b": 1}]
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("while (true) {}", "ran longer than its time limit (1 s) and was stopped"),
+        (
+            "const a = []; while (true) a.push('x'.repeat(1000) + Math.random());",
+            "more memory than its limit",
+        ),
+        ("return require('child_process').execSync('id')", "require is not defined"),
+        ("return [1, 2]", "must return items"),
+        ("\nreturn $json.missing.deeper", "TypeError: cannot read property 'deeper' of undefined (line 2)"),
+    ],
+)
+def test_a_failing_code_node_fails_its_run_clearly_and_the_next_run_works(cf, code, says):
+    ex = cf.run(chain(js("code", code, timeout_seconds=1)))
+    assert ex.status == "failed"
+    failed = node(ex, "code")
+    assert failed.status == "failed" and says in (failed.error or "")
+    assert "Traceback" not in (failed.error or "")
+    again = cf.run(chain(js("code", "return {ok: true}")))
+    assert again.status == "success" and again.context["code"] == [{"ok": True}]
+
+
+def test_a_huge_output_is_refused(cf):
+    ex = cf.run(chain(js("code", "return {s: 'x'.repeat(20 * 1024 * 1024)}", timeout_seconds=5)))
+    assert ex.status == "failed"
+    assert "larger than" in (node(ex, "code").error or "")
+
+
+def test_huge_code_is_refused_on_save(cf):
+    from connectflow_dagster import spec
+    from connectflow_dagster.sandbox.js import MAX_CODE_CHARS
+
+    wf = spec.parse_workflow(chain(js("code", "//" + "x" * MAX_CODE_CHARS)))
+    problems = spec.validate(wf)
+    assert any(p.node_id == "code" and "params.code" in (p.field or "") for p in problems)
+
+
+def test_the_node_types_are_in_the_catalogue():
+    from connectflow_dagster.registry import get_registry
+
+    registry = get_registry()
+    code = registry.get("code.js").describe()
+    assert code["params_schema"]["properties"]["mode"]["enum"] == ["all_items", "each_item"]
+    assert registry.get("noop").describe()["group"] == "logic"
