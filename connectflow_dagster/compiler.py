@@ -17,12 +17,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import httpx
 from dagster import (
     Backoff,
+    DagsterExecutionInterruptedError,
     DependencyDefinition,
     DynamicOut,
     DynamicOutput,
@@ -45,7 +47,7 @@ from dagster import (
 )
 from pydantic import ValidationError
 
-from connectflow_dagster import spec
+from connectflow_dagster import runctl, spec, waits
 from connectflow_dagster.dagster_private import (
     DynamicCollectDependencyDefinition,
     coerce_valid_log_level,
@@ -60,7 +62,15 @@ from connectflow_dagster.errors import (
 )
 from connectflow_dagster.executor import DEFAULT_MAX_CONCURRENT, threaded_executor
 from connectflow_dagster.io_manager import context_pickle_io_manager
-from connectflow_dagster.nodes.base import Branch, CollectedItem, CredentialType, NodeContext, NodeType, Split
+from connectflow_dagster.nodes.base import (
+    Branch,
+    CollectedItem,
+    CredentialType,
+    NodeContext,
+    NodeType,
+    Split,
+    Suspend,
+)
 from connectflow_dagster.registry import NodeRegistry, get_registry
 from connectflow_dagster.tags import (
     TAG_LOOP,
@@ -68,6 +78,7 @@ from connectflow_dagster.tags import (
     TAG_NODE_TYPE,
     TAG_OWNER,
     TAG_VERSION,
+    TAG_VERSION_ID,
     TAG_WORKFLOW,
     TAG_WORKFLOW_NAME,
 )
@@ -134,6 +145,9 @@ class TriggerEvent:
     node_id: str = ""
     input_json: str = "{}"
     event_id: str = ""
+    # A continuation run (waits.py): the node it resumes and what resumed it (JSON).
+    resume_node: str = ""
+    resume_json: str = ""
 
 
 def trigger_event_resource(default_node_id: str) -> ResourceDefinition:
@@ -149,6 +163,8 @@ def trigger_event_resource(default_node_id: str) -> ResourceDefinition:
             "node_id": Field(str, is_required=False, default_value=default_node_id),
             "input_json": Field(str, is_required=False, default_value="{}"),
             "event_id": Field(str, is_required=False, default_value=""),
+            "resume_node": Field(str, is_required=False, default_value=""),
+            "resume_json": Field(str, is_required=False, default_value=""),
         },
         description=TriggerEvent.__doc__,
     )
@@ -266,18 +282,24 @@ def _build_op(
     first_trigger: str | None,
     credential_types: Mapping[str, CredentialType],
     workflow_nodes: Mapping[str, tuple[str, str]],
+    ancestors: frozenset[str] = frozenset(),
+    suspending: frozenset[str] = frozenset(),
     placement: _Placement = _Placement(),
 ):
     has_inputs = bool(workflow.upstream(node.id))
     per_item = placement.loop is not None
     error_output = node.on_error == "error_output"
+    # Nodes that may suspend the run (Wait) before this one: if one did, this one yields nothing.
+    waits_before = ancestors & suspending
+    optional = node_type.is_trigger or node_type.suspends or bool(waits_before) or error_output
+    uses_execution = "execution" in json.dumps(node.params)  # {{ execution.resume_url }} (waits.py)
     handles = node_type.outputs_for(node.params)
     if node_type.items == "split":
-        outs: dict[str, Out] = {DEFAULT_OUTPUT: DynamicOut(), LOOP_BASE: Out(is_required=not error_output)}
+        outs: dict[str, Out] = {DEFAULT_OUTPUT: DynamicOut(), LOOP_BASE: Out(is_required=not optional)}
     elif len(handles) > 1 or per_item:
         outs = {h: Out(is_required=False) for h in (handles if len(handles) > 1 else (DEFAULT_OUTPUT,))}
     else:
-        outs = {DEFAULT_OUTPUT: Out(is_required=not node_type.is_trigger and not error_output)}
+        outs = {DEFAULT_OUTPUT: Out(is_required=not optional)}
     if error_output:
         outs[spec.ERROR_HANDLE] = Out(is_required=False)
     if placement.inputs:
@@ -346,6 +368,11 @@ def _build_op(
                 raise Failure(
                     f"node '{node.id}': the run's input is not valid JSON: {exc}", allow_retries=False
                 ) from None
+        if waits_before and waits_before & waits.suspended_in(context.run_id):
+            # A Wait before this node suspended the run: it runs in the continuation instead, with
+            # every branch's output (not now with the other branches' alone).
+            context.log.info(f"node '{node.id}' runs when the wait before it resumes")
+            return
         if node.disabled:
             first = LOOP_BASE if node_type.items == "split" else next(iter(outs))
             yield Output(
@@ -358,6 +385,10 @@ def _build_op(
             return
         runtime: Runtime = getattr(context.resources, RUNTIME_RESOURCE)
         tags = context.run.tags
+        execution_id = context.run.root_run_id or context.run_id
+        resume: Any = None
+        if trigger.resume_node and trigger.resume_node == node.id:
+            resume = json.loads(trigger.resume_json or "{}")
         ctx: NodeContext[Any] = NodeContext(
             run_id=context.run_id,
             workflow_id=workflow.id or "",
@@ -376,11 +407,33 @@ def _build_op(
             upstream_node_ids=tuple(dict.fromkeys(e.node_id for e in arrived)),
             credential_types=credential_types,
             items=collected,
+            execution_id=execution_id,
+            resume=resume,
             workflow_nodes=workflow_nodes,
             workflow_name=workflow.name,
         )
+        rendering = merged
+        if uses_execution and "execution" not in merged:
+            rendering = {
+                **merged,
+                "execution": {"id": execution_id, "resume_url": waits.resume_url(execution_id)},
+            }
+        control = runctl.get(context.run_id)  # None when no worker of this process executes the run
         try:
-            result = _execute(node, node_type, ctx, merged)
+            with control.node_running(node.id) if control is not None else nullcontext():
+                try:
+                    result = _execute(node, node_type, ctx, rendering)
+                except Suspend:
+                    raise
+                except Exception:
+                    if control is not None and (control.stop_reason is not None or control.expired()):
+                        # The run is being stopped (timeout, cancel): no retry and no on_error.
+                        runctl.time_out(context.instance, control, spare=threading.get_ident())
+                        raise DagsterExecutionInterruptedError(control.stop_reason or "stopped") from None
+                    raise
+        except Suspend as wait:
+            _record_wait(context, node, execution_id, wait)
+            return
         except Exception as exc:
             failure = _as_failure(node, exc, ctx)
             if node.on_error == "stop" or _retries_left(node, failure, context.retry_number):
@@ -465,6 +518,29 @@ def _build_op(
         required_resource_keys={TRIGGER_RESOURCE, RUNTIME_RESOURCE},
         tags=tags,
     )(body)
+
+
+def _record_wait(context: OpExecutionContext, node: spec.Node, execution_id: str, wait: Suspend) -> None:
+    """The node suspended the run: record the wait durably (waits.py); the op ends without output."""
+    from connectflow_dagster.store.db import session_scope
+
+    tags = context.run.tags
+    with session_scope() as session:
+        waits.record(
+            session,
+            execution_id=execution_id,
+            run_id=context.run_id,
+            workflow_id=tags.get(TAG_WORKFLOW, ""),
+            owner_id=tags.get(TAG_OWNER, ""),
+            version_id=int(tags.get(TAG_VERSION_ID, "0") or 0),
+            node_id=node.id,
+            webhook=wait.webhook,
+            resume_at=wait.resume_at,
+        )
+    waits.mark_suspended(context.run_id, node.id)
+    until = f" until {wait.resume_at.isoformat()}" if wait.resume_at is not None else ""
+    how = " or its resume URL is called" if wait.webhook else ""
+    context.log.info(f"node '{node.id}' waits{until}{how}; the run ends here and continues later")
 
 
 def _as_failure(node: spec.Node, exc: Exception, ctx: NodeContext) -> Exception:
@@ -626,6 +702,8 @@ def _compile(
     workflow_nodes = {n.id: (n.name, n.variable_name) for n in workflow.nodes}
     node_defs = []
     dependencies: dict[NodeInvocation, dict[str, Any]] = {}
+    ancestors = _ancestors(workflow)
+    suspending = frozenset(n.id for n in workflow.nodes if types[n.id].suspends)
     for node in sorted(workflow.nodes, key=lambda n: order[n.id]):
         edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
         loop, collects = scopes.loop_of.get(node.id), scopes.collects.get(node.id)
@@ -641,6 +719,8 @@ def _compile(
             first_trigger,
             credential_types,
             workflow_nodes,
+            ancestors[node.id],
+            suspending,
             placement,
         )
         node_defs.append(op_def)
@@ -707,6 +787,24 @@ def _executor_for(workflow: spec.Workflow, types: Mapping[str, NodeType], scopes
         },
         name="connectflow_threaded",
     )
+
+
+def _ancestors(workflow: spec.Workflow) -> dict[str, frozenset[str]]:
+    """Every node's transitive upstream nodes (the graph is acyclic: validated before compiling)."""
+    found: dict[str, frozenset[str]] = {}
+    for node_id in workflow.topological_order():
+        parents = {e.source for e in workflow.upstream(node_id)}
+        found[node_id] = frozenset(parents.union(*(found.get(p, frozenset()) for p in parents)))
+    return found
+
+
+def descendants(workflow: spec.Workflow, node_id: str) -> list[str]:
+    """``node_id`` and every node after it, in topological order (a continuation's steps)."""
+    after = {node_id}
+    for current in workflow.topological_order():
+        if any(e.source in after for e in workflow.upstream(current)):
+            after.add(current)
+    return [n for n in workflow.topological_order() if n in after]
 
 
 def _output_name(edge: spec.Edge, source_type: NodeType, source_params: Mapping[str, Any]) -> str:

@@ -138,6 +138,12 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Executions of one event, counting retries after a worker died."
     )
     retry_delay_seconds: float = Field(default=1.0, ge=0, description="Wait before retrying a crashed event.")
+    wait_sleep_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A Wait node this short (or shorter) sleeps in its run; a longer one suspends the run "
+        "and a continuation run resumes it (no worker is held).",
+    )
     safety_poll_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -9,6 +9,7 @@ canceled before it ran) is read from the inbox, so its id answers from the momen
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import sys
@@ -23,7 +24,13 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, JobDefi
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
-from connectflow_dagster.compiler import MAX_NAME_TAG, TRIGGER_RESOURCE, Runtime, compile_workflow
+from connectflow_dagster.compiler import (
+    MAX_NAME_TAG,
+    TRIGGER_RESOURCE,
+    Runtime,
+    compile_workflow,
+    descendants,
+)
 from connectflow_dagster.dagster_private import (
     ExecuteRunWithPlanIterable,
     ExecutionPlan,
@@ -53,6 +60,9 @@ from connectflow_dagster.tags import (
     TAG_EVENT,
     TAG_LOOP,
     TAG_OWNER,
+    TAG_RESUMED,
+    TAG_TIMED_OUT,
+    TAG_TIMED_OUT_NODES,
     TAG_TRIGGER,
     TAG_VERSION,
     TAG_VERSION_HASH,
@@ -169,12 +179,19 @@ def create_run(
     runtime: Runtime | None = None,
     extra_tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
+    resume_node: str | None = None,
 ):  # type: ignore[no-untyped-def]
     """Create (not execute) the Dagster run for ``target``; returns (job, run).
 
     With ``parent_run_id`` the run is Dagster's "re-execute from failure" of that run: the same
     (pinned) version, the parent's run config, only the failed steps and what follows them, reusing
-    the parent's outputs for the steps that succeeded."""
+    the parent's outputs for the steps that succeeded. With ``resume_node`` as well it is the
+    continuation of a waiting execution (``waits.py``): a re-execution from that Wait node's step,
+    which receives ``payload`` as what resumed it."""
+    if parent_run_id is not None and resume_node is not None:
+        return _create_continuation(
+            instance, target, parent_run_id, resume_node, payload, run_id, event_id, runtime, extra_tags
+        )
     if parent_run_id is not None:
         return _create_reexecution(instance, target, parent_run_id, run_id, event_id, runtime, extra_tags)
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
@@ -280,6 +297,58 @@ def _create_reexecution(
     return job, run
 
 
+def _create_continuation(
+    instance: DagsterInstance,
+    target: RunTarget,
+    parent_run_id: str,
+    resume_node: str,
+    payload: Any,
+    run_id: str | None,
+    event_id: str | None,
+    runtime: Runtime | None,
+    extra_tags: dict[str, str] | None,
+):  # type: ignore[no-untyped-def]
+    """A waiting execution's continuation: Dagster's re-execution of the parent's (pinned) job from
+    the Wait's step and every step after it; the steps before it are not run again, their outputs
+    are loaded from the parent run (chain) by the IO manager. The Wait gets ``payload`` through run
+    config (``resume_node``/``resume_json``), so a re-execution of it from the Dagster UI resumes
+    the same way."""
+    parent = instance.get_run_by_id(parent_run_id)
+    if parent is None:
+        raise NotFound(f"execution '{parent_run_id}' not found")
+    job = compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
+    steps = descendants(target.workflow, resume_node)
+    known_state = KnownExecutionState.build_for_reexecution(instance, parent)
+    run_config: dict[str, Any] = copy.deepcopy(dict(parent.run_config))
+    resources: dict[str, Any] = run_config.setdefault("resources", {})
+    config: dict[str, Any] = resources.setdefault(TRIGGER_RESOURCE, {}).setdefault("config", {})
+    config["resume_node"] = resume_node
+    config["resume_json"] = json.dumps(payload if payload is not None else {}, default=str)
+    plan = create_execution_plan(
+        job, run_config, step_keys_to_execute=steps, known_state=known_state, tags=parent.tags
+    )
+    tags = {k: v for k, v in parent.tags.items() if k.startswith("connectflow/")}
+    for key in (TAG_EVENT, TAG_RESUMED):
+        tags.pop(key, None)
+    if event_id:
+        tags[TAG_EVENT] = event_id
+    tags[TAG_RESUMED] = resume_node
+    tags |= extra_tags or {}
+    remote_origin, code_origin = job_origins(job.name)
+    run = instance.create_run_for_job(
+        job_def=job,
+        run_id=run_id or str(uuid.uuid4()),
+        execution_plan=plan,
+        run_config=run_config,
+        tags=tags,
+        root_run_id=parent.root_run_id or parent.run_id,
+        parent_run_id=parent.run_id,
+        remote_job_origin=remote_origin,
+        job_code_origin=code_origin,
+    )
+    return job, run
+
+
 # ---- reading history -------------------------------------------------------------------------------
 
 
@@ -346,6 +415,8 @@ class Execution:
     error: str | None = None
     failed_node: str | None = None
     context: dict[str, Any] | None = None
+    # The continuation runs of a waiting execution (waits.py), in order; their nodes are merged in.
+    continuations: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -398,10 +469,16 @@ def list_executions(
     records = instance.get_run_records(
         filters=RunsFilter(tags=tags or None, statuses=statuses or None), limit=limit, cursor=cursor
     )
-    out = [_summary(instance, r) for r in records if TAG_WORKFLOW in r.dagster_run.tags]
+    # A continuation run is part of its first run's execution (waits.py): listed once, as that one.
+    out = [
+        _summary(instance, r)
+        for r in records
+        if TAG_WORKFLOW in r.dagster_run.tags and TAG_RESUMED not in r.dagster_run.tags
+    ]
     if with_nodes:
         for ex in out:
             _fill_nodes(instance, ex)
+    _follow_waits(instance, out, with_nodes=with_nodes)
     return out
 
 
@@ -438,7 +515,75 @@ def get_execution(
         raise NotFound(f"execution '{run_id}' not found")
     execution = _summary(instance, records[0])
     _fill_nodes(instance, execution, records[0].dagster_run)
+    _follow_waits(instance, [execution], with_nodes=True)
     return execution
+
+
+def _follow_waits(instance: DagsterInstance, executions: list[Execution], *, with_nodes: bool) -> None:
+    """Executions that waited (waits.py) read as one logical execution: ``waiting`` while a Wait
+    waits, its Wait node ``waiting``; once resumed, each continuation run's status, nodes, context
+    and end are merged in (``continuations`` lists their ids; each is also readable by its own id)."""
+    if not executions:
+        return
+    from connectflow_dagster import waits
+    from connectflow_dagster.store.db import session_scope
+
+    ids = [e.id for e in executions]
+    with session_scope() as session:
+        rows = waits.of_executions(session, ids)
+    if not rows:
+        return
+    by_execution: dict[str, list[Any]] = {}
+    for row in rows:
+        by_execution.setdefault(row.execution_id, []).append(row)
+    for execution in executions:
+        chain = by_execution.get(execution.id)
+        if not chain:
+            continue
+        runs: dict[str, Execution] = {execution.id: execution}
+        for wait in chain:  # in the order they were recorded
+            if wait.status == waits.RESUMED and wait.continuation_id:
+                execution.continuations.append(wait.continuation_id)
+                records = instance.get_run_records(
+                    filters=RunsFilter(run_ids=[wait.continuation_id]), limit=1
+                )
+                if not records:  # resumed; its run is not made yet
+                    execution.status, execution.finished_at, execution.duration_ms = "queued", None, None
+                    continue
+                part = _summary(instance, records[0])
+                if with_nodes:
+                    _fill_nodes(instance, part, records[0].dagster_run)
+                    _merge_part(execution, part)
+                execution.status, execution.finished_at = part.status, part.finished_at
+                execution.error = part.error or execution.error
+                execution.failed_node = part.failed_node or execution.failed_node
+                runs[part.id] = part
+        for wait in chain:
+            if (
+                wait.status == waits.CANCELED
+                and wait.run_id in runs
+                and runs[wait.run_id].status == "success"
+            ):
+                execution.status = "canceled"  # canceled while it waited
+                for node in execution.nodes:
+                    if node.node_id == wait.node_id:
+                        node.status = "not_run"
+            if wait.status == waits.WAITING and wait.run_id in runs and runs[wait.run_id].status == "success":
+                execution.status, execution.finished_at, execution.duration_ms = "waiting", None, None
+                for node in execution.nodes:
+                    if node.node_id == wait.node_id:
+                        node.status, node.finished_at = "waiting", None
+        if execution.finished_at and execution.started_at:
+            start = dt.datetime.fromisoformat(execution.started_at)
+            end = dt.datetime.fromisoformat(execution.finished_at)
+            execution.duration_ms = round((end - start).total_seconds() * 1000, 1)
+
+
+def _merge_part(execution: Execution, part: Execution) -> None:
+    """A continuation's nodes that ran (or were skipped) in it replace the earlier run's."""
+    ran = {n.node_id: n for n in part.nodes if n.started_at or n.finished_at}
+    execution.nodes = [ran.pop(n.node_id, n) for n in execution.nodes] + list(ran.values())
+    execution.context = {**(execution.context or {}), **(part.context or {})}
 
 
 _snapshots: OrderedDict[str, Any] = OrderedDict()
@@ -635,6 +780,15 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
     if failed is not None and failed.error:
         error = failed.error
         execution.error = error if error.startswith("node '") else f"node '{failed.node_id}': {error}"
+    timed_out = run.tags.get(TAG_TIMED_OUT)
+    if timed_out:  # settings.timeout_seconds stopped it: say so, not "interrupted"
+        execution.error = timed_out
+        stopped = [n for n in run.tags.get(TAG_TIMED_OUT_NODES, "").split(",") if n in nodes]
+        for node_id in stopped:
+            if nodes[node_id].status in ("failed", "running", "pending", "not_run"):
+                nodes[node_id].status = "failed"
+                nodes[node_id].error = timed_out.split(";")[0]
+        execution.failed_node = stopped[0] if stopped else execution.failed_node
     # Execution order (what ran first comes first); nodes that never started keep graph order.
     position = {k: i for i, k in enumerate(order)}
     execution.nodes = sorted(

@@ -87,6 +87,13 @@ def print_execution(execution: Any) -> None:
             click.secho(f"      {node.error}", fg="red")
     if execution.error and execution.status != "success":
         click.secho(f"  error: {execution.error}", fg="red")
+    if execution.status == "waiting":
+        from connectflow_dagster.waits import resume_url
+
+        click.echo(
+            f"  waiting: a running worker (`connectflow serve` or `connectflow worker`) continues it when its\n"
+            f"  time comes or when its resume URL is called: {resume_url(execution.id)}"
+        )
 
 
 @click.command()
@@ -114,7 +121,7 @@ def run(file: Path, input_: str | None, trigger: str | None, as_json: bool) -> N
         if execution.context is not None:
             click.echo("context:")
             click.echo(json.dumps(execution.context, indent=2, default=str))
-    sys.exit(0 if execution.status == "success" else 1)
+    sys.exit(0 if execution.status in ("success", "waiting") else 1)
 
 
 @click.command()

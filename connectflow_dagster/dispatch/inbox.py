@@ -68,6 +68,7 @@ class ClaimedEvent:
     attempts: int
     claimed_by: str
     parent_run_id: str | None = None
+    dedup_key: str | None = None  # ``resume:<wait id>:…``: a continuation of a waiting execution (waits.py)
 
 
 def _now() -> dt.datetime:
@@ -103,13 +104,16 @@ def accept_event(
     payload: Any,
     dedup_key: str | None = None,
     parent_run_id: str | None = None,
+    available_at: dt.datetime | None = None,
+    event_id: str | None = None,
 ) -> Accepted:
     """Store an event with ``executor`` (the caller commits) unless its dedup key is already there.
 
     Without a dedup key every call is a new event. With one, a second call returns the first
     event's id and ``created=False``; concurrent duplicates are resolved by the unique constraint.
+    ``available_at`` delays the event (a Wait's continuation: not before its resume time).
     """
-    event_id = str(uuid.uuid4())
+    event_id = event_id or str(uuid.uuid4())
     now = _now()
     values = {
         "id": event_id,
@@ -121,7 +125,7 @@ def accept_event(
         "payload": json.dumps(payload, separators=(",", ":"), default=str),
         "status": PENDING,
         "attempts": 0,
-        "available_at": now,
+        "available_at": available_at or now,
         "created_at": now,
         "parent_run_id": parent_run_id,
     }
@@ -258,6 +262,7 @@ def _claim(
             _inbox.c.payload,
             _inbox.c.attempts,
             _inbox.c.parent_run_id,
+            _inbox.c.dedup_key,
         )
     )
     row = session.execute(statement).first()
@@ -274,6 +279,7 @@ def _claim(
         attempts=row.attempts,
         claimed_by=worker_id,
         parent_run_id=row.parent_run_id,
+        dedup_key=row.dedup_key,
     )
 
 

@@ -17,6 +17,7 @@ import hashlib
 import inspect
 import logging
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, get_args
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from connectflow_dagster.errors import CredentialError, NonRetriableNodeError, Problem
 from connectflow_dagster.nodes.ingress import Ingress
+from connectflow_dagster.runctl import current_deadline
 from connectflow_dagster.templates import is_template
 from connectflow_dagster.transport import Resolver, connect_pinned, new_http_client
 
@@ -76,6 +78,17 @@ class CredentialType(Generic[F]):
             "schema": self.fields.model_json_schema(),
             "testable": self.test is not None,
         }
+
+
+class Suspend(Exception):
+    """Raised by a node (Wait) to end its run here without output: the run is resumed later by a
+    continuation run (``connectflow_dagster/waits.py``) at ``resume_at`` and/or when the execution's
+    resume URL is called (``webhook``)."""
+
+    def __init__(self, *, resume_at: Any = None, webhook: bool = False) -> None:
+        super().__init__("waiting")
+        self.resume_at = resume_at
+        self.webhook = webhook
 
 
 @dataclass
@@ -162,6 +175,10 @@ class NodeContext(Generic[AuthT]):
     upstream_node_ids: tuple[str, ...] = ()
     # A collecting node's items (Aggregate), in item order; empty for every other node.
     items: tuple[CollectedItem, ...] = ()
+    # The logical execution (the first run's id; a continuation run has its own run id).
+    execution_id: str = ""
+    # In a continuation run, for the node it resumes (Wait): what resumed it (waits.py); else None.
+    resume: Any = None
     # Every node of the workflow by id: (name, variable name). Code nodes resolve ``$('Node name')``
     # and find their input's variable with it.
     workflow_nodes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
@@ -211,6 +228,10 @@ class NodeContext(Generic[AuthT]):
     def connect_tcp(self, host: str, port: int, timeout: float | None) -> socket.socket:
         """A TCP socket to ``host:port`` through the network policy, connected to the checked address
         (for protocols other than HTTP: SMTP)."""
+        deadline = current_deadline()  # the run's timeout_seconds bounds every socket operation
+        if deadline is not None:
+            left = max(0.001, deadline - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
         return connect_pinned(host, port, timeout, resolver=self.resolver)
 
     def credential(self, expected_type: str | None = None) -> Mapping[str, Any]:
@@ -286,6 +307,7 @@ class NodeType:
     deferred_params: tuple[str, ...] = ()
     # Outputs that depend on the params (Switch); ``outputs`` then lists the fixed ones.
     outputs_from: OutputsFrom | None = None
+    suspends: bool = False  # may raise ``Suspend`` (Wait): its output, and those after it, are optional
     # Top-level params passed to the executor as written: not rendered or checked as templates (the
     # source of a code node, where ``{{`` is code, not a template).
     raw_params: frozenset[str] = frozenset()

@@ -219,3 +219,31 @@ class Invitation(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     used_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class Wait(Base):
+    """A Wait node that suspended its run (``connectflow_dagster/waits.py``): the run ended without the
+    Wait's output, and a *continuation run* (a Dagster re-execution of the same versioned job from the
+    Wait's step) resumes it when ``resume_at`` comes or the execution's resume URL is called.
+
+    ``execution_id`` is the logical execution (the first run's id, what the caller holds and what the
+    resume URL names); ``run_id`` the run that suspended (the continuation's parent). ``status``:
+    ``waiting`` → ``resumed`` (``continuation_id`` set, once: a conditional update) or ``canceled``
+    (the run that suspended did not succeed, or the execution was canceled)."""
+
+    __tablename__ = "cf_waits"
+    __table_args__ = (Index("ix_cf_waits_execution_status", "execution_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    workflow_id: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[str] = mapped_column(String(32))
+    version_id: Mapped[int] = mapped_column(Integer)
+    node_id: Mapped[str] = mapped_column(String(64))
+    webhook: Mapped[bool] = mapped_column(Boolean, default=False)
+    resume_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    continuation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
