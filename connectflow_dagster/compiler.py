@@ -17,12 +17,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import httpx
 from dagster import (
     Backoff,
+    DagsterExecutionInterruptedError,
     DependencyDefinition,
     Failure,
     Field,
@@ -43,7 +45,7 @@ from dagster import (
 )
 from pydantic import ValidationError
 
-from connectflow_dagster import spec, waits
+from connectflow_dagster import runctl, spec, waits
 from connectflow_dagster.dagster_private import coerce_valid_log_level, create_console_logger
 from connectflow_dagster.errors import (
     NodeExecutionError,
@@ -316,8 +318,19 @@ def _build_op(
                 **merged,
                 "execution": {"id": execution_id, "resume_url": waits.resume_url(execution_id)},
             }
+        control = runctl.get(context.run_id)  # None when no worker of this process executes the run
         try:
-            result = _execute(node, node_type, ctx, rendering)
+            with control.node_running(node.id) if control is not None else nullcontext():
+                try:
+                    result = _execute(node, node_type, ctx, rendering)
+                except Suspend:
+                    raise
+                except Exception:
+                    if control is not None and (control.stop_reason is not None or control.expired()):
+                        # The run is being stopped (timeout, cancel): no retry and no on_error.
+                        runctl.time_out(context.instance, control, spare=threading.get_ident())
+                        raise DagsterExecutionInterruptedError(control.stop_reason or "stopped") from None
+                    raise
         except Suspend as wait:
             _record_wait(context, node, execution_id, wait)
             return

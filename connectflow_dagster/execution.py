@@ -59,6 +59,8 @@ from connectflow_dagster.tags import (
     TAG_EVENT,
     TAG_OWNER,
     TAG_RESUMED,
+    TAG_TIMED_OUT,
+    TAG_TIMED_OUT_NODES,
     TAG_TRIGGER,
     TAG_VERSION,
     TAG_VERSION_HASH,
@@ -693,6 +695,15 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
     if failed is not None and failed.error:
         error = failed.error
         execution.error = error if error.startswith("node '") else f"node '{failed.node_id}': {error}"
+    timed_out = run.tags.get(TAG_TIMED_OUT)
+    if timed_out:  # settings.timeout_seconds stopped it: say so, not "interrupted"
+        execution.error = timed_out
+        stopped = [n for n in run.tags.get(TAG_TIMED_OUT_NODES, "").split(",") if n in nodes]
+        for node_id in stopped:
+            if nodes[node_id].status in ("failed", "running", "pending", "not_run"):
+                nodes[node_id].status = "failed"
+                nodes[node_id].error = timed_out.split(";")[0]
+        execution.failed_node = stopped[0] if stopped else execution.failed_node
     # Execution order (what ran first comes first); nodes that never started keep graph order.
     position = {k: i for i, k in enumerate(order)}
     execution.nodes = sorted(

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -114,6 +115,11 @@ class Node(_Model):
         "it to the 'error' output.",
     )
     disabled: bool = False
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Data other tools keep with the node (e.g. the n8n node it was imported from); "
+        "ConnectFlow never reads it when running.",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -122,6 +128,8 @@ class Node(_Model):
         data = handler(self)
         if data.get("on_error") == "stop":
             data.pop("on_error")
+        if data.get("meta") == {}:
+            data.pop("meta")
         return data
 
     @model_validator(mode="after")
@@ -130,11 +138,11 @@ class Node(_Model):
             self.variable_name = variable_name_for(self.name)
         return self
 
-    @field_validator("params", mode="before")
+    @field_validator("params", "meta", mode="before")
     @classmethod
-    def _check_params_depth(cls, value: Any) -> Any:
+    def _check_params_depth(cls, value: Any, info: ValidationInfo) -> Any:
         if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
-            raise ValueError(f"params are nested deeper than {MAX_PARAMS_DEPTH} levels")
+            raise ValueError(f"{info.field_name} are nested deeper than {MAX_PARAMS_DEPTH} levels")
         return value
 
     @field_validator("variable_name")
@@ -204,13 +212,27 @@ class Workflow(_Model):
     notes: list[StickyNote] = Field(
         default_factory=list, max_length=MAX_NOTES, description="Sticky notes on the canvas (not run)."
     )
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Data other tools keep with the workflow (e.g. n8n settings of an import).",
+    )
+
+    @field_validator("meta", mode="before")
+    @classmethod
+    def _check_meta_depth(cls, value: Any) -> Any:
+        if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
+            raise ValueError(f"meta is nested deeper than {MAX_PARAMS_DEPTH} levels")
+        return value
 
     @model_serializer(mode="wrap")
     def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Like Node's: no notes leaves the content (and so the version hash) of older workflows as it was.
+        # Like Node's: no notes or meta leaves the content (and so the version hash) of older
+        # workflows as it was.
         data = handler(self)
         if data.get("notes") == []:
             data.pop("notes")
+        if data.get("meta") == {}:
+            data.pop("meta")
         return data
 
     # ---- derived views -------------------------------------------------------------------------

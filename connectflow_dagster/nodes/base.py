@@ -17,6 +17,7 @@ import hashlib
 import inspect
 import logging
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, get_args
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from connectflow_dagster.errors import CredentialError, NonRetriableNodeError, Problem
 from connectflow_dagster.nodes.ingress import Ingress
+from connectflow_dagster.runctl import current_deadline
 from connectflow_dagster.templates import is_template
 from connectflow_dagster.transport import Resolver, connect_pinned, new_http_client
 
@@ -173,6 +175,10 @@ class NodeContext(Generic[AuthT]):
     def connect_tcp(self, host: str, port: int, timeout: float | None) -> socket.socket:
         """A TCP socket to ``host:port`` through the network policy, connected to the checked address
         (for protocols other than HTTP: SMTP)."""
+        deadline = current_deadline()  # the run's timeout_seconds bounds every socket operation
+        if deadline is not None:
+            left = max(0.001, deadline - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
         return connect_pinned(host, port, timeout, resolver=self.resolver)
 
     def credential(self, expected_type: str | None = None) -> Mapping[str, Any]:
