@@ -59,6 +59,9 @@ class AfterRun:
 
     timeout_seconds: float
     node_id: str | None = None  # answer with this node's output instead of the whole context
+    # ``respond_node``: answer with what a Respond to Webhook node recorded, as soon as one runs
+    # (``connectflow_dagster/responses.py``), or an error if the run ends without one.
+    mode: Literal["after_run", "respond_node"] = "after_run"
 
 
 @dataclass(frozen=True)

@@ -253,6 +253,56 @@ async def _wait_for_result(request: Request, execution_id: str, params: AfterRun
     return JSONResponse({"execution_id": execution_id, "status": "success", "data": data}, status_code=200)
 
 
+def _answer_or_end(instance: Any, execution_id: str) -> tuple[Any, bool]:
+    """(the Respond node's answer or None, whether the execution ended without one)."""
+    from connectflow_dagster import responses, waits
+
+    with session_scope() as session:
+        answer = responses.get(session, execution_id)
+        if answer is not None:
+            return answer, False
+        if not _finished(instance, execution_id):
+            return None, False
+        # A run that ended at a Wait is not over: a continuation may still respond.
+        waiting = any(w.status == waits.WAITING for w in waits.of_executions(session, [execution_id]))
+        answer = responses.get(session, execution_id)  # written just before the run ended
+    return answer, answer is None and not waiting
+
+
+async def _wait_for_answer(request: Request, execution_id: str, params: AfterRun) -> Response | None:
+    """``response_mode='respond_node'``: the first Respond to Webhook node's answer as soon as it is
+    recorded (woken by ``RUN_PROGRESS``), 500 when the run ends without one, None (→ 202) on timeout."""
+    from connectflow_dagster.dispatch.notify import RUN_END, RUN_PROGRESS
+    from connectflow_dagster.instance import get_instance
+
+    instance = get_instance()
+    deadline = time.monotonic() + params.timeout_seconds
+    safety = get_settings().safety_poll_seconds
+    watcher = request.app.state.run_watcher
+    subscription = watcher.subscribe(execution_id, (RUN_PROGRESS, RUN_END))
+    try:
+        while True:
+            answer, ended = await asyncio.to_thread(_answer_or_end, instance, execution_id)
+            if answer is not None:
+                return Response(
+                    content=answer.body.encode(), status_code=answer.status_code, headers=answer.headers
+                )
+            if ended:
+                return JSONResponse(
+                    {
+                        "execution_id": execution_id,
+                        "error": "the workflow ended without reaching a Respond to Webhook node",
+                    },
+                    status_code=500,
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await subscription.wait_async(min(left, safety))
+    finally:
+        watcher.unsubscribe(subscription)
+
+
 def _authenticate(
     ingress: Ingress, row: keys.StoredSecret | None, request: Request, event_body: bytes
 ) -> None:
@@ -311,7 +361,11 @@ async def ingest(node_type: NodeType, workflow_id: str, path: str, request: Requ
             return JSONResponse({"status": "ignored", **ignored}, status_code=200)
     execution_id, created = _accept(target, context, ingress.dedup_key(event, context))
     after = ingress.after_run(target.params) if ingress.after_run is not None else None
-    if after is not None:
+    if after is not None and after.mode == "respond_node":
+        answer = await _wait_for_answer(request, execution_id, after)
+        if answer is not None:
+            return answer
+    elif after is not None:
         result = await _wait_for_result(request, execution_id, after)
         if result is not None:
             return result
