@@ -138,6 +138,9 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Executions of one event, counting retries after a worker died."
     )
     retry_delay_seconds: float = Field(default=1.0, ge=0, description="Wait before retrying a crashed event.")
+    listen_seconds: float = Field(
+        default=120.0, gt=0, le=3600, description="How long 'Listen for test event' keeps a test URL open."
+    )
     wait_sleep_seconds: float = Field(
         default=5.0,
         ge=0,

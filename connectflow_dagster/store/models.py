@@ -93,6 +93,10 @@ class Workflow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "Listen for test event" (store/listening.py): the test URL accepts one call until then; the
+    # execution it started.
+    listening_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    test_execution_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class WorkflowVersion(Base):
