@@ -26,6 +26,8 @@ from dagster import (
     Backoff,
     DagsterExecutionInterruptedError,
     DependencyDefinition,
+    DynamicOut,
+    DynamicOutput,
     Failure,
     Field,
     GraphDefinition,
@@ -46,7 +48,11 @@ from dagster import (
 from pydantic import ValidationError
 
 from connectflow_dagster import runctl, spec, waits
-from connectflow_dagster.dagster_private import coerce_valid_log_level, create_console_logger
+from connectflow_dagster.dagster_private import (
+    DynamicCollectDependencyDefinition,
+    coerce_valid_log_level,
+    create_console_logger,
+)
 from connectflow_dagster.errors import (
     NodeExecutionError,
     NonRetriableNodeError,
@@ -54,11 +60,20 @@ from connectflow_dagster.errors import (
     TemplateError,
     WorkflowInvalid,
 )
-from connectflow_dagster.executor import threaded_executor
+from connectflow_dagster.executor import DEFAULT_MAX_CONCURRENT, threaded_executor
 from connectflow_dagster.io_manager import context_pickle_io_manager
-from connectflow_dagster.nodes.base import Branch, CredentialType, NodeContext, NodeType, Suspend
+from connectflow_dagster.nodes.base import (
+    Branch,
+    CollectedItem,
+    CredentialType,
+    NodeContext,
+    NodeType,
+    Split,
+    Suspend,
+)
 from connectflow_dagster.registry import NodeRegistry, get_registry
 from connectflow_dagster.tags import (
+    TAG_LOOP,
     TAG_NODE_NAME,
     TAG_NODE_TYPE,
     TAG_OWNER,
@@ -73,6 +88,8 @@ from connectflow_dagster.transport import Resolver, new_http_client
 TRIGGER_RESOURCE = "cf_trigger"
 RUNTIME_RESOURCE = "cf_runtime"
 DEFAULT_OUTPUT = "result"
+LOOP_BASE = "base"  # a loop's second output: the context before it, given once to each mapped step
+MAX_ITEM_METADATA_CHARS = 2_000
 MAX_METADATA_CHARS = 256 * 1024
 
 
@@ -190,10 +207,19 @@ def default_runtime() -> Runtime:
 
 
 class Emitted(NamedTuple):
-    """What flows along an edge: the producing node and the context after it ran."""
+    """What flows along an edge: the producing node and the context after it ran.
+
+    Inside a loop (docs/items.md) ``context`` is the item's own part only (``item``, ``item_index``
+    and the outputs of the loop's nodes for this item); the context before the loop is the loop's
+    ``base`` output, an input of every mapped step, so it is stored once, not once per item.
+    ``skipped`` marks a branch not taken inside a loop: Dagster skips a mapped step whose input is
+    missing, and a collect then skips the aggregate, so inside loops an untaken output is yielded as
+    a marker and the nodes after it pass it on without running (status "skipped").
+    """
 
     node_id: str
     context: dict[str, Any]
+    skipped: bool = False
 
 
 def _jsonable(value: Any) -> Any:
@@ -228,6 +254,25 @@ def _retry_policy(node: spec.Node) -> RetryPolicy | None:
     )
 
 
+def _item_metadata(index: int, value: Any) -> dict[str, Any]:
+    text = json.dumps(value, default=str)
+    preview: Any = (
+        value if len(text) <= MAX_ITEM_METADATA_CHARS else {"truncated": True, "preview": text[:500]}
+    )
+    return {"item_index": MetadataValue.int(index), "item": MetadataValue.json({"value": preview})}
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where a node sits relative to loops (spec.item_scopes): per item of ``loop``, or collecting
+    the items of ``collects``; ``inputs``: its mapped/collect input names (edge order)."""
+
+    loop: str | None = None
+    collects: str | None = None
+    inputs: tuple[str, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)  # node id → variable (collect)
+
+
 def _build_op(
     workflow: spec.Workflow,
     name: str,
@@ -239,27 +284,78 @@ def _build_op(
     workflow_nodes: Mapping[str, tuple[str, str]],
     ancestors: frozenset[str] = frozenset(),
     suspending: frozenset[str] = frozenset(),
+    placement: _Placement = _Placement(),
 ):
     has_inputs = bool(workflow.upstream(node.id))
+    per_item = placement.loop is not None
     error_output = node.on_error == "error_output"
     # Nodes that may suspend the run (Wait) before this one: if one did, this one yields nothing.
     waits_before = ancestors & suspending
     optional = node_type.is_trigger or node_type.suspends or bool(waits_before) or error_output
     uses_execution = "execution" in json.dumps(node.params)  # {{ execution.resume_url }} (waits.py)
-    if len(node_type.outputs) > 1:
-        outs = {handle: Out(is_required=False) for handle in node_type.outputs}
+    handles = node_type.outputs_for(node.params)
+    if node_type.items == "split":
+        outs: dict[str, Out] = {DEFAULT_OUTPUT: DynamicOut(), LOOP_BASE: Out(is_required=not optional)}
+    elif len(handles) > 1 or per_item:
+        outs = {h: Out(is_required=False) for h in (handles if len(handles) > 1 else (DEFAULT_OUTPUT,))}
     else:
         outs = {DEFAULT_OUTPUT: Out(is_required=not optional)}
     if error_output:
         outs[spec.ERROR_HANDLE] = Out(is_required=False)
-    ins = {"upstream": In()} if has_inputs else {}
+    if placement.inputs:
+        ins = {name: In() for name in (*placement.inputs, LOOP_BASE)}
+    else:
+        ins = {"upstream": In()} if has_inputs else {}
 
-    def compute(context: OpExecutionContext, upstream: list[Emitted] | None = None) -> Iterator[Output]:
+    def _not_taken(handles_taken: list[str] | tuple[str, ...] = ()) -> Iterator[Output]:
+        """Inside a loop: a marker on every output not taken, so Dagster keeps the item's path."""
+        for handle in outs:
+            if handle not in handles_taken:
+                yield Output(
+                    Emitted(node.id, {}, skipped=True),
+                    output_name=handle,
+                    metadata={"not_taken": MetadataValue.bool(True)},
+                )
+
+    def compute(
+        context: OpExecutionContext,
+        upstream: list[Emitted] | None = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> Iterator[Output | DynamicOutput]:
         started = time.perf_counter()
-        arrived = sorted(upstream or [], key=lambda e: order[e.node_id])
         merged: dict[str, Any] = {}
-        for emitted in arrived:
-            merged.update(emitted.context)
+        delta: dict[str, Any] = {}  # inside a loop: the item's own part of the context
+        collected: tuple[CollectedItem, ...] = ()
+        if inputs is not None:
+            base: Emitted = inputs[LOOP_BASE]
+            merged.update(base.context)
+            if placement.collects is not None:
+                by_index: dict[int, Emitted] = {}
+                for input_name in placement.inputs:  # edge order: a later branch wins an index
+                    for emitted in inputs[input_name]:
+                        if not emitted.skipped:
+                            by_index[int(emitted.context.get("item_index", 0))] = emitted
+                collected = tuple(
+                    CollectedItem(
+                        index=i,
+                        context={**merged, **e.context},
+                        output=e.context.get(placement.variables.get(e.node_id, ""), e.context.get("item")),
+                    )
+                    for i, e in sorted(by_index.items())
+                )
+                arrived = list(by_index.values())
+            else:
+                arrived = [e for e in (inputs[n] for n in placement.inputs) if not e.skipped]
+                if not arrived:  # every input is a branch not taken for this item
+                    yield from _not_taken()
+                    return
+                for emitted in arrived:
+                    delta.update(emitted.context)
+                merged.update(delta)
+        else:
+            arrived = sorted(upstream or [], key=lambda e: order[e.node_id])
+            for emitted in arrived:
+                merged.update(emitted.context)
         trigger: TriggerEvent = getattr(context.resources, TRIGGER_RESOURCE)
         trigger_input: Any = None
         if node_type.is_trigger:
@@ -278,11 +374,14 @@ def _build_op(
             context.log.info(f"node '{node.id}' runs when the wait before it resumes")
             return
         if node.disabled:
+            first = LOOP_BASE if node_type.items == "split" else next(iter(outs))
             yield Output(
-                Emitted(node.id, merged),
-                output_name=next(iter(outs)),
+                Emitted(node.id, delta if per_item else merged),
+                output_name=first,
                 metadata={"disabled": MetadataValue.bool(True)},
             )
+            if per_item:
+                yield from _not_taken([first])
             return
         runtime: Runtime = getattr(context.resources, RUNTIME_RESOURCE)
         tags = context.run.tags
@@ -305,8 +404,9 @@ def _build_op(
             credential_resolver=runtime.credential_resolver,
             resolver=runtime.resolver,
             attempt=context.retry_number,
-            upstream_node_ids=tuple(e.node_id for e in arrived),
+            upstream_node_ids=tuple(dict.fromkeys(e.node_id for e in arrived)),
             credential_types=credential_types,
+            items=collected,
             execution_id=execution_id,
             resume=resume,
             workflow_nodes=workflow_nodes,
@@ -345,41 +445,70 @@ def _build_op(
             ctx.close()
         if caught is not None:
             # on_error: the failure (retries exhausted) is the node's output, along the normal output
-            # (continue) or the 'error' handle (error_output); the run goes on.
+            # (continue) or the 'error' handle (error_output); the run goes on. A loop that fails
+            # this way has no items; inside a loop, only this item's path continues.
             message = caught["error"]["message"]
             context.log.warning(f"node '{node.id}' failed, on_error={node.on_error}: {message}")
             meta = _output_metadata(node, caught, started)
             meta["on_error"] = MetadataValue.text(node.on_error)
             meta["error"] = MetadataValue.text(message)
+            if node.on_error == "error_output":
+                target = spec.ERROR_HANDLE
+            else:
+                target = LOOP_BASE if node_type.items == "split" else next(iter(outs))
             yield Output(
-                Emitted(node.id, {**merged, node.variable_name: caught}),
-                output_name=spec.ERROR_HANDLE if node.on_error == "error_output" else next(iter(outs)),
+                Emitted(node.id, {**(delta if per_item else merged), node.variable_name: caught}),
+                output_name=target,
                 metadata=meta,
             )
+            if per_item:
+                yield from _not_taken([target])
             return
-        handle, output = (
-            (result.handle, result.output) if isinstance(result, Branch) else (DEFAULT_OUTPUT, result)
+        if isinstance(result, Split):
+            output = ctx.scrub_value(_jsonable(result.output))
+            yield Output(
+                Emitted(node.id, {**merged, node.variable_name: output}),
+                output_name=LOOP_BASE,
+                metadata={**_output_metadata(node, output, started), "items_count": len(result.items)},
+            )
+            for index, value in enumerate(result.items):
+                yield DynamicOutput(
+                    Emitted(node.id, {"item": value, "item_index": index}),
+                    mapping_key=str(index),
+                    output_name=DEFAULT_OUTPUT,
+                    metadata=_item_metadata(index, value),
+                )
+            return
+        taken, output = (
+            (result.handles, result.output) if isinstance(result, Branch) else ([DEFAULT_OUTPUT], result)
         )
         output = ctx.scrub_value(_jsonable(output))  # recorded in the event log and IO-manager files
-        new_context = {**merged, node.variable_name: output}
-        yield Output(
-            Emitted(node.id, new_context),
-            output_name=handle,
-            metadata=_output_metadata(node, output, started),
-        )
+        new_context = {**(delta if per_item else merged), node.variable_name: output}
+        metadata = _output_metadata(node, output, started)
+        for handle in taken:
+            yield Output(Emitted(node.id, new_context), output_name=handle, metadata=metadata)
+        if per_item:
+            yield from _not_taken(taken)
 
     # No annotations: Dagster evaluates string hints (``from __future__ import annotations``) with
     # ``typing.get_type_hints`` per op, a measurable share of compiling every listed version on a
     # code-location reload; the outputs are declared explicitly above.
-    if not has_inputs:
+    if placement.inputs:
 
-        def body(context):  # type: ignore[no-untyped-def]
+        def body(context, **inputs):  # type: ignore[no-untyped-def]
+            yield from compute(context, inputs=inputs)
+    elif not has_inputs:
+
+        def body(context):  # type: ignore[no-untyped-def,misc]
             yield from compute(context)
     else:
 
         def body(context, upstream):  # type: ignore[no-untyped-def,misc]
             yield from compute(context, upstream)
 
+    tags = {TAG_NODE_TYPE: node_type.type, TAG_NODE_NAME: node.name[:200]}
+    if per_item:
+        tags[TAG_LOOP] = str(placement.loop)
     return op(
         name=f"{name}__{node.id}",
         description=node.name,
@@ -387,7 +516,7 @@ def _build_op(
         out=outs,
         retry_policy=_retry_policy(node),
         required_resource_keys={TRIGGER_RESOURCE, RUNTIME_RESOURCE},
-        tags={TAG_NODE_TYPE: node_type.type, TAG_NODE_NAME: node.name[:200]},
+        tags=tags,
     )(body)
 
 
@@ -477,10 +606,14 @@ def _error_output(
 
 
 def _execute(node: spec.Node, node_type: NodeType, ctx: NodeContext, merged: Mapping[str, Any]) -> Any:
-    raw = {k: v for k, v in node.params.items() if k in node_type.raw_params}
-    templated = {k: v for k, v in node.params.items() if k not in node_type.raw_params}
+    # raw params are never templates (code); deferred ones are templates the executor renders
+    # itself, per item (Filter conditions, Aggregate value).
+    kept = {
+        k: v for k, v in node.params.items() if k in node_type.raw_params or k in node_type.deferred_params
+    }
+    templated = {k: v for k, v in node.params.items() if k not in kept}
     try:
-        rendered = {**render_value(templated, merged, node_id=node.id, field="params"), **raw}
+        rendered = {**render_value(templated, merged, node_id=node.id, field="params"), **kept}
     except TemplateError as exc:
         raise NonRetriableNodeError(str(exc)) from None
     try:
@@ -563,12 +696,20 @@ def _compile(
     triggers = [n.id for n in workflow.nodes if types[n.id].is_trigger]
     first_trigger = triggers[0] if triggers else None
     credential_types = registry.credential_types()
+    scopes = spec.item_scopes(workflow, types)
+    variables = {n.id: n.variable_name for n in workflow.nodes}
+    params = {n.id: n.params for n in workflow.nodes}
     workflow_nodes = {n.id: (n.name, n.variable_name) for n in workflow.nodes}
     node_defs = []
-    dependencies: dict[NodeInvocation, dict[str, MultiDependencyDefinition]] = {}
+    dependencies: dict[NodeInvocation, dict[str, Any]] = {}
     ancestors = _ancestors(workflow)
     suspending = frozenset(n.id for n in workflow.nodes if types[n.id].suspends)
     for node in sorted(workflow.nodes, key=lambda n: order[n.id]):
+        edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
+        loop, collects = scopes.loop_of.get(node.id), scopes.collects.get(node.id)
+        placement = _Placement()
+        if loop is not None or collects is not None:
+            placement = _Placement(loop, collects, tuple(f"in_{i}" for i in range(len(edges))), variables)
         op_def = _build_op(
             workflow,
             name,
@@ -580,14 +721,27 @@ def _compile(
             workflow_nodes,
             ancestors[node.id],
             suspending,
+            placement,
         )
         node_defs.append(op_def)
-        edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
         invocation = NodeInvocation(op_def.name, alias=node.id)
-        if edges:
+        if placement.inputs:
+            # Per item: one direct input per edge (Dagster maps them; a fan-in cannot be mapped) and
+            # the loop's base context. Collecting: one collect per edge.
+            dep = DynamicCollectDependencyDefinition if collects is not None else DependencyDefinition
+            deps: dict[str, Any] = {
+                input_name: dep(e.source, _output_name(e, types[e.source], params[e.source]))
+                for input_name, e in zip(placement.inputs, edges, strict=True)
+            }
+            deps[LOOP_BASE] = DependencyDefinition(str(loop or collects), LOOP_BASE)
+            dependencies[invocation] = deps
+        elif edges:
             dependencies[invocation] = {
                 "upstream": MultiDependencyDefinition(
-                    [DependencyDefinition(e.source, _output_name(e, types[e.source])) for e in edges]
+                    [
+                        DependencyDefinition(e.source, _output_name(e, types[e.source], params[e.source]))
+                        for e in edges
+                    ]
                 )
             }
         else:
@@ -601,10 +755,37 @@ def _compile(
             RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients"),
             "io_manager": _IO_MANAGER,
         },
-        executor_def=threaded_executor,  # independent branches run concurrently (executor.py)
+        executor_def=_executor_for(workflow, types, scopes),
         logger_defs={"console": console_logger},
         tags=job_tags(workflow, version),
         description=description,
+    )
+
+
+def loop_concurrency(node: spec.Node) -> int:
+    """Items of ``node`` (a loop) in progress at once: its ``concurrency`` param (a template or none:
+    CONNECTFLOW_ITEMS_CONCURRENCY), at most CONNECTFLOW_ITEMS_MAX_CONCURRENCY."""
+    from connectflow_dagster.config import get_settings
+
+    settings = get_settings()
+    wanted = node.params.get("concurrency")
+    if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 1:
+        wanted = settings.items_concurrency
+    return max(1, min(wanted, settings.items_max_concurrency))
+
+
+def _executor_for(workflow: spec.Workflow, types: Mapping[str, NodeType], scopes: spec.ItemScopes) -> Any:
+    """The threaded executor (independent branches run concurrently, executor.py); with loops, each
+    loop's mapped steps limited to its concurrency by the op tag ``connectflow/loop``."""
+    loops = {n.id: loop_concurrency(n) for n in workflow.nodes if types[n.id].items == "split"}
+    if not loops:
+        return threaded_executor
+    return threaded_executor.configured(
+        {
+            "max_concurrent": max(DEFAULT_MAX_CONCURRENT, *loops.values()),
+            "loop_concurrency": loops,
+        },
+        name="connectflow_threaded",
     )
 
 
@@ -626,11 +807,12 @@ def descendants(workflow: spec.Workflow, node_id: str) -> list[str]:
     return [n for n in workflow.topological_order() if n in after]
 
 
-def _output_name(edge: spec.Edge, source_type: NodeType) -> str:
-    """The op output an edge leaves from: its handle on a branching node, ``error`` for an error
-    output, the one output of any other node."""
+def _output_name(edge: spec.Edge, source_type: NodeType, source_params: Mapping[str, Any]) -> str:
+    """The op output an edge leaves from: its handle on a branching node (a Switch's handles come from
+    its params), ``error`` for an error output, the one output of any other node (a loop's items)."""
     handle = edge.source_handle
-    if handle is None or (len(source_type.outputs) == 1 and handle != spec.ERROR_HANDLE):
+    handles = source_type.outputs_for(source_params)
+    if handle is None or (len(handles) == 1 and handle != spec.ERROR_HANDLE):
         return DEFAULT_OUTPUT
     return handle
 

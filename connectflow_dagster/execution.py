@@ -53,6 +53,7 @@ from connectflow_dagster.statuses import (
     node_status,
     output_counts,
     run_status_name,
+    split_step_key,
     step_failure_message,
 )
 from connectflow_dagster.tags import (
@@ -60,6 +61,7 @@ from connectflow_dagster.tags import (
     TAG_CHILD_RUNS,
     TAG_EVENT,
     TAG_FAILED_RUN,
+    TAG_LOOP,
     TAG_OWNER,
     TAG_RESUMED,
     TAG_TIMED_OUT,
@@ -354,6 +356,22 @@ def _create_continuation(
 
 
 @dataclass
+class ItemStatus:
+    """One item of a node that runs per item (a Dagster mapped step ``<node>[<index>]``)."""
+
+    index: int
+    mapping_key: str
+    status: str
+    output: Any = None
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration_ms: float | None = None
+    attempts: int = 0
+    on_error: str | None = None  # it failed and, by the node's on_error, the item went on
+
+
+@dataclass
 class NodeStatus:
     node_id: str
     name: str
@@ -366,7 +384,21 @@ class NodeStatus:
     finished_at: float | None = None
     duration_ms: float | None = None
     attempts: int = 0
+    # A node inside a loop (docs/items.md): one entry per item in item order, and counts by status
+    # (``total``: the loop's item count); None for a node that runs once.
+    items: list[ItemStatus] | None = None
+    items_summary: dict[str, int] | None = None
     on_error: str | None = None  # "continue" / "error_output": it failed and the run went on
+
+
+def mapped_status(statuses: list[str]) -> str:
+    """The status of a node from its items' statuses (failed > retrying > running > success > skipped)."""
+    for status in ("failed", "retrying", "running", "pending"):
+        if status in statuses:
+            return status
+    if "success" in statuses:
+        return "success"
+    return "skipped" if statuses else "pending"
 
 
 @dataclass
@@ -641,6 +673,7 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
     snapshot = _job_snapshot(instance, run.job_snapshot_id) if run.job_snapshot_id else None
     nodes: dict[str, NodeStatus] = {}
     order: list[str] = []
+    loop_of: dict[str, str] = {}  # node id → the loop it runs per item of (op tag)
     if snapshot is not None:
         for invocation in snapshot.dep_structure_snapshot.node_invocation_snaps:
             node_def = snapshot.get_node_def_snap(invocation.node_def_name)
@@ -650,8 +683,14 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
                 status="pending",
             )
             order.append(invocation.node_name)
+            loop = (getattr(node_def, "tags", None) or {}).get(TAG_LOOP)
+            if loop:
+                loop_of[invocation.node_name] = loop
+                nodes[invocation.node_name].items = []
     context: dict[str, Any] = {}
-    produced: set[str] = set()  # nodes whose output arrived (statuses.output_counts)
+    produced: set[str] = set()  # steps whose output arrived (statuses.output_counts)
+    item_counts: dict[str, int] = {}  # loop id → its number of items (batches)
+    items: dict[str, dict[str, ItemStatus]] = {}  # node id → mapping key → item
     for entry in instance.all_logs(execution.id):
         event = entry.dagster_event
         if event is None:
@@ -663,8 +702,27 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
                 error = getattr(data, "error", None)
                 execution.error = entry.message or (error.message if error else None)
             continue
+        node_id, mapping_key = split_step_key(key)
+        if mapping_key is not None:
+            node = nodes.setdefault(node_id, NodeStatus(node_id=node_id, name=node_id, status="pending"))
+            item = items.setdefault(node_id, {}).setdefault(
+                mapping_key,
+                ItemStatus(
+                    index=int(mapping_key) if mapping_key.isdigit() else -1,
+                    mapping_key=mapping_key,
+                    status="pending",
+                ),
+            )
+            _apply_item_event(item, event, entry.timestamp, key in produced or _counts(event, produced, key))
+            node.variable = node.variable or _variable_of(event)
+            if event.event_type == DagsterEventType.STEP_FAILURE:
+                execution.failed_node = execution.failed_node or node_id
+                node.error = node.error or (f"{item.error} (item {item.index})" if item.error else None)
+            continue
         node = nodes.setdefault(key, NodeStatus(node_id=key, name=key, status="pending"))
         etype = event.event_type
+        if etype == DagsterEventType.STEP_OUTPUT and "items_count" in (data.metadata or {}):
+            item_counts[key] = int(data.metadata["items_count"].value)
         if etype == DagsterEventType.STEP_OUTPUT and output_counts(event):
             produced.add(key)
         node.status = node_status(etype, produced_output=key in produced) or node.status
@@ -709,6 +767,33 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
             node.finished_at = entry.timestamp
         if node.started_at and node.finished_at:
             node.duration_ms = round((node.finished_at - node.started_at) * 1000, 2)
+    for node_id, by_key in items.items():
+        node = nodes[node_id]
+        node.items = sorted(by_key.values(), key=lambda i: (i.index, i.mapping_key))
+    for node_id, node in nodes.items():
+        if node.items is None:
+            continue
+        if execution.status in ("success", "failed", "canceled"):
+            for item in node.items:
+                if item.status in ("pending", "running", "retrying"):
+                    item.status = "not_run"
+        counts: dict[str, int] = {}
+        for item in node.items:
+            counts[item.status] = counts.get(item.status, 0) + 1
+        continued = sum(1 for item in node.items if item.on_error)
+        if continued:
+            counts["on_error"] = continued  # failed, and went on as the node's on_error says
+        counts["total"] = item_counts.get(loop_of.get(node_id, ""), len(node.items))
+        node.items_summary = counts
+        if node.items:
+            node.status = mapped_status([i.status for i in node.items])
+            starts = [i.started_at for i in node.items if i.started_at]
+            ends = [i.finished_at for i in node.items if i.finished_at]
+            node.started_at = min(starts) if starts else None
+            node.finished_at = max(ends) if ends and len(ends) == len(node.items) else None
+            node.attempts = sum(i.attempts for i in node.items)
+            if node.started_at and node.finished_at:
+                node.duration_ms = round((node.finished_at - node.started_at) * 1000, 2)
     if execution.status in ("success", "failed", "canceled"):
         for node in nodes.values():
             if node.status in ("pending", "running"):
@@ -733,3 +818,50 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
         key=lambda n: (n.started_at or n.finished_at or float("inf"), position.get(n.node_id, len(position))),
     )
     execution.context = context
+
+
+def _counts(event: Any, produced: set[str], key: str) -> bool:
+    if event.event_type == DagsterEventType.STEP_OUTPUT and output_counts(event):
+        produced.add(key)
+        return True
+    return False
+
+
+def _variable_of(event: Any) -> str | None:
+    if event.event_type != DagsterEventType.STEP_OUTPUT:
+        return None
+    meta = event.event_specific_data.metadata or {}
+    return meta["variable"].value if "variable" in meta else None
+
+
+def _apply_item_event(item: ItemStatus, event: Any, at: float, produced: bool) -> None:
+    """One step event of a mapped step, on its item (the statuses of statuses.py)."""
+    etype, data = event.event_type, event.event_specific_data
+    item.status = node_status(etype, produced_output=produced) or item.status
+    if etype == DagsterEventType.STEP_START:
+        item.started_at = item.started_at or at
+        item.attempts += 1
+    elif etype == DagsterEventType.STEP_RESTARTED:
+        item.attempts += 1
+    elif etype == DagsterEventType.STEP_UP_FOR_RETRY:
+        err = getattr(data, "error", None)
+        item.error = err.message.strip() if err else None
+    elif etype == DagsterEventType.STEP_OUTPUT:
+        meta = data.metadata or {}
+        if "output" in meta:
+            value = meta["output"].value
+            if "output_wrapped" in meta and isinstance(value, dict):
+                value = value.get("value")
+            item.output = value
+        if "on_error" in meta:
+            item.on_error = meta["on_error"].value
+            item.error = meta["error"].value if "error" in meta else None
+    elif etype == DagsterEventType.STEP_SUCCESS:
+        item.error = item.error if item.on_error else None
+        item.finished_at = at
+    elif etype in (DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
+        item.finished_at = at
+        if etype == DagsterEventType.STEP_FAILURE:
+            item.error = step_failure_message(data)
+    if item.started_at and item.finished_at:
+        item.duration_ms = round((item.finished_at - item.started_at) * 1000, 2)

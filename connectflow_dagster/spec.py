@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
@@ -20,6 +22,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -114,6 +117,11 @@ class Node(_Model):
         "it to the 'error' output.",
     )
     disabled: bool = False
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Data other tools keep with the node (e.g. the n8n node it was imported from); "
+        "ConnectFlow never reads it when running.",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -122,6 +130,8 @@ class Node(_Model):
         data = handler(self)
         if data.get("on_error") == "stop":
             data.pop("on_error")
+        if data.get("meta") == {}:
+            data.pop("meta")
         return data
 
     @model_validator(mode="after")
@@ -130,11 +140,11 @@ class Node(_Model):
             self.variable_name = variable_name_for(self.name)
         return self
 
-    @field_validator("params", mode="before")
+    @field_validator("params", "meta", mode="before")
     @classmethod
-    def _check_params_depth(cls, value: Any) -> Any:
+    def _check_params_depth(cls, value: Any, info: ValidationInfo) -> Any:
         if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
-            raise ValueError(f"params are nested deeper than {MAX_PARAMS_DEPTH} levels")
+            raise ValueError(f"{info.field_name} are nested deeper than {MAX_PARAMS_DEPTH} levels")
         return value
 
     @field_validator("variable_name")
@@ -204,13 +214,27 @@ class Workflow(_Model):
     notes: list[StickyNote] = Field(
         default_factory=list, max_length=MAX_NOTES, description="Sticky notes on the canvas (not run)."
     )
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Data other tools keep with the workflow (e.g. n8n settings of an import).",
+    )
+
+    @field_validator("meta", mode="before")
+    @classmethod
+    def _check_meta_depth(cls, value: Any) -> Any:
+        if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
+            raise ValueError(f"meta is nested deeper than {MAX_PARAMS_DEPTH} levels")
+        return value
 
     @model_serializer(mode="wrap")
     def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Like Node's: no notes leaves the content (and so the version hash) of older workflows as it was.
+        # Like Node's: no notes or meta leaves the content (and so the version hash) of older
+        # workflows as it was.
         data = handler(self)
         if data.get("notes") == []:
             data.pop("notes")
+        if data.get("meta") == {}:
+            data.pop("meta")
         return data
 
     # ---- derived views -------------------------------------------------------------------------
@@ -385,7 +409,7 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
             )
         source_type = types.get(e.source)
         if source_type is not None:
-            handles = source_type.outputs
+            handles = source_type.outputs_for(nodes_by_id[e.source].params)
             if e.source_handle == ERROR_HANDLE and ERROR_HANDLE not in handles:
                 if nodes_by_id[e.source].on_error != "error_output":
                     problems.append(
@@ -419,7 +443,112 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
     cycle = find_cycle(workflow)
     if cycle:
         problems.append(Problem("cycle: " + " → ".join([*cycle, cycle[0]]), field="edges"))
+    else:
+        problems.extend(item_scopes(workflow, types).problems)
     return problems
+
+
+ITEM_VARIABLES = ("item", "item_index")  # what templates inside a loop see (docs/items.md)
+
+
+@dataclass
+class ItemScopes:
+    """Where items fan out and back in (docs/items.md).
+
+    ``loop_of[node]``: the loop (a ``split`` node) whose items ``node`` runs once for each, as Dagster
+    mapped steps; None for a node that runs once per run (a loop and an aggregate themselves run
+    once). ``collects[aggregate]``: the loop an aggregate collects the items of.
+    """
+
+    loop_of: dict[str, str | None] = dataclass_field(default_factory=dict)
+    collects: dict[str, str] = dataclass_field(default_factory=dict)
+    problems: list[Problem] = dataclass_field(default_factory=list)
+
+    def members(self, loop_id: str) -> list[str]:
+        return [n for n, loop in self.loop_of.items() if loop == loop_id]
+
+
+def item_scopes(workflow: Workflow, types: Mapping[str, Any]) -> ItemScopes:
+    """Which nodes run per item of which loop, and what cannot be compiled into Dagster mapping.
+
+    Refused, each with a problem naming the node: a loop inside a loop (Dagster maps one level),
+    a node joining a branch inside a loop with one outside it (or with another loop's), and an
+    aggregate that no loop's items reach. ``types`` maps node id → NodeType (unknown ids ignored).
+    The workflow must be acyclic.
+    """
+    scopes = ItemScopes()
+    inner: dict[str, str | None] = {}  # the loop whose items a node's output belongs to
+    has_loops = any(getattr(t, "items", None) == "split" for t in types.values())
+    if not has_loops and not any(getattr(t, "items", None) == "collect" for t in types.values()):
+        return scopes
+    for node_id in workflow.topological_order():
+        node_type = types.get(node_id)
+        role = getattr(node_type, "items", None)
+        sources = {inner.get(e.source) for e in workflow.upstream(node_id) if e.source in inner}
+        loops = sorted(s for s in sources if s is not None)
+        own = loops[0] if loops else None
+        if len(loops) > 1:
+            scopes.problems.append(
+                Problem(
+                    f"joins the items of loops {', '.join(repr(x) for x in loops)}: "
+                    "aggregate each loop before joining them",
+                    node_id=node_id,
+                )
+            )
+        elif loops and None in sources:
+            scopes.problems.append(
+                Problem(
+                    f"joins a branch inside loop '{own}' (once per item) with a branch outside it "
+                    "(once per run): put an aggregate after the loop's nodes and join after it",
+                    node_id=node_id,
+                )
+            )
+        if role == "split":
+            if own is not None:
+                scopes.problems.append(
+                    Problem(
+                        f"a loop inside loop '{own}' is not supported: aggregate '{own}' first, "
+                        "or loop over a flattened list",
+                        node_id=node_id,
+                    )
+                )
+            scopes.loop_of[node_id] = None
+            inner[node_id] = node_id
+        elif role == "collect":
+            if own is None:
+                scopes.problems.append(
+                    Problem(
+                        "an aggregate collects the items of a loop: connect it after a loop's nodes",
+                        node_id=node_id,
+                    )
+                )
+            else:
+                scopes.collects[node_id] = own
+            scopes.loop_of[node_id] = None
+            inner[node_id] = None
+        else:
+            if own is not None and getattr(node_type, "suspends", False):
+                scopes.problems.append(
+                    Problem(
+                        f"a Wait inside loop '{own}' is not supported (a run suspends as a whole): "
+                        "wait before the loop or after its aggregate",
+                        node_id=node_id,
+                    )
+                )
+            scopes.loop_of[node_id] = own
+            inner[node_id] = own
+    if has_loops:
+        for node in workflow.nodes:
+            if node.variable_name in ITEM_VARIABLES:
+                scopes.problems.append(
+                    Problem(
+                        f"'{node.variable_name}' is the current item inside loops: choose another "
+                        "variable name",
+                        node_id=node.id,
+                        field="variable_name",
+                    )
+                )
+    return scopes
 
 
 def ensure_valid(workflow: Workflow, registry: NodeRegistry | None = None) -> Workflow:

@@ -24,6 +24,7 @@ __all__ = [
     "node_status",
     "output_counts",
     "run_status_name",
+    "split_step_key",
     "step_failure_message",
 ]
 
@@ -80,6 +81,15 @@ def output_counts(event: Any) -> bool:
     data = getattr(event, "event_specific_data", None)
     metadata = getattr(data, "metadata", None) or {}
     return "variable" in metadata
+
+
+def split_step_key(step_key: str) -> tuple[str, str | None]:
+    """(node id, mapping key) of a step key: ``fetch[3]`` (a Dagster mapped step, one item of a node
+    inside a loop) → (``fetch``, ``3``); ``fetch`` → (``fetch``, None)."""
+    if step_key.endswith("]") and "[" in step_key:
+        node_id, _, rest = step_key.partition("[")
+        return node_id, rest[:-1]
+    return step_key, None
 
 
 def node_status(event_type: DagsterEventType, *, produced_output: bool) -> str | None:

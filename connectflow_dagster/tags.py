@@ -15,6 +15,7 @@ __all__ = [
     "TAG_CHILD_RUNS",
     "TAG_EVENT",
     "TAG_FAILED_RUN",
+    "TAG_LOOP",
     "TAG_NODE_NAME",
     "TAG_NODE_TYPE",
     "TAG_OWNER",
@@ -65,3 +66,4 @@ TAG_FAILED_RUN = "connectflow/failed_run_id"
 # Op tags: what the Dagster UI shows for each node (compiler).
 TAG_NODE_TYPE = "connectflow/node_type"
 TAG_NODE_NAME = "connectflow/node_name"
+TAG_LOOP = "connectflow/loop"  # on the ops that run per item: the loop (node id) they belong to

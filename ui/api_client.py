@@ -212,6 +212,13 @@ class GatewayClient:
         action = "activate" if active else "deactivate"
         return await self.request("POST", f"/api/workflows/{workflow_id}/{action}")
 
+    async def listen(self, workflow_id: str) -> dict[str, Any]:
+        """Listen for a test event: the workflow's test URLs accept one call for a while."""
+        return await self.request("POST", f"/api/workflows/{workflow_id}/listen")
+
+    async def listen_state(self, workflow_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/api/workflows/{workflow_id}/listen")
+
     async def delete_workflow(self, workflow_id: str) -> None:
         await self.request("DELETE", f"/api/workflows/{workflow_id}")
 

@@ -179,7 +179,12 @@ def find_trigger(
 
 
 def accept(
-    connection: Session | Connection, target: TriggerTarget, payload: Any, *, dedup_key: str | None = None
+    connection: Session | Connection,
+    target: TriggerTarget,
+    payload: Any,
+    *,
+    dedup_key: str | None = None,
+    event_id: str | None = None,
 ) -> inbox.Accepted:
     """Store the event for ``target`` and commit; the caller answers 2xx only after this returns.
 
@@ -193,6 +198,7 @@ def accept(
         trigger_node_id=target.node.id,
         payload=payload,
         dedup_key=dedup_key,
+        event_id=event_id,
     )
     connection.commit()
     if accepted.created:

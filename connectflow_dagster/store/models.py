@@ -93,6 +93,10 @@ class Workflow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "Listen for test event" (store/listening.py): the test URL accepts one call until then; the
+    # execution it started.
+    listening_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    test_execution_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class WorkflowVersion(Base):
@@ -250,3 +254,18 @@ class Wait(Base):
     continuation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookResponse(Base):
+    """What a Respond to Webhook node answered for an execution (``connectflow_dagster/responses.py``):
+    the gateway, holding the webhook caller's connection, answers with it as soon as it is written.
+    The first Respond node of an execution wins."""
+
+    __tablename__ = "cf_webhook_responses"
+
+    execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict] = mapped_column(JSON)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

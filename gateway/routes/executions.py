@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +20,7 @@ from gateway.schemas.executions import (
     ExecutionPublic,
     ExecutionsPublic,
     ExecutionSummary,
+    ItemStatusPublic,
     NodeStatusPublic,
 )
 
@@ -111,6 +114,8 @@ def get_execution(
                 duration_ms=n.duration_ms,
                 attempts=n.attempts,
                 on_error=n.on_error,
+                items=[ItemStatusPublic(**asdict(i)) for i in n.items] if n.items is not None else None,
+                items_summary=n.items_summary,
             )
             for n in ex.nodes
         ],

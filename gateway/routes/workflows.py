@@ -24,6 +24,8 @@ from gateway.schemas.common import ProblemPublic
 from gateway.schemas.workflows import (
     ExecuteRequest,
     ExecutionStarted,
+    ListenState,
+    TestUrl,
     VersionDetail,
     VersionPublic,
     VersionsPublic,
@@ -238,6 +240,67 @@ def deactivate_workflow(
     """Deactivate: its production trigger URLs answer 404 and its schedules stop. Manual Execute,
     the test URL while listening and resume URLs of waiting executions keep working."""
     return _set_active(workflow_id, False, session, user.id, registry)
+
+
+def _listen_state(session: Session, wf: Workflow, registry: NodeRegistry, request: Request) -> ListenState:
+    from connectflow_dagster.config import get_settings
+    from connectflow_dagster.store.listening import is_listening
+
+    urls: list[TestUrl] = []
+    if wf.current_version_id is not None:
+        document = store.version_spec(store.current_version(session, wf))
+        base = get_settings().public_url or str(request.base_url)
+        for node in spec.triggers_of(document, registry):
+            try:
+                ingress = registry.get(node.type, node.type_version).ingress
+            except KeyError:
+                continue
+            url = ingress.test_url_for(base, wf.id, node.params) if ingress is not None else None
+            if url is not None and not node.disabled:
+                urls.append(TestUrl(node_id=node.id, type=node.type, url=url))
+    listening = is_listening(wf)
+    return ListenState(
+        workflow_id=wf.id,
+        listening=listening,
+        listening_until=wf.listening_until if listening else None,
+        execution_id=wf.test_execution_id,
+        test_urls=urls,
+    )
+
+
+@router.post("/{workflow_id}/listen", response_model=ListenState)
+def listen_for_test_event(
+    workflow_id: str, request: Request, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> ListenState:
+    """Listen for a test event: the workflow's test URLs (``/api/webhook-test/…``) accept one call
+    for ``CONNECTFLOW_LISTEN_SECONDS`` (default 120), running the current saved version even when the
+    workflow is inactive; outside listening they answer 404. Poll ``GET …/listen`` for the execution."""
+    from connectflow_dagster.config import get_settings
+    from connectflow_dagster.store import listening
+
+    wf = listening.listen(session, user.id, workflow_id, get_settings().listen_seconds)
+    session.commit()
+    return _listen_state(session, wf, registry, request)
+
+
+@router.get("/{workflow_id}/listen", response_model=ListenState)
+def listen_state(
+    workflow_id: str, request: Request, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> ListenState:
+    """Whether the test URLs listen now, and the execution the last test call started."""
+    return _listen_state(session, store.get_workflow(session, user.id, workflow_id), registry, request)
+
+
+@router.delete("/{workflow_id}/listen", response_model=ListenState)
+def stop_listening(
+    workflow_id: str, request: Request, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> ListenState:
+    """Stop listening: the test URLs answer 404 again."""
+    from connectflow_dagster.store import listening
+
+    wf = listening.stop(session, user.id, workflow_id)
+    session.commit()
+    return _listen_state(session, wf, registry, request)
 
 
 @router.delete("/{workflow_id}", status_code=204)

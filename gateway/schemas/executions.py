@@ -7,6 +7,21 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class ItemStatusPublic(BaseModel):
+    """One item of a node inside a loop: a Dagster mapped step ``<node>[<mapping_key>]``."""
+
+    index: int = Field(description="The item's 0-based index in the loop's list (batch index with batches).")
+    mapping_key: str = Field(description="Dagster's mapping key of the step (the index as text).")
+    status: str
+    output: Any = None
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration_ms: float | None = None
+    attempts: int = 0
+    on_error: str | None = None
+
+
 class NodeStatusPublic(BaseModel):
     node_id: str
     name: str
@@ -22,6 +37,16 @@ class NodeStatusPublic(BaseModel):
         default=None,
         description="'continue' or 'error_output' when the node failed and its on_error let the run go on "
         "(error holds the message, output the error object).",
+    )
+    items: list[ItemStatusPublic] | None = Field(
+        default=None,
+        description="A node inside a loop (runs once per item): each item's status, output and error, "
+        "in item order; status is then the worst of them (failed > retrying > running > success).",
+    )
+    items_summary: dict[str, int] | None = Field(
+        default=None,
+        description="Items by status, plus 'total' (the loop's item count) and 'on_error' (items that "
+        "failed and went on), e.g. {'success': 3, 'failed': 1, 'total': 5}.",
     )
 
 

@@ -99,3 +99,20 @@ class ExecutionStarted(BaseModel):
     workflow_id: str
     version: int
     status: str
+
+
+class TestUrl(BaseModel):
+    node_id: str
+    type: str
+    url: str
+
+
+class ListenState(BaseModel):
+    """ "Listen for test event": whether the workflow's test URLs accept a call now, until when, and
+    the execution the last test call started."""
+
+    workflow_id: str
+    listening: bool
+    listening_until: dt.datetime | None = None
+    execution_id: str | None = Field(default=None, description="Started by the last test call.")
+    test_urls: list[TestUrl] = Field(default_factory=list)

@@ -53,7 +53,13 @@ def failing_workflow(url: str, error_workflow_id: str, **call: Any) -> dict[str,
         "settings": {"error_workflow_id": error_workflow_id},
         "nodes": [
             {"id": "start", "type": "trigger.manual", "name": "Start", "variable_name": "trigger"},
-            {"id": "sync", "type": "http.request", "name": "Sync orders", "params": {"url": url + "/sync"}, **call},
+            {
+                "id": "sync",
+                "type": "http.request",
+                "name": "Sync orders",
+                "params": {"url": url + "/sync"},
+                **call,
+            },
         ],
         "edges": [{"source": "start", "target": "sync"}],
     }
@@ -72,7 +78,8 @@ def test_the_error_workflow_receives_the_failed_execution(cf, live_gateway, one_
     owner = live_gateway.user()
     handler, _ = save(error_workflow(http_server.url), owner.user_id)
     failing, _ = save(
-        failing_workflow(http_server.url, handler, retry={"max_retries": 1, "delay_seconds": 0}), owner.user_id
+        failing_workflow(http_server.url, handler, retry={"max_retries": 1, "delay_seconds": 0}),
+        owner.user_id,
     )
 
     run_id = execute(owner, failing)

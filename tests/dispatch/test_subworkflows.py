@@ -43,7 +43,9 @@ def child_workflow(url: str) -> dict[str, Any]:
                 "id": "quote",
                 "type": "set",
                 "name": "Quote",
-                "params": {"fields": {"sku": "{{ called.sku }}", "total": "{{ price.data.cents * called.qty }}"}},
+                "params": {
+                    "fields": {"sku": "{{ called.sku }}", "total": "{{ price.data.cents * called.qty }}"}
+                },
             },
         ],
         "edges": [{"source": "called", "target": "price"}, {"source": "price", "target": "quote"}],

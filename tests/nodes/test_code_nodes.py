@@ -117,3 +117,109 @@ def test_the_node_types_are_in_the_catalogue():
     code = registry.get("code.js").describe()
     assert code["params_schema"]["properties"]["mode"]["enum"] == ["all_items", "each_item"]
     assert registry.get("noop").describe()["group"] == "logic"
+
+
+# ---- Code (Python): off unless the operator enables it ------------------------------------------------
+
+
+def py(node_id: str, code: str, mode: str = "all_items", **params: Any):
+    return {
+        "id": node_id,
+        "type": "code.python",
+        "name": node_id.title(),
+        "params": {"code": code, "mode": mode, **params},
+    }
+
+
+@pytest.fixture
+def python_on(monkeypatch):  # type: ignore[no-untyped-def]
+    from connectflow_dagster.config import get_settings
+
+    monkeypatch.setenv("CONNECTFLOW_PYTHON_CODE", "on")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_the_python_node_is_off_by_default(cf):
+    from connectflow_dagster import spec
+
+    wf = chain(py("code", "return {'ran': True}"))
+    problems = spec.validate(spec.parse_workflow(wf))
+    assert [p.message for p in problems if p.node_id == "code"] == [
+        "the Python code node is turned off on this server: it runs arbitrary Python for trusted "
+        "authors, and an operator enables it with CONNECTFLOW_PYTHON_CODE=on"
+    ]
+    # Saving through the API reports it and refuses to execute: tests/gateway/test_code_and_notes.py.
+
+
+@pytest.mark.usefixtures("python_on")
+def test_python_code_over_items_in_both_modes(cf):
+    wf = chain(
+        js("rows", "return [{n: 1}, {n: 2}]", name="Rows"),
+        py("double", "return [{'json': {'n': i['json']['n'] * 2}} for i in _input.all()]"),
+        py(
+            "each",
+            "print('logged, not returned')\nreturn {**_json, 'i': _item_index, 'row': _('Rows').item['json']['n']}",
+            mode="each_item",
+        ),
+    )
+    ex = cf.run(wf)
+    assert ex.status == "success", ex.error
+    assert ex.context["double"] == [{"n": 2}, {"n": 4}]
+    assert ex.context["each"] == [{"n": 2, "i": 0, "row": 1}, {"n": 4, "i": 1, "row": 2}]
+
+
+@pytest.mark.usefixtures("python_on")
+def test_the_python_process_sees_no_secret_and_no_inherited_descriptor(cf, monkeypatch, tmp_path):
+    from connectflow_dagster.config import get_settings
+
+    monkeypatch.setenv("CONNECTFLOW_SECRET_KEY", "parent-secret-" + "k" * 20)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-parent-secret")
+    get_settings.cache_clear()
+    held = open(tmp_path / "held.txt", "w")  # an open descriptor of the parent  # noqa: SIM115
+    try:
+        code = "import os\nreturn {'env': dict(os.environ), 'fds': sorted(os.listdir('/proc/self/fd'))}"
+        ex = cf.run(chain(py("code", code)))
+    finally:
+        held.close()
+    assert ex.status == "success", ex.error
+    [seen] = ex.context["code"]
+    assert set(seen["env"]) == {"PATH", "LANG", "HOME"}
+    assert "parent-secret" not in json.dumps(seen) and "aws-parent-secret" not in json.dumps(seen)
+    assert seen["fds"] == ["0", "1", "2", "3"]  # stdin, stdout, stderr, and listdir's own
+
+
+@pytest.mark.usefixtures("python_on")
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("while True:\n    pass", "limit (1 s) and was stopped"),  # CPU or wall clock: whichever first
+        ("import time\ntime.sleep(60)", "ran longer than its time limit (1 s)"),
+        ("blob = bytearray(1024 * 1024 * 1024)\nreturn {}", "needed more memory than its limit"),
+        ("x = 1\n\nreturn {'v': 1 / 0}", "ZeroDivisionError: division by zero (line 3)"),
+        ("return [1, 2]", "must return items"),
+        ("print('x' * (32 * 1024 * 1024))", "larger than"),
+    ],
+)
+def test_python_limits_stop_the_code_clearly(cf, code, says):
+    ex = cf.run(chain(py("code", code, timeout_seconds=1)))
+    assert ex.status == "failed"
+    assert says in (node(ex, "code").error or "")
+    again = cf.run(chain(py("code", "return {'ok': True}")))
+    assert again.status == "success" and again.context["code"] == [{"ok": True}]
+
+
+def test_the_cpu_limit_stops_a_busy_loop_before_the_wall_clock_does():
+    from connectflow_dagster.sandbox import python
+
+    with pytest.raises(python.PythonCodeError, match=r"more than its CPU time limit \(1 s\)"):
+        python.run(
+            "while True:\n    pass",
+            mode="all",
+            input_items=[],
+            nodes={},
+            timeout=120,
+            memory=64 << 20,
+            cpu_seconds=1,
+        )

@@ -33,7 +33,7 @@ def test_the_active_switch_calls_activate_and_deactivate_and_reverts_on_error() 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append((request.method, request.url.path))
         if request.url.path == "/api/node-types":
-            return httpx.Response(200, json=get_registry().catalogue())
+            return httpx.Response(200, json={"data": get_registry().catalogue(), "count": 0})
         if request.url.path == "/api/workflows/wf1" and request.method == "GET":
             return httpx.Response(200, json=_workflow(state["active"]))
         if request.url.path.endswith(("/activate", "/deactivate")):
@@ -57,6 +57,52 @@ def test_the_active_switch_calls_activate_and_deactivate_and_reverts_on_error() 
         state["fail"] = True
         await page.set_active(True)
         assert page.active is False and "Could not activate" in page.message
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_listen_for_test_event_shows_the_test_url_and_follows_the_execution_the_call_started() -> None:
+    polls = {"n": 0}
+    test_url = "http://cf.test/api/webhook-test/wf1/a"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/node-types":
+            return httpx.Response(200, json={"data": get_registry().catalogue(), "count": 0})
+        if path == "/api/workflows/wf1" and request.method == "GET":
+            return httpx.Response(200, json=_workflow(False))
+        if path == "/api/workflows/wf1/listen":
+            listening = {
+                "workflow_id": "wf1",
+                "test_urls": [{"node_id": "hook", "type": "x", "url": test_url}],
+            }
+            if request.method == "POST":
+                return httpx.Response(200, json={**listening, "listening": True, "listening_until": "soon"})
+            polls["n"] += 1
+            if polls["n"] < 3:  # the test call arrives on the third look
+                return httpx.Response(200, json={**listening, "listening": True, "listening_until": "soon"})
+            return httpx.Response(200, json={**listening, "listening": False, "execution_id": "ex-1"})
+        if path.startswith("/api/executions/"):
+            return httpx.Response(404, json={"detail": "not found"})
+        return httpx.Response(200, json={"data": [], "count": 0})
+
+    client = GatewayClient(
+        transport=httpx.MockTransport(handler), cookies={"cf_session": "s", "cf_csrf": "t"}
+    )
+    page = EditorPage(client, workflow_id="wf1")
+
+    async def scenario() -> None:
+        await page.load()
+        page.settings.node_id = "hook"
+        names = [getattr(w, "name", "") for w in page.settings._layout]
+        assert "Listen for test event" in names, repr(names[6:])
+        assert "Not listening" in page.settings._trigger_pane.object
+        assert await page.listen(poll_seconds=0) == "ex-1"
+        assert "Test event received: execution ex-1" in page.message
+        assert test_url in page.settings._trigger_pane.object
+        if page._follow_task is not None:
+            page._follow_task.cancel()
         await client.aclose()
 
     asyncio.run(scenario())

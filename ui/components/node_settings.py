@@ -89,6 +89,7 @@ class NodeSettings(Viewer):
     problems = param.List(default=[], doc="Validation problems of the whole workflow.")
     trigger_info = param.Dict(default={}, doc="Node id → the gateway's trigger settings (url, secret…).")
     run_results = param.Dict(default={}, doc="Node id → {status, error} in the run last shown.")
+    listen_state = param.Dict(default={}, doc="The gateway's 'listen for test event' state (test URLs).")
     base_url = param.String(default="", doc="The gateway's address as the browser reaches it.")
     manage_keys_url = param.String(default="/ui/api-keys")
 
@@ -99,9 +100,11 @@ class NodeSettings(Viewer):
         on_generate_secret: Callable[[str], Any] | None = None,
         on_set_secret: Callable[[str, str], Any] | None = None,
         on_error_mode: Callable[[str, str], None] | None = None,
+        on_listen: Callable[[], Any] | None = None,
         **params: Any,
     ) -> None:
         super().__init__(**params)
+        self._on_listen = on_listen
         self._on_error_mode = on_error_mode
         self._on_rename = on_rename
         self._on_delete = on_delete
@@ -191,6 +194,7 @@ class NodeSettings(Viewer):
             )
             parts.append(self._trigger_pane)
             parts += self._secret_widgets(node, info)
+            parts += self._listen_widgets(info)
         delete = pn.widgets.Button(
             name="Delete node", button_type="danger", button_style="outline", css_classes=["cf-delete-node"]
         )
@@ -329,7 +333,22 @@ class NodeSettings(Viewer):
         )
         return f"<div class='cf-section'>Last run</div><div>{status_badge(result.get('status'))}</div>{error}"
 
-    @param.depends("trigger_info", watch=True)
+    def _listen_widgets(self, info: dict[str, Any]) -> list[Any]:
+        """n8n's "Listen for test event": the test URL takes one call, also while inactive."""
+        if not (info.get("ingress") or {}).get("test_url"):
+            return []
+        button = pn.widgets.Button(
+            name="Listen for test event", button_style="outline", css_classes=["cf-listen"]
+        )
+
+        async def listen(_e: Any) -> None:
+            if self._on_listen is not None:
+                await self._on_listen()
+
+        button.on_click(listen)
+        return [button]
+
+    @param.depends("trigger_info", "listen_state", watch=True)
     def _refresh_trigger(self) -> None:
         if (
             self.node_id
@@ -405,6 +424,21 @@ class NodeSettings(Viewer):
                     "<div>New secret (shown only now: copy it)</div>"
                     f"<pre class='cf-copy cf-trigger-secret'>{esc(info['secret'])}</pre>"
                 )
+        if ingress.get("test_url"):
+            test = next(
+                (u["url"] for u in self.listen_state.get("test_urls", []) if u.get("node_id") == node["id"]),
+                url.replace("/api/webhooks", "/api/webhook-test", 1),
+            )
+            state = (
+                f"Listening for a test event until {esc(str(self.listen_state.get('listening_until')))}"
+                if self.listen_state.get("listening")
+                else "Not listening: press “Listen for test event”, then call the test URL once"
+            )
+            rows.append(
+                "<div>Test URL (runs the saved version, also while inactive)</div>"
+                f"<pre class='cf-copy cf-test-url'>{esc(test)}</pre>"
+                f"<div class='cf-hint cf-listen-state'>{state}</div>"
+            )
         hint = _text(panel.get("hint") or "")
         if panel.get("api_keys_link"):
             hint += (

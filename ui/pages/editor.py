@@ -62,7 +62,9 @@ class EditorPage(Viewer):
         self.canvas: Canvas | None = None
         self.palette: Palette | None = None
         self.settings: NodeSettings | None = None
-        self.run_status = RunStatus(on_node=self._on_node_status)
+        self.run_status = RunStatus(
+            on_node=self._on_node_status, on_items=self._on_node_items, loop_of=self._loop_of
+        )
         self.guard = UnsavedChangesGuard()
         self._follow_task: asyncio.Task[None] | None = None
         self._layout = pn.Column(
@@ -170,6 +172,7 @@ class EditorPage(Viewer):
             on_error_mode=self.canvas.set_on_error,
             on_generate_secret=self.generate_trigger_secret,
             on_set_secret=self.set_trigger_secret,
+            on_listen=self.listen,
             base_url=self.client.base_url,
         )
         self.canvas.param.watch(self._on_select, "selected_node")
@@ -285,6 +288,39 @@ class EditorPage(Viewer):
             else "Inactive: production trigger URLs answer 404 and schedules stop; the test URL still works."
         )
 
+    async def listen(self, poll_seconds: float = 1.0) -> str | None:
+        """ "Listen for test event": save if needed, open listening, wait for the one test call and
+        follow the execution it started live, as Execute does; returns its id (None: none came)."""
+        if (self.draft.dirty or self.draft.version is None) and not await self.save():
+            return None
+        try:
+            state = await self.client.listen(self.workflow_id)
+        except ApiError as exc:
+            self.message = f"Could not listen: {exc.message}"
+            return None
+        if self.settings is not None:
+            self.settings.listen_state = state
+        self.message = "Listening for a test event: call the test URL once."
+        while state.get("listening") and not state.get("execution_id"):
+            await asyncio.sleep(poll_seconds)  # the UI's own refresh, not a test's synchronisation
+            try:
+                state = await self.client.listen_state(self.workflow_id)
+            except ApiError as exc:
+                self.message = f"Stopped listening: {exc.message}"
+                return None
+        if self.settings is not None:
+            self.settings.listen_state = state
+        execution_id = state.get("execution_id")
+        if not execution_id:
+            self.message = "No test event arrived while listening."
+            return None
+        self.message = f"Test event received: execution {execution_id}."
+        if self.canvas is not None:
+            self.canvas.reset_statuses("queued")
+        self.running = True
+        self._follow_task = asyncio.ensure_future(self._follow(str(execution_id)))
+        return str(execution_id)
+
     async def _on_active(self, event: Any) -> None:
         await self.set_active(bool(event.new))
 
@@ -343,6 +379,16 @@ class EditorPage(Viewer):
                     "error": error or (previous.get("error") if status == "failed" else None),
                 },
             }
+
+    def _on_node_items(self, node_id: str, summary: dict[str, int]) -> None:
+        if self.canvas is not None:
+            self.canvas.set_items(node_id, summary)
+
+    def _loop_of(self, node_id: str) -> str | None:
+        try:
+            return self.draft.loop_of(node_id)
+        except KeyError:
+            return None
 
     def set_problems(self, problems: list[dict[str, Any]]) -> None:
         self.problems = list(problems)

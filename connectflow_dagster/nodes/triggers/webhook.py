@@ -28,14 +28,16 @@ class WebhookParams(Params):
         pattern=r"^[A-Za-z0-9_\-./]{0,200}$",
         description="The part of the URL after /api/webhooks/{workflow_id}/; empty matches any path.",
     )
-    response_mode: Literal["immediate", "after_run"] = Field(
-        default="immediate", description="Answer 202 at once, or with the result once the run finishes."
+    response_mode: Literal["immediate", "after_run", "respond_node"] = Field(
+        default="immediate",
+        description="Answer 202 at once, with the result once the run finishes, or with what a "
+        "Respond to Webhook node answers (as soon as it runs).",
     )
     response_node: str | None = Field(
         default=None, description="after_run: answer with this node's output instead of the whole context."
     )
     response_timeout_seconds: float = Field(
-        default=10.0, gt=0, le=120, description="after_run: answer 202 if the run takes longer."
+        default=10.0, gt=0, le=120, description="after_run / respond_node: answer 202 if it takes longer."
     )
 
 
@@ -66,6 +68,8 @@ def _context(event: IncomingEvent, params: WebhookParams) -> dict[str, Any]:
 
 
 def _after_run(params: WebhookParams) -> AfterRun | None:
+    if params.response_mode == "respond_node":
+        return AfterRun(timeout_seconds=params.response_timeout_seconds, mode="respond_node")
     if params.response_mode != "after_run":
         return None
     return AfterRun(timeout_seconds=params.response_timeout_seconds, node_id=params.response_node)

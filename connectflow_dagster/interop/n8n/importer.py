@@ -1,0 +1,599 @@
+"""n8n workflow JSON → ConnectFlow workflows, with an import report.
+
+``import_n8n(data)`` takes an n8n export (one workflow object, or an array of them) and returns one
+``Imported`` per workflow: the ConnectFlow ``Workflow`` (not saved) and its ``ImportReport``. Nothing
+is dropped: a node without a mapping, or whose parameters cannot be carried over exactly enough,
+becomes an ``n8n.unsupported`` placeholder (``n8n.unsupported_trigger`` for a trigger) that keeps
+its n8n type and parameters; sticky notes are kept in the workflow's ``meta``; every node keeps its
+n8n id, type, typeVersion, parameters and credentials in ``meta["n8n"]`` so an export gives back
+what was imported when the node was not edited.
+
+How a node's parameters are mapped is each family module's job (``mappers/``); this module does the
+graph: names → ids and variable names, positions, ``connections`` (by source name, output index) →
+edges with source handles, which node's output ``$json`` reads, and the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectflow_dagster.errors import Problem, WorkflowInvalid
+from connectflow_dagster.interop.n8n import mappers
+from connectflow_dagster.interop.n8n.expressions import (
+    Ref,
+    Untranslatable,
+    is_expression,
+    jinja_path,
+    translate_value,
+)
+from connectflow_dagster.interop.n8n.mappers.base import MapContext, Mapped, View
+from connectflow_dagster.spec import MAX_EDGES, MAX_NODES, Workflow, json_depth, variable_name_for
+
+MAX_WORKFLOWS = 100
+MAX_DEPTH = 48  # n8n parameters nest a few levels; the workflow document adds 4
+STICKY = "n8n-nodes-base.stickyNote"
+PLACEHOLDER = "n8n.unsupported"
+PLACEHOLDER_TRIGGER = "n8n.unsupported_trigger"
+
+
+@dataclass
+class NodeReport:
+    name: str
+    n8n_type: str
+    type: str
+    status: str  # exact | approximated | unsupported | folded | note
+    notes: list[str] = field(default_factory=list)
+    credential: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "n8n_type": self.n8n_type,
+            "type": self.type,
+            "status": self.status,
+            "notes": self.notes,
+        }
+        if self.credential:
+            out["credential"] = self.credential
+        return out
+
+
+@dataclass
+class ExpressionReport:
+    node: str
+    field: str
+    source: str
+    status: str  # translated | js | placeholder
+    template: Any = None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {"node": self.node, "field": self.field, "source": self.source, "status": self.status}
+        if self.template is not None:
+            out["template"] = self.template
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class ImportReport:
+    workflow: str
+    nodes: list[NodeReport] = field(default_factory=list)
+    expressions: list[ExpressionReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # validation problems of the result
+
+    def summary(self) -> dict[str, Any]:
+        counted = [n for n in self.nodes if n.status in ("exact", "approximated", "unsupported")]
+        by = {s: sum(1 for n in counted if n.status == s) for s in ("exact", "approximated", "unsupported")}
+        ex = {
+            s: sum(1 for e in self.expressions if e.status == s) for s in ("translated", "js", "placeholder")
+        }
+        return {
+            "nodes": len(counted),
+            **by,
+            "folded": sum(1 for n in self.nodes if n.status == "folded"),
+            "sticky_notes": sum(1 for n in self.nodes if n.status == "note"),
+            "expressions": len(self.expressions),
+            **{f"expressions_{k}": v for k, v in ex.items()},
+            "credentials_to_choose": sum(1 for n in self.nodes if n.credential),
+            "valid": not self.problems,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow,
+            "summary": self.summary(),
+            "nodes": [n.as_dict() for n in self.nodes],
+            "expressions": [e.as_dict() for e in self.expressions],
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class Imported:
+    workflow: Workflow
+    report: ImportReport
+
+
+def _bad(message: str) -> WorkflowInvalid:
+    return WorkflowInvalid([Problem(f"not an n8n workflow: {message}")])
+
+
+def read_document(data: Any) -> list[dict[str, Any]]:
+    """The n8n workflow objects in ``data`` (one object or an array), checked for shape and size."""
+    if json_depth(data, MAX_DEPTH) > MAX_DEPTH:
+        raise _bad(f"nested deeper than {MAX_DEPTH} levels")
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise _bad("an empty array")
+    if len(items) > MAX_WORKFLOWS:
+        raise _bad(f"{len(items)} workflows in one file (at most {MAX_WORKFLOWS})")
+    for i, item in enumerate(items):
+        where = f"workflow #{i + 1}: " if isinstance(data, list) else ""
+        if not isinstance(item, dict):
+            raise _bad(f"{where}expected an object with 'nodes' and 'connections'")
+        if isinstance(item.get("data"), dict) and "nodes" in item["data"]:  # n8n API envelope
+            items[i] = item = {**item["data"], "name": item["data"].get("name") or item.get("name")}
+        nodes = item.get("nodes")
+        if "edges" in item and "connections" not in item:
+            raise _bad(f"{where}this is a ConnectFlow workflow (it has 'edges'): run or save it as it is")
+        if not isinstance(nodes, list):
+            raise _bad(f"{where}'nodes' must be a list")
+        if len(nodes) > MAX_NODES:
+            raise _bad(f"{where}{len(nodes)} nodes (a workflow has at most {MAX_NODES})")
+        if not isinstance(item.get("connections", {}), dict):
+            raise _bad(f"{where}'connections' must be an object")
+        names: set[str] = set()
+        for j, node in enumerate(nodes):
+            if not isinstance(node, dict) or not isinstance(node.get("name"), str) or not node["name"]:
+                raise _bad(f"{where}node #{j + 1} has no name")
+            if not isinstance(node.get("type"), str):
+                raise _bad(f"{where}node '{node['name']}' has no type")
+            if node["name"] in names:
+                raise _bad(f"{where}two nodes are named '{node['name']}'")
+            names.add(node["name"])
+    return items
+
+
+def import_n8n(data: Any, *, name: str | None = None) -> list[Imported]:
+    """Every workflow in an n8n export, converted; ``name`` renames a single workflow."""
+    items = read_document(data)
+    results = [_Importer(item).run() for item in items]
+    if name and len(results) == 1:
+        results[0].workflow.name = name[:200]
+        results[0].report.workflow = results[0].workflow.name
+    return results
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def params_digest(params: Any) -> str:
+    """What an export compares to know whether a node was edited since its import."""
+    return _digest(params)
+
+
+class _Importer:
+    def __init__(self, doc: dict[str, Any]):
+        from connectflow_dagster.registry import get_registry
+
+        self.doc = doc
+        self.registry = get_registry()
+        self.report = ImportReport(workflow=str(doc.get("name") or "Imported from n8n")[:200])
+        settings = doc.get("settings")
+        self.settings: dict[str, Any] = settings if isinstance(settings, dict) else {}
+        self.nodes = [n for n in doc["nodes"] if n.get("type") != STICKY]
+        self.by_name = {n["name"]: n for n in self.nodes}
+        self.ids: dict[str, str] = {}
+        self.mapped: dict[str, Mapped] = {}
+        self.main_inputs: dict[
+            str, list[tuple[int, str, int]]
+        ] = {}  # target → (input idx, source, output idx)
+        self.subnodes: dict[str, dict[str, list[dict[str, Any]]]] = {}  # parent → kind → sub-nodes
+        self.folded_into: dict[str, str] = {}
+        self._read_connections()
+
+    # ---- connections ---------------------------------------------------------------------------
+
+    def _read_connections(self) -> None:
+        self.edges_raw: list[tuple[str, int, str, int]] = []
+        for source, outputs in (self.doc.get("connections") or {}).items():
+            if source not in self.by_name or not isinstance(outputs, dict):
+                continue
+            for kind, by_index in outputs.items():
+                if not isinstance(by_index, list):
+                    continue
+                for out_index, targets in enumerate(by_index):
+                    for target in targets or []:
+                        if not isinstance(target, dict) or target.get("node") not in self.by_name:
+                            continue
+                        in_index = target.get("index", 0) if isinstance(target.get("index", 0), int) else 0
+                        if kind == "main":
+                            self.edges_raw.append((source, out_index, target["node"], in_index))
+                            self.main_inputs.setdefault(target["node"], []).append(
+                                (in_index, source, out_index)
+                            )
+                        else:  # a sub-node (chat model, tool, memory …) feeding its parent
+                            self.subnodes.setdefault(target["node"], {}).setdefault(kind, []).append(
+                                self.by_name[source]
+                            )
+                            self.folded_into.setdefault(source, target["node"])
+        for inputs in self.main_inputs.values():
+            inputs.sort()
+
+    def _order(self) -> list[str]:
+        """Node names with every main input before its target (cycles: file order for the rest)."""
+        indegree = {n: 0 for n in self.by_name}
+        for _, _, target, _ in self.edges_raw:
+            indegree[target] += 1
+        ready = [n for n in self.by_name if indegree[n] == 0]
+        order: list[str] = []
+        while ready:
+            current = ready.pop(0)
+            order.append(current)
+            for source, _, target, _ in self.edges_raw:
+                if source == current:
+                    indegree[target] -= 1
+                    if indegree[target] == 0:
+                        ready.append(target)
+        order += [n for n in self.by_name if n not in order]
+        # sub-nodes are mapped with their parent
+        return order
+
+    # ---- ids -----------------------------------------------------------------------------------
+
+    def _assign_ids(self) -> None:
+        used: set[str] = set()
+        reserved = {"true", "false", "none", "loop", "range", "dict", "namespace", "self"}
+        for node in self.nodes:
+            base = variable_name_for(node["name"])[:56]
+            if base.lower() in reserved:
+                base = f"{base}_node"
+            candidate, i = base, 2
+            while candidate in used:
+                candidate = f"{base}_{i}"
+                i += 1
+            used.add(candidate)
+            self.ids[node["name"]] = candidate
+
+    # ---- expressions ---------------------------------------------------------------------------
+
+    def _input_of(self, name: str) -> str | None:
+        inputs = self.main_inputs.get(name) or []
+        return inputs[0][1] if inputs else None
+
+    def _resolve_view(
+        self, name: str, path: tuple[str | int, ...], seen: frozenset[str] = frozenset()
+    ) -> str:
+        """A Jinja reference to field ``path`` of node ``name``'s n8n item."""
+        if name in seen:
+            raise Untranslatable("the data comes around a loop")
+        mapped = self.mapped.get(name)
+        if mapped is None:
+            if name not in self.by_name:
+                raise Untranslatable(f"no node is named '{name}'")
+            raise Untranslatable(f"'{name}' runs later or is not mapped, so its output is not known")
+        view: View = mapped.view
+        if view.kind == "passthrough" or (view.kind == "overlay" and (not path or path[0] not in view.keys)):
+            upstream = self._input_of(name)
+            if upstream is None:
+                raise Untranslatable(f"'{name}' has no input to read through")
+            if view.kind == "overlay" and not path:
+                raise Untranslatable(f"the whole item of '{name}' is its input plus its fields")
+            return self._resolve_view(upstream, path, seen | {name})
+        if mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
+            raise Untranslatable(f"'{name}' is not supported, so its output is not known")
+        return jinja_path(self.ids[name], view.map(path) if view.kind != "overlay" else path)
+
+    def _translator(self, name: str, records: list[ExpressionReport]):  # type: ignore[no-untyped-def]
+        def resolve(ref: Ref) -> str:
+            source = ref.node if ref.node is not None else self._input_of(name)
+            if source is None:
+                raise Untranslatable(f"'{name}' has no input, so $json is empty")
+            return self._resolve_view(source, ref.path)
+
+        def translate(value: Any, field: str) -> Any:
+            if isinstance(value, dict):
+                return {k: translate(v, f"{field}.{k}") for k, v in value.items()}
+            if isinstance(value, list):
+                return [translate(v, f"{field}.{i}") for i, v in enumerate(value)]
+            if not is_expression(value) or "{{" not in value:
+                return translate_value(value, resolve).value
+            try:
+                result = translate_value(value, resolve)
+            except Untranslatable as exc:
+                records.append(ExpressionReport(name, field, value, "placeholder", reason=str(exc)))
+                raise Untranslatable(f"{field}: {exc}") from None
+            records.append(ExpressionReport(name, field, value, "translated", template=result.value))
+            return result.value
+
+        return translate
+
+    # ---- nodes ---------------------------------------------------------------------------------
+
+    def _map(self, name: str) -> tuple[Mapped, NodeReport, list[ExpressionReport]]:
+        node = self.by_name[name]
+        n8n_type = node["type"]
+        records: list[ExpressionReport] = []
+        ctx = MapContext(
+            node=node,
+            translate=self._translator(name, records),
+            settings=self.settings,
+            subnodes=self.subnodes.get(name, {}),
+        )
+        fn = mappers.IMPORTERS.get(n8n_type)
+        reason = ""
+        if fn is None:
+            reason = f"no ConnectFlow equivalent for '{n8n_type}'"
+        else:
+            try:
+                mapped = fn(ctx)
+                if mapped.type not in self.registry.type_names():
+                    raise Untranslatable(f"node type '{mapped.type}' is not installed")
+                status = "approximated" if ctx.approximations else "exact"
+                report = NodeReport(name, n8n_type, mapped.type, status, list(ctx.approximations))
+                for sub in ctx.folded:
+                    self.report.nodes.append(
+                        NodeReport(
+                            sub,
+                            str(self.by_name[sub]["type"]),
+                            mapped.type,
+                            "folded",
+                            [f"folded into '{name}'"],
+                        )
+                    )
+                return mapped, report, records
+            except Untranslatable as exc:
+                reason = str(exc)
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                reason = f"unexpected parameters ({type(exc).__name__}: {exc})"
+        # the expressions of a placeholder node are kept as they are, in its parameters
+        reasons = {r.source: r.reason for r in records if r.status == "placeholder"}
+        records = [
+            ExpressionReport(
+                name, path, source, "placeholder", reason=reasons.get(source, "node not supported")
+            )
+            for path, source in _expressions_in(node.get("parameters") or {}, "")
+        ]
+        is_trigger = _looks_like_trigger(n8n_type)
+        mapped = Mapped(
+            PLACEHOLDER_TRIGGER if is_trigger else PLACEHOLDER,
+            {
+                "n8n_type": n8n_type,
+                "n8n_type_version": _version(node),
+                "reason": reason,
+            },
+            View(kind="opaque", reason=reason),
+            outputs=("main", *(f"output_{i}" for i in range(1, 8))) if not is_trigger else ("main",),
+        )
+        return mapped, NodeReport(name, n8n_type, mapped.type, "unsupported", [reason]), records
+
+    def run(self) -> Imported:
+        self._assign_ids()
+        nodes_out: dict[str, dict[str, Any]] = {}
+        reports: dict[str, NodeReport] = {}
+        for name in self._order():
+            if name in self.folded_into:
+                continue
+            mapped, report, records = self._map(name)
+            if self.by_name[name].get("onError") == "continueErrorOutput" and mapped.type != PLACEHOLDER:
+                mapped.outputs = (*mapped.outputs, "error")  # n8n's last output is the error output
+            self.mapped[name] = mapped
+            reports[name] = report
+            self.report.expressions.extend(records)
+            nodes_out[name] = self._node(name, mapped, report)
+        # the report and the nodes in the file's order
+        folded = [r for r in self.report.nodes if r.status == "folded"]
+        self.report.nodes = [reports[n["name"]] for n in self.nodes if n["name"] in reports] + folded
+        for name in self.folded_into:
+            if name not in {r.name for r in folded}:  # a sub-node whose parent did not absorb it
+                mapped, report, records = self._map(name)
+                self.mapped[name] = mapped
+                self.report.nodes.append(report)
+                nodes_out[name] = self._node(name, mapped, report)
+        edges = self._edges()
+        self._respond_with_last_node(nodes_out)
+        stickies = [n for n in self.doc["nodes"] if n.get("type") == STICKY]
+        notes = [_note(sticky, i) for i, sticky in enumerate(stickies[:200])]
+        for sticky in stickies:
+            self.report.nodes.append(NodeReport(sticky["name"], STICKY, "sticky note", "note", []))
+        meta: dict[str, Any] = {"n8n": {"settings": self.settings}}
+        for key in ("id", "tags", "meta"):
+            if self.doc.get(key) not in (None, "", [], {}):
+                meta["n8n"][key] = self.doc[key]
+        if stickies:
+            meta["n8n"]["sticky_notes"] = stickies
+        timezone = self.settings.get("timezone")
+        ordered = [nodes_out[n["name"]] for n in self.nodes if n["name"] in nodes_out]
+        data = {
+            "name": self.report.workflow,
+            "nodes": ordered,
+            "edges": edges[:MAX_EDGES],
+            "settings": {"timezone": timezone} if isinstance(timezone, str) and "/" in timezone else {},
+            "notes": notes,
+            "meta": meta,
+        }
+        from connectflow_dagster.spec import parse_workflow, validate
+
+        workflow = parse_workflow(data)
+        self.report.problems = [str(p) for p in validate(workflow, self.registry)]
+        return Imported(workflow, self.report)
+
+    def _node(self, name: str, mapped: Mapped, report: NodeReport) -> dict[str, Any]:
+        node = self.by_name[name]
+        position = node.get("position") if isinstance(node.get("position"), list) else [0, 0]
+        n8n_meta: dict[str, Any] = {
+            key: node[key]
+            for key in ("id", "type", "typeVersion", "parameters", "credentials", "webhookId", "notes")
+            if key in node
+        }
+        on_error = {"continueRegularOutput": "continue", "continueErrorOutput": "error_output"}.get(
+            str(node.get("onError")), "continue" if node.get("continueOnFail") else None
+        )
+        for key in ("alwaysOutputData", "executeOnce", "onError", "continueOnFail", "notesInFlow"):
+            if node.get(key):
+                n8n_meta[key] = node[key]
+                if key in ("alwaysOutputData", "executeOnce") or (key == "onError" and on_error is None):
+                    report.notes.append(f"setting '{key}' is not carried over")
+                    if report.status == "exact":
+                        report.status = "approximated"
+        subs = self.subnodes.get(name)
+        if subs and mapped.type not in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
+            n8n_meta["subnodes"] = {k: v for k, v in subs.items()}
+        n8n_meta["params_digest"] = params_digest(mapped.params)
+        out: dict[str, Any] = {
+            "id": self.ids[name],
+            "type": mapped.type,
+            "name": name[:200],
+            "variable_name": self.ids[name],
+            "position": {"x": _num(position, 0), "y": _num(position, 1)},
+            "params": mapped.params,
+            "disabled": bool(node.get("disabled")),
+            "meta": {
+                "n8n": n8n_meta,
+                "n8n_outputs": list(mapped.outputs),
+                "n8n_view": _view_dict(mapped.view),
+            },
+        }
+        if on_error and mapped.type not in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
+            out["on_error"] = on_error
+            if on_error == "error_output":
+                report.notes.append("n8n's error output is ConnectFlow's 'error' output")
+        if node.get("retryOnFail"):
+            tries = node.get("maxTries", 3)
+            wait_ms = node.get("waitBetweenTries", 1000)
+            out["retry"] = {
+                "max_retries": max(0, min(10, int(tries) - 1 if isinstance(tries, int) else 2)),
+                "delay_seconds": max(
+                    0.0, min(3600.0, (wait_ms if isinstance(wait_ms, int | float) else 1000) / 1000)
+                ),
+                "backoff": "constant",
+            }
+        if mapped.credential_type:
+            n8n_cred = next(iter((node.get("credentials") or {}).values()), None)
+            report.credential = {
+                "expected_type": mapped.credential_type,
+                "n8n_credential": n8n_cred.get("name") if isinstance(n8n_cred, dict) else None,
+                "action": "choose a credential",
+            }
+            report.notes.append(f"choose a '{mapped.credential_type}' credential")
+        return out
+
+    def _edges(self) -> list[dict[str, Any]]:
+        edges: list[dict[str, Any]] = []
+        seen: set[tuple[str, str | None, str]] = set()
+        for source, out_index, target, in_index in self.edges_raw:
+            if source not in self.mapped or target not in self.mapped:
+                continue
+            outputs = self.mapped[source].outputs
+            handle: str | None
+            if out_index >= len(outputs):
+                # an output ConnectFlow's node does not have: the report says so, the node stays
+                self._note(
+                    source, f"connection from output {out_index} to '{target}' has no ConnectFlow output"
+                )
+                continue
+            handle = outputs[out_index] if len(outputs) > 1 else None
+            key = (self.ids[source], handle, self.ids[target])
+            if key in seen:
+                continue
+            seen.add(key)
+            edge: dict[str, Any] = {"source": self.ids[source], "target": self.ids[target]}
+            if handle is not None:
+                edge["source_handle"] = handle
+            if in_index:
+                edge["target_handle"] = f"input_{in_index}"
+            edges.append(edge)
+        return edges
+
+    def _note(self, name: str, note: str) -> None:
+        for r in self.report.nodes:
+            if r.name == name:
+                r.notes.append(note)
+                if r.status == "exact":
+                    r.status = "approximated"
+
+    def _respond_with_last_node(self, nodes_out: dict[str, dict[str, Any]]) -> None:
+        """A webhook answering with n8n's "last node": ConnectFlow names that node (``response_node``)
+        when there is exactly one node at the end of the graph."""
+        for name, node in nodes_out.items():
+            if node["type"] != "trigger.webhook" or node["params"].get("response_mode") != "after_run":
+                continue
+            reachable, frontier = set(), [name]
+            while frontier:
+                current = frontier.pop()
+                for source, _, target, _ in self.edges_raw:
+                    if source == current and target not in reachable and target in nodes_out:
+                        reachable.add(target)
+                        frontier.append(target)
+            sinks = [n for n in reachable if not any(s == n for s, _, _, _ in self.edges_raw)]
+            if len(sinks) == 1:
+                node["params"]["response_node"] = self.ids[sinks[0]]
+                node["meta"]["n8n"]["params_digest"] = params_digest(node["params"])
+            else:
+                self._note(name, "answers with the whole run context (n8n: the last node's item)")
+
+
+_COLORS = {1: "yellow", 2: "yellow", 3: "pink", 4: "green", 5: "blue", 6: "purple", 7: "gray"}
+
+
+def _note(sticky: dict[str, Any], i: int) -> dict[str, Any]:
+    params = sticky.get("parameters") if isinstance(sticky.get("parameters"), dict) else {}
+    assert isinstance(params, dict)
+    position = sticky.get("position") if isinstance(sticky.get("position"), list) else [0, 0]
+    assert isinstance(position, list)
+
+    def size(key: str, default: float) -> float:
+        value = params.get(key, default)
+        return min(4000.0, max(40.0, float(value))) if isinstance(value, int | float) else default
+
+    return {
+        "id": f"note_{i + 1}",
+        "text": str(params.get("content", ""))[:20_000],
+        "position": {"x": _num(position, 0), "y": _num(position, 1)},
+        "size": {"width": size("width", 240.0), "height": size("height", 160.0)},
+        "color": _COLORS.get(params.get("color", 1), "yellow"),
+    }
+
+
+def _view_dict(view: View) -> dict[str, Any]:
+    return {
+        "kind": view.kind,
+        "prefix": list(view.prefix),
+        "renames": [[list(a), list(b)] for a, b in view.renames],
+        "keys": list(view.keys),
+    }
+
+
+def _num(position: list[Any], i: int) -> float:
+    try:
+        value = position[i]
+        return float(value) if isinstance(value, int | float) else 0.0
+    except IndexError:
+        return 0.0
+
+
+def _version(node: dict[str, Any]) -> float:
+    value = node.get("typeVersion", 1)
+    return float(value) if isinstance(value, int | float) else 1.0
+
+
+def _looks_like_trigger(n8n_type: str) -> bool:
+    local = n8n_type.rsplit(".", 1)[-1]
+    return local.endswith("Trigger") or local in ("webhook", "cron", "start", "interval", "formTrigger")
+
+
+def _expressions_in(value: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [e for k, v in value.items() for e in _expressions_in(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [e for i, v in enumerate(value) for e in _expressions_in(v, f"{path}.{i}")]
+    if is_expression(value) and re.search(r"\{\{", value):
+        return [(path, value)]
+    return []

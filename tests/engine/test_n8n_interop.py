@@ -1,0 +1,351 @@
+"""n8n import/export without running anything: mapping, expressions, report, placeholders, round-trip,
+hostile documents. (Imported workflows are *run* in tests/nodes/test_n8n_import_runs.py.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from connectflow_dagster.errors import WorkflowInvalid
+from connectflow_dagster.interop.n8n import export_n8n, import_n8n
+from connectflow_dagster.interop.n8n.expressions import Ref, Untranslatable, jinja_path, translate_value
+from connectflow_dagster.spec import validate
+from connectflow_dagster.templates import render
+
+N8N = Path(__file__).resolve().parents[1] / "fixtures" / "n8n"
+FILES = sorted(N8N.glob("*.json")) + sorted(
+    p for p in (N8N / "cases").glob("*.json") if ".inputs." not in p.name
+)
+
+
+def load(name: str) -> dict:
+    path = N8N / name if (N8N / name).exists() else N8N / "cases" / name
+    return json.loads(path.read_text())
+
+
+def one(data: dict, **kw):  # type: ignore[no-untyped-def]
+    [imported] = import_n8n(data, **kw)
+    return imported
+
+
+# ---- the three shared fixtures -----------------------------------------------------------------
+
+
+def test_webhook_http_set_maps_every_node_exactly_and_validates():
+    imported = one(load("webhook_http_set.json"))
+    wf, report = imported.workflow, imported.report
+    assert [(n.name, n.type) for n in wf.nodes] == [
+        ("Webhook", "trigger.webhook"),
+        ("Fetch order", "http.request"),
+        ("Message", "set"),
+    ]
+    assert validate(wf) == []
+    summary = report.summary()
+    assert (summary["exact"], summary["approximated"], summary["unsupported"]) == (3, 0, 0)
+    assert summary["expressions_translated"] == 2 and summary["expressions_placeholder"] == 0
+    fetch = wf.node("fetch_order")
+    assert fetch.params["body"] == {"order": "{{ webhook.body.orderId }}"}
+    assert wf.node("message").params["fields"]["message"] == (
+        "Order {{ webhook.body.orderId | js_string }} paid {{ fetch_order.data.amount | js_string }}"
+    )
+    # responseMode lastNode → answer after the run with the one node at the end
+    assert wf.node("webhook").params == {
+        "path": "orders",
+        "response_mode": "after_run",
+        "response_node": "message",
+    }
+    assert [(e.source, e.target) for e in wf.edges] == [
+        ("webhook", "fetch_order"),
+        ("fetch_order", "message"),
+    ]
+    assert [(n.position.x, n.position.y) for n in wf.nodes] == [(0, 0), (220, 0), (440, 0)]
+
+
+def test_if_outputs_become_true_false_handles_and_credentials_are_flagged():
+    imported = one(load("schedule_if_discord.json"))
+    wf, report = imported.workflow, imported.report
+    handles = {(e.source, e.target): e.source_handle for e in wf.edges}
+    assert handles[("is_down", "alert")] == "true" and handles[("is_down", "all_good")] == "false"
+    assert wf.node("every_hour").params == {"cron": "0 * * * *", "timezone": "UTC"}
+    # $json after the If reads through it (n8n's If passes its items on) to the HTTP response
+    assert wf.node("is_down").params["conditions"][0] == {
+        "left": "{{ check_status.status }}",
+        "operator": "not_equals",
+        "right": 200,
+    }
+    alert = next(n for n in report.nodes if n.name == "Alert")
+    assert alert.credential == {
+        "expected_type": "discord_webhook",
+        "n8n_credential": "Ops channel",
+        "action": "choose a credential",
+    }
+    # the only problem left is the credential to choose
+    assert report.problems == ["node 'alert', field 'credential_id': choose a 'Discord webhook' credential"]
+
+
+def test_stripe_openai_email_translates_node_references_through_output_views():
+    wf = one(load("stripe_openai_email.json")).workflow
+    summarise, mail = wf.node("summarise"), wf.node("send_receipt")
+    assert summarise.params["system_prompt"] == "You write one-paragraph payment confirmations."
+    assert summarise.params["model"] == "gpt-4o-mini"
+    assert "{{ (stripe_events.body.data.object.amount / 100) | js_string }}" in summarise.params["prompt"]
+    # $json.message.content of n8n's OpenAI node is the chat node's text
+    assert mail.params["text"] == "{{ summarise.text }}"
+    assert mail.params["to"] == "{{ stripe_events.body.data.object.receipt_email }}"
+    assert mail.retry is not None and mail.retry.max_retries == 2 and mail.retry.delay_seconds == 2
+    assert wf.settings.timezone == "Europe/London"
+
+
+# ---- expressions -------------------------------------------------------------------------------
+
+
+def _resolve(ref: Ref) -> str:
+    return jinja_path(ref.node.lower() if ref.node else "prev", ref.path)
+
+
+@pytest.mark.parametrize(
+    ("source", "template"),
+    [
+        ("={{ $json.a.b }}", "{{ prev.a.b }}"),
+        ("={{ $json['odd key'][0] }}", '{{ prev["odd key"][0] }}'),
+        ("={{ $json.items }}", '{{ prev["items"] }}'),  # never dict.items
+        ("={{ $('Node').item.json.x }}", "{{ node.x }}"),
+        ("={{ $('Node').first().json.x }}", "{{ node.x }}"),
+        ('={{ $node["Node"].json.x }}', "{{ node.x }}"),
+        ("={{ $input.item.json.x }}", "{{ prev.x }}"),
+        ("={{ $input.first().json.x }}", "{{ prev.x }}"),
+        ("=Hi {{ $json.name }}!", "Hi {{ prev.name | js_string }}!"),
+        ('={{ "a" + $json.n }}', '{{ ("a" ~ (prev.n | js_string)) }}'),
+        ("={{ `n=${$json.n}` }}", '{{ ("n=" ~ (prev.n | js_string)) }}'),
+        ("={{ JSON.stringify($json) }}", "{{ (prev | js_json) }}"),
+        ("={{ $json.s.toUpperCase() }}", "{{ prev.s.upper() }}"),
+        ("={{ $json.list.length }}", "{{ (prev.list | length) }}"),
+        ("={{ $json.n / 100 }}", "{{ (prev.n / 100) }}"),
+        ("={{ { a: $json.n, b: [1, 'x'] } }}", {"a": "{{ prev.n }}", "b": [1, "x"]}),
+        ("=plain text", "plain text"),
+        ("no expression {{ x }}", '{{ "no expression {{ x }}" }}'),
+        ("={{ $json.a }} ", '{{ (prev.a | js_string) ~ " " }}'),
+    ],
+)
+def test_exact_translations(source, template):
+    assert translate_value(source, _resolve).value == template
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("={{ $json.a ? 1 : 2 }}", "JavaScript"),
+        ("={{ $json.a ?? 'x' }}", "JavaScript"),
+        ("={{ $json.a?.b }}", "optional chaining"),
+        ("={{ $now.toISO() }}", "$now"),
+        ("={{ $json.a + $json.b }}", "unknown type"),
+        ("={{ $json.list.map(x => x * 2) }}", "JavaScript"),
+        ("={{ $('Node').last().json.x }}", "last"),
+        ("={{ $json.a ", "closing"),
+    ],
+)
+def test_what_does_not_translate_says_why(source, why):
+    with pytest.raises(Untranslatable, match=why.replace("$", r"\$").replace("?", r"\?")):
+        translate_value(source, _resolve)
+
+
+def test_translated_templates_render_like_javascript():
+    context = {"prev": {"n": 9900, "f": 99.0, "ok": True, "none": None, "obj": {"a": [1, 2]}, "s": " Ada "}}
+    cases = {
+        "=n={{ $json.n / 100 }}": "n=99",
+        "=ok={{ $json.ok }} none={{ $json.none }}": "ok=true none=null",
+        "={{ JSON.stringify($json.obj) }}": '{"a":[1,2]}',
+        "=f {{ $json.f }}": "f 99",
+        "={{ $json.s.trim().toLowerCase() }}": "ada",
+    }
+    for source, expected in cases.items():
+        assert render(translate_value(source, _resolve).value, context) == expected, source
+
+
+def test_an_untranslatable_expression_makes_a_placeholder_node_and_is_reported():
+    imported = one(load("js_expressions.json"))
+    computed = imported.workflow.node("computed")
+    assert computed.type == "n8n.unsupported"
+    assert computed.params["n8n_type"] == "n8n-nodes-base.set"
+    assert computed.meta["n8n"]["parameters"] == load("js_expressions.json")["nodes"][1]["parameters"]
+    statuses = {e.field: e.status for e in imported.report.expressions}
+    assert set(statuses.values()) == {"placeholder"} and len(statuses) == 9
+    [node] = [n for n in imported.report.nodes if n.name == "Computed"]
+    assert node.status == "unsupported" and "JavaScript" in node.notes[0]
+
+
+# ---- placeholders, notes, sub-nodes ------------------------------------------------------------
+
+ODD = {
+    "name": "Odd nodes",
+    "nodes": [
+        {"id": "1", "name": "Sheet trigger", "type": "n8n-nodes-base.googleSheetsTrigger", "typeVersion": 1,
+         "position": [0, 0], "parameters": {"documentId": "abc"}},
+        {"id": "2", "name": "Route", "type": "n8n-nodes-base.compareDatasets", "typeVersion": 2.3,
+         "position": [200, 0], "parameters": {"mergeByFields": {"values": [{"field1": "a", "field2": "b"}]}}},
+        {"id": "3", "name": "Third", "type": "n8n-nodes-base.noOp", "typeVersion": 1, "position": [400, 0], "parameters": {}},
+        {"id": "4", "name": "Note", "type": "n8n-nodes-base.stickyNote", "typeVersion": 1, "position": [0, -200],
+         "parameters": {"content": "## Read me", "height": 200, "width": 300}},
+    ],
+    "connections": {
+        "Sheet trigger": {"main": [[{"node": "Route", "type": "main", "index": 0}]]},
+        "Route": {"main": [[], [], [{"node": "Third", "type": "main", "index": 0}]]},
+    },
+}  # fmt: skip
+
+
+def test_nodes_without_an_equivalent_are_kept_as_placeholders_with_every_connection():
+    imported = one(ODD)
+    wf = imported.workflow
+    assert wf.node("sheet_trigger").type == "n8n.unsupported_trigger"
+    route = wf.node("route")
+    assert (
+        route.type == "n8n.unsupported" and route.meta["n8n"]["parameters"] == ODD["nodes"][1]["parameters"]
+    )
+    [edge] = [e for e in wf.edges if e.source == "route"]
+    assert edge.source_handle == "output_2"  # n8n's output 2
+    assert validate(wf) == []  # runnable: the placeholder fails clearly when reached (tests/nodes)
+    [note] = wf.notes
+    assert (note.text, note.position.y, note.size.width, note.size.height) == ("## Read me", -200, 300, 200)
+    summary = imported.report.summary()
+    assert (summary["unsupported"], summary["exact"], summary["sticky_notes"]) == (2, 1, 1)
+
+
+def test_basic_llm_chain_with_a_chat_model_folds_into_one_chat_node_and_exports_back():
+    doc = {
+        "name": "Chain",
+        "nodes": [
+            {"id": "1", "name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+            {"id": "2", "name": "Ask", "type": "@n8n/n8n-nodes-langchain.chainLlm", "typeVersion": 1.5, "position": [200, 0],
+             "parameters": {"promptType": "define", "text": "=Summarise {{ $json.topic }}",
+                            "messages": {"messageValues": [{"message": "Be brief."}]}}},
+            {"id": "3", "name": "Model", "type": "@n8n/n8n-nodes-langchain.lmChatAnthropic", "typeVersion": 1.3, "position": [200, 200],
+             "parameters": {"model": {"__rl": True, "value": "claude-3-5-haiku-latest", "mode": "list"}, "options": {"temperature": 0.2}},
+             "credentials": {"anthropicApi": {"id": "x", "name": "Claude"}}},
+        ],
+        "connections": {
+            "Start": {"main": [[{"node": "Ask", "type": "main", "index": 0}]]},
+            "Model": {"ai_languageModel": [[{"node": "Ask", "type": "ai_languageModel", "index": 0}]]},
+        },
+    }  # fmt: skip
+    imported = one(doc)
+    [ask] = [n for n in imported.workflow.nodes if n.name == "Ask"]
+    assert ask.type == "ai.anthropic"
+    assert ask.params == {
+        "prompt": "Summarise {{ start.topic | js_string }}",
+        "system_prompt": "Be brief.",
+        "model": "claude-3-5-haiku-latest",
+        "temperature": 0.2,
+    }
+    assert [n.name for n in imported.workflow.nodes] == ["Start", "Ask"]
+    assert {(n.name, n.status) for n in imported.report.nodes} >= {("Model", "folded")}
+    exported = export_n8n(imported.workflow)
+    assert {n["name"] for n in exported["nodes"]} == {"Start", "Ask", "Model"}
+    assert exported["connections"]["Model"] == doc["connections"]["Model"]
+
+
+# ---- round trip --------------------------------------------------------------------------------
+
+
+def _essentials(doc: dict) -> dict:
+    return {
+        "nodes": sorted(
+            (n["name"], n["type"], tuple(n["position"]), json.dumps(n.get("parameters", {}), sort_keys=True))
+            for n in doc["nodes"]
+        ),
+        "connections": doc["connections"],
+    }
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_round_trip_keeps_names_positions_connections_and_parameters(path):
+    doc = json.loads(path.read_text())
+    exported = export_n8n(one(doc).workflow)
+    assert _essentials(exported) == _essentials(doc)
+    original = {n["name"]: n for n in doc["nodes"]}
+    for node in exported["nodes"]:
+        for key in ("id", "typeVersion", "credentials", "webhookId"):
+            assert node.get(key) == original[node["name"]].get(key), (node["name"], key)
+
+
+def test_an_edited_node_is_exported_from_its_params_with_n8n_expressions():
+    wf = one(load("webhook_http_set.json")).workflow
+    wf.node("message").params["fields"] = {
+        "message": "Order {{ webhook.body.orderId }} paid {{ fetch_order.data.amount }}!"
+    }
+    exported = export_n8n(wf)
+    [message] = [n for n in exported["nodes"] if n["name"] == "Message"]
+    assert message["type"] == "n8n-nodes-base.set"
+    assert message["parameters"]["assignments"]["assignments"][0]["value"] == (
+        '=Order {{ $("Webhook").item.json.body.orderId }} paid {{ $("Fetch order").item.json.amount }}!'
+    )
+
+
+def test_export_of_a_native_workflow_maps_each_node_and_its_templates():
+    from connectflow_dagster.spec import parse_workflow
+
+    wf = parse_workflow(
+        json.loads((Path(__file__).resolve().parents[2] / "examples" / "branching.json").read_text())
+    )
+    exported = export_n8n(wf)
+    types = [n["type"] for n in exported["nodes"]]
+    assert "n8n-nodes-base.if" in types and "n8n-nodes-base.manualTrigger" in types
+    assert all(t.startswith("n8n-nodes-base.") for t in types)
+    # the manual trigger's default input becomes a JSON Set named like the ConnectFlow trigger
+    start = next(n for n in exported["nodes"] if n["name"] == wf.nodes[0].name)
+    assert start["parameters"]["mode"] == "raw"
+    assert json.loads(start["parameters"]["jsonOutput"]) == wf.nodes[0].params["default_input"]
+    # and the export imports back into an equivalent ConnectFlow workflow
+    again = one(exported).workflow
+    assert validate(again) == [] or all("credential" in str(p) for p in validate(again))
+
+
+# ---- hostile documents -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("text", "expected an object"),
+        ([], "empty array"),
+        ({"nodes": {}}, "'nodes' must be a list"),
+        ({"nodes": [{"type": "x"}]}, "has no name"),
+        ({"nodes": [{"name": "A"}]}, "has no type"),
+        ({"nodes": [{"name": "A", "type": "x"}, {"name": "A", "type": "x"}]}, "two nodes are named 'A'"),
+        ({"nodes": [], "connections": []}, "'connections' must be an object"),
+        ({"nodes": [{"name": f"n{i}", "type": "x"} for i in range(501)]}, "at most 500"),
+        ([{"nodes": []}] * 101, "at most 100"),
+    ],
+)
+def test_malformed_documents_are_refused_with_a_clear_problem(data, message):
+    with pytest.raises(WorkflowInvalid, match=message):
+        import_n8n(data)
+
+
+def test_deeply_nested_parameters_are_refused_without_recursion():
+    deep: dict = {}
+    cursor = deep
+    for _ in range(5000):
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    doc = {"nodes": [{"name": "A", "type": "n8n-nodes-base.set", "parameters": deep}], "connections": {}}
+    with pytest.raises(WorkflowInvalid, match="nested deeper"):
+        import_n8n(doc)
+
+
+def test_garbage_inside_known_nodes_becomes_a_placeholder_not_a_crash():
+    doc = {
+        "nodes": [
+            {"name": "Hook", "type": "n8n-nodes-base.webhook", "parameters": {"path": 5, "options": "x"}},
+            {"name": "Set", "type": "n8n-nodes-base.set", "typeVersion": "3", "parameters": {"assignments": {"assignments": [5]}}},
+            {"name": "If", "type": "n8n-nodes-base.if", "typeVersion": 2, "parameters": {"conditions": {"conditions": [{"operator": "x"}]}}},
+            {"name": "Http", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2, "position": "nowhere",
+             "parameters": {"url": "={{ $json.a", "sendBody": True, "jsonBody": "={ broken"}},
+        ],
+        "connections": {"Hook": {"main": [[{"node": "Set"}, {"node": "Nobody"}]], "Else": "x"}},
+    }  # fmt: skip
+    imported = one(doc)
+    assert len(imported.workflow.nodes) == 4
+    assert {n.status for n in imported.report.nodes} <= {"exact", "approximated", "unsupported"}
