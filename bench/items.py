@@ -32,7 +32,12 @@ def mapped(n: int) -> dict:
         "name": f"bench mapped {n}",
         "nodes": [
             START,
-            {"id": "each", "type": "loop", "name": "Each", "params": {"items": list(range(n)), "concurrency": 8}},
+            {
+                "id": "each",
+                "type": "loop",
+                "name": "Each",
+                "params": {"items": list(range(n)), "concurrency": 8},
+            },
             {"id": "work", "name": "Work", **SET},
             {"id": "collect", "type": "aggregate", "name": "Collect"},
         ],
