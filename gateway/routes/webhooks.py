@@ -130,13 +130,20 @@ def _target(
     path_param: str = "path",
     *,
     test: bool = False,
+    method: str | None = None,
 ) -> tuple[TriggerTarget, keys.StoredSecret | None]:
     """The trigger and its secret (or None): one Core query, the connection returned at once (it is
     never held across an ``await``). ``test``: the test URL, live only while its editor listens
     (also for an inactive workflow)."""
     with get_engine().connect() as connection:
         found = resolve(
-            connection, workflow_id, trigger_type, path=path, path_param=path_param, require_active=not test
+            connection,
+            workflow_id,
+            trigger_type,
+            path=path,
+            path_param=path_param,
+            require_active=not test,
+            method=method,
         )
         if found is not None and test and not _listening(connection, workflow_id):
             found = None
@@ -390,6 +397,7 @@ async def ingest(
         path=path if ingress.subpath_param else None,
         path_param=ingress.subpath_param or "path",
         test=test,
+        method=request.method,
     )
     check_headers(request)
     body = await read_body(request)

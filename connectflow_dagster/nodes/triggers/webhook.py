@@ -1,4 +1,5 @@
-"""Webhook trigger: any JSON or form body POSTed to ``/api/webhooks/{workflow_id}/{path}``.
+"""Webhook trigger: a call of ``/api/webhooks/{workflow_id}/{path}`` with one of its ``methods``
+(default POST; GET, PUT, PATCH, DELETE, HEAD as configured) and a JSON, form or empty body.
 
 Context: ``{body, query, headers, method, path}`` (credential-bearing headers removed). The caller
 gets 202 with the execution id at once, or — with ``response_mode='after_run'`` — the final context
@@ -27,6 +28,12 @@ class WebhookParams(Params):
         default="",
         pattern=r"^[A-Za-z0-9_\-./]{0,200}$",
         description="The part of the URL after /api/webhooks/{workflow_id}/; empty matches any path.",
+    )
+    methods: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]] = Field(
+        default_factory=lambda: ["POST"],
+        min_length=1,
+        max_length=6,
+        description="HTTP methods this webhook answers; another method on its URL is 404.",
     )
     response_mode: Literal["immediate", "after_run", "respond_node"] = Field(
         default="immediate",
@@ -77,6 +84,7 @@ def _after_run(params: WebhookParams) -> AfterRun | None:
 
 ingress = Ingress(
     url="/api/webhooks/{workflow_id}",
+    methods=("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"),  # each node answers its own ``methods``
     subpath_param="path",
     body="json_or_form",
     auth="shared",  # optional: without one set, anyone with the URL may call it
@@ -93,7 +101,8 @@ node = NodeType(
     type="trigger.webhook",
     display_name="Webhook",
     group="trigger",
-    description="Starts the workflow when a JSON or form body is POSTed to its URL.",
+    description="Starts the workflow when its URL is called (POST by default; GET, PUT, PATCH, DELETE or "
+    "HEAD as configured) with a JSON, form or empty body.",
     params=WebhookParams,
     output=WebhookOutput,
     execute=passthrough,
