@@ -18,6 +18,8 @@ from connectflow_dagster.nodes.base import NodeType, Params
 from connectflow_dagster.nodes.ingress import AfterRun, IncomingEvent, Ingress, TriggerPanel, idempotency_key
 from connectflow_dagster.nodes.triggers import passthrough
 
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+
 HIDDEN_HEADERS = frozenset(
     {"authorization", "cookie", "x-connectflow-secret", "stripe-signature", "proxy-authorization"}
 )
@@ -29,8 +31,8 @@ class WebhookParams(Params):
         pattern=r"^[A-Za-z0-9_\-./]{0,200}$",
         description="The part of the URL after /api/webhooks/{workflow_id}/; empty matches any path.",
     )
-    methods: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]] = Field(
-        default_factory=lambda: ["POST"],
+    methods: list[Method] = Field(
+        default_factory=lambda: list[Method](["POST"]),
         min_length=1,
         max_length=6,
         description="HTTP methods this webhook answers; another method on its URL is 404.",
