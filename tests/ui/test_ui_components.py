@@ -392,3 +392,61 @@ def test_node_settings_set_retries_and_on_error_and_the_canvas_shows_the_error_h
     assert "on_error" not in draft.node(http)
     widgets["cf-field-retries"].value = 0
     assert "retry" not in draft.node(http)
+
+
+def test_a_switch_on_the_canvas_has_one_handle_per_rule_and_a_fallback(draft: WorkflowDraft) -> None:
+    from ui.components.canvas import flow_type
+
+    trigger = draft.add_node("trigger.manual")["id"]
+    switch = draft.add_node("switch")["id"]
+    paid = draft.add_node("set")["id"]
+    draft.update_node(
+        switch, params={"mode": "value", "rules": [{"output": "paid", "equals": "p"}, {"equals": "r"}]}
+    )
+    canvas = Canvas(draft=draft)
+    assert draft.outputs(switch) == ["paid", "1", "fallback"]
+    kind = flow_type(draft.node(switch), draft.type_info(switch))
+    assert kind == "switch@paid|1|fallback"
+    assert [h["id"] for h in canvas.flow.node_types[kind]["outputs"]] == ["paid", "1", "fallback"]
+    assert draft.connect(trigger, switch) is None
+    canvas.flow._handle_msg(
+        {"type": "edge_added", "edge": {"id": "e", "source": switch, "target": paid, "sourceHandle": "paid"}}
+    )
+    assert draft.edges[-1] == {"source": switch, "target": paid, "source_handle": "paid"}
+
+    sent: list[dict] = []
+    canvas.flow._send_msg = sent.append
+    draft.update_node(switch, params={"mode": "value", "rules": [{"output": "open", "equals": "o"}]})
+    # The node takes the new handles; the connection from the rule that is gone goes with it.
+    assert {"type": "patch_node_props", "node_id": switch, "patch": {"type": "switch@open|fallback"}} in sent
+    assert "switch@open|fallback" in canvas.flow.node_types
+    assert all(e["source"] != switch or e.get("source_handle") != "paid" for e in draft.edges)
+
+
+def test_run_status_shows_items_per_node_and_the_canvas_label_counts_them(draft: WorkflowDraft) -> None:
+    trigger = draft.add_node("trigger.manual")["id"]
+    loop = draft.add_node("loop")["id"]
+    fetch = draft.add_node("http.request")["id"]
+    collect = draft.add_node("aggregate")["id"]
+    after = draft.add_node("set")["id"]
+    for source, target in [(trigger, loop), (loop, fetch), (fetch, collect), (collect, after)]:
+        assert draft.connect(source, target) is None
+    assert (draft.loop_of(fetch), draft.loop_of(collect), draft.loop_of(after)) == (loop, loop, None)
+    canvas = Canvas(draft=draft)
+    summaries: dict[str, dict] = {}
+
+    def on_items(node_id: str, summary: dict) -> None:
+        summaries[node_id] = summary
+        canvas.set_items(node_id, summary)
+
+    status = RunStatus(on_node=canvas.set_status, on_items=on_items, loop_of=draft.loop_of)
+    status.start("run-1")
+    status.apply_event({"event": "node", "node_id": loop, "status": "success", "items": 3})
+    for item, state in [(0, "running"), (1, "running"), (0, "success"), (1, "failed"), (2, "running")]:
+        status.apply_event({"event": "node", "node_id": fetch, "item": item, "status": state})
+    assert summaries[fetch] == {"success": 1, "failed": 1, "running": 1, "total": 3}
+    assert canvas.statuses[fetch] == "failed"
+    label = next(n["label"] for n in canvas.flow.nodes if n["id"] == fetch)
+    assert label.endswith("· 1/3 items · 1 failed")
+    canvas.reset_statuses()
+    assert next(n["label"] for n in canvas.flow.nodes if n["id"] == fetch) == draft.node(fetch)["name"]

@@ -14,7 +14,7 @@ import param
 from panel.viewable import Viewer
 from panel_reactflow import NodeType, ReactFlow
 
-from ui.components.draft import WorkflowDraft, edge_key
+from ui.components.draft import WorkflowDraft, edge_key, node_outputs
 
 __all__ = [
     "DROP_TYPE",
@@ -96,9 +96,32 @@ def node_type_specs(catalogue: dict[str, dict[str, Any]]) -> dict[str, NodeType]
     return specs
 
 
-def flow_type(node: dict[str, Any]) -> str:
-    """The ReactFlow type of a spec node: its node type, or the variant with an error output."""
-    return node["type"] + (ERROR_VARIANT if node.get("on_error") == "error_output" else "")
+OUTPUTS_VARIANT = "@"  # <type>@<handle>|<handle>…: a node whose outputs come from its params (Switch)
+
+
+def flow_type(node: dict[str, Any], info: dict[str, Any] | None = None) -> str:
+    """The ReactFlow type of a spec node: its node type, or the variant with an error output; for a
+    type whose outputs come from the params (``info["outputs_from"]``: Switch) the variant with this
+    node's own handles, ``switch@paid|refunded|fallback`` (``Canvas`` registers it on the fly)."""
+    name = node["type"]
+    if info is not None and info.get("outputs_from"):
+        name += OUTPUTS_VARIANT + "|".join(node_outputs(info, node.get("params")))
+    return name + (ERROR_VARIANT if node.get("on_error") == "error_output" else "")
+
+
+def variant_spec(type_name: str, info: dict[str, Any]) -> NodeType:
+    """The ReactFlow node type of a per-node variant ``flow_type`` made (handles in its name)."""
+    base, error = type_name, False
+    if base.endswith(ERROR_VARIANT):
+        base, error = base[: -len(ERROR_VARIANT)], True
+    _, _, handles = base.partition(OUTPUTS_VARIANT)
+    outputs = [h for h in handles.split("|") if h] + ([ERROR_HANDLE] if error else [])
+    return NodeType(
+        type=type_name,
+        label=info.get("display_name") or type_name,
+        inputs=[{"id": "in", "label": "input"}],
+        outputs=[{"id": o, "label": o} for o in outputs] or ["main"],
+    )
 
 
 def node_class(group: str | None, status: str = "idle", invalid: bool = False) -> str:
@@ -109,11 +132,11 @@ def node_class(group: str | None, status: str = "idle", invalid: bool = False) -
     return " ".join(classes)
 
 
-def flow_node(node: dict[str, Any], group: str | None) -> dict[str, Any]:
+def flow_node(node: dict[str, Any], group: str | None, info: dict[str, Any] | None = None) -> dict[str, Any]:
     """A ReactFlow node dict for a spec node (status data starts idle)."""
     return {
         "id": node["id"],
-        "type": flow_type(node),
+        "type": flow_type(node, info),
         "label": node["name"],
         "position": dict(node.get("position") or {"x": 0.0, "y": 0.0}),
         "data": {"status": "idle"},
@@ -148,10 +171,18 @@ class Canvas(Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         catalogue = self.draft.catalogue
+        self._specs = node_type_specs(catalogue)
+        self._types: dict[str, str] = {}  # node id → its ReactFlow type (variants: Switch, error)
+        self._labels: dict[str, str] = {}  # node id → per-item progress shown after its name
+        nodes = []
+        for n in self.draft.nodes:
+            info = catalogue.get(n["type"], {})
+            nodes.append(flow_node(n, info.get("group"), info))
+            self._types[n["id"]] = self._register(nodes[-1]["type"], info)
         self.flow = ReactFlow(
-            nodes=[flow_node(n, catalogue.get(n["type"], {}).get("group")) for n in self.draft.nodes],
+            nodes=nodes,
             edges=[self._flow_edge(e) for e in self.draft.edges],
-            node_types=node_type_specs(catalogue),
+            node_types=dict(self._specs),
             drop_types=[DROP_TYPE],
             editor_mode="side",
             default_node_editor=_no_editor,
@@ -170,14 +201,52 @@ class Canvas(Viewer):
         self.flow.on("edge_added", self._on_edge_added)
         self.flow.on("edge_deleted", self._on_edge_deleted)
         self.flow.on("selection_changed", self._on_selection)
+        # onlychanged=False: update_node edits a node in place, so the new list equals the old one.
+        self.draft.param.watch(self._on_nodes_changed, "nodes", onlychanged=False)
 
     def _group(self, node_id: str) -> str | None:
         return self.draft.type_info(node_id).get("group")
 
+    def _register(self, type_name: str, info: dict[str, Any]) -> str:
+        """Make sure the canvas knows ReactFlow type ``type_name`` (a per-node variant is added)."""
+        if type_name not in self._specs:
+            self._specs[type_name] = variant_spec(type_name, info)
+            if hasattr(self, "flow"):
+                self.flow.node_types = dict(self._specs)
+        return type_name
+
+    def _retype(self, node_id: str) -> None:
+        """Give a node the ReactFlow type its outputs need now (its rules or on_error changed);
+        connections from handles it no longer has are removed, in the draft and on the canvas."""
+        node = self.draft.node(node_id)
+        info = self.draft.type_info(node_id)
+        wanted = self._register(flow_type(node, info), info)
+        if self._types.get(node_id) == wanted:
+            return
+        self._types[node_id] = wanted
+        handles = set(self.draft.outputs(node_id)) | (
+            {ERROR_HANDLE} if node.get("on_error") == "error_output" else set()
+        )
+        gone = [
+            edge_key(e)
+            for e in self.draft.edges
+            if e["source"] == node_id and e.get("source_handle") and e["source_handle"] not in handles
+        ]
+        if gone:
+            self.draft.disconnect(gone)
+            self.flow.remove_edge(gone)
+        self.flow.patch_node_props(node_id, {"type": wanted})
+
+    def _on_nodes_changed(self, _event: Any) -> None:
+        for node in self.draft.nodes:
+            if node["id"] in self._types and self.draft.type_info(node["id"]).get("outputs_from"):
+                self._retype(node["id"])
+
     def _flow_edge(self, edge: dict[str, Any]) -> dict[str, Any]:
-        outputs = self.draft.catalogue.get(
-            next((n["type"] for n in self.draft.nodes if n["id"] == edge["source"]), ""), {}
-        ).get("outputs") or ["main"]
+        try:
+            outputs = self.draft.outputs(edge["source"])
+        except KeyError:
+            outputs = ["main"]
         return flow_edge(edge, multi_output=len(outputs) > 1)
 
     # ---- user actions ------------------------------------------------------------------------------
@@ -185,7 +254,10 @@ class Canvas(Viewer):
     def add_node(self, type_name: str, position: dict[str, float] | None = None) -> str:
         """Add a node of ``type_name`` to the draft and the canvas; returns its id."""
         node = self.draft.add_node(type_name, position or self.draft.next_position())
-        self.flow.add_node(flow_node(node, self._group(node["id"])))
+        info = self.draft.type_info(node["id"])
+        flow = flow_node(node, info.get("group"), info)
+        self._types[node["id"]] = self._register(flow["type"], info)
+        self.flow.add_node(flow)
         return node["id"]
 
     def remove_node(self, node_id: str) -> None:
@@ -195,7 +267,8 @@ class Canvas(Viewer):
             self.selected_node = None
 
     def rename_node(self, node_id: str, name: str) -> None:
-        self.flow.patch_node_props(node_id, {"label": name})
+        progress = self._labels.get(node_id)
+        self.flow.patch_node_props(node_id, {"label": f"{name} · {progress}" if progress else name})
 
     def set_on_error(self, node_id: str, mode: str) -> None:
         """Show (``error_output``) or hide the node's ``error`` handle; leaving ``error_output``
@@ -209,7 +282,7 @@ class Canvas(Viewer):
             if gone:
                 self.draft.disconnect(gone)
                 self.flow.remove_edge(gone)
-        self.flow.patch_node_props(node_id, {"type": flow_type(self.draft.node(node_id))})
+        self._retype(node_id)
 
     def _on_drop(self, event: dict[str, Any]) -> None:
         data = event.get("data") or {}
@@ -278,6 +351,23 @@ class Canvas(Viewer):
     def reset_statuses(self, status: str = "idle") -> None:
         for node in self.draft.nodes:
             self.set_status(node["id"], status)
+            if self._labels.pop(node["id"], None) is not None:
+                self.flow.patch_node_props(node["id"], {"label": node["name"]})
+
+    def set_items(self, node_id: str, summary: dict[str, int]) -> None:
+        """Show a node's per-item progress after its name: ``3/5 items`` (succeeded of the loop's
+        items), ``· 1 failed`` when items failed (docs/items.md)."""
+        if not any(n["id"] == node_id for n in self.draft.nodes):
+            return
+        total = max(int(summary.get("total") or 0), sum(v for k, v in summary.items() if k != "total"))
+        text = f"{int(summary.get('success') or 0)}/{total} items"
+        if summary.get("failed"):
+            text += f" · {summary['failed']} failed"
+        if self._labels.get(node_id) == text:
+            return
+        self._labels[node_id] = text
+        self.flow.patch_node_props(node_id, {"label": f"{self.draft.node(node_id)['name']} · {text}"})
+        self.flow.patch_node_data(node_id, {"items": dict(summary)})
 
     def show_problems(self, problems: list[dict[str, Any]]) -> None:
         """Mark the nodes named in ``problems`` (and clear the mark on the others)."""

@@ -13,12 +13,29 @@ from typing import Any
 
 import param
 
-__all__ = ["WorkflowDraft", "edge_key"]
+__all__ = ["WorkflowDraft", "edge_key", "node_outputs"]
 
 
 def _slug(text: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "node"
     return f"n_{slug}" if slug[0].isdigit() else slug
+
+
+def node_outputs(info: dict[str, Any], params: dict[str, Any] | None) -> list[str]:
+    """The output handles of one node: its type's ``outputs``, or, for a type whose outputs depend on
+    its params (Switch: ``outputs_from`` in ``GET /api/node-types``), one per entry of the list param
+    (the entry's ``key`` field, or its index), then the fixed ones (``fallback``). The engine's
+    ``OutputsFrom.handles`` computes the same from the same description."""
+    spec = info.get("outputs_from")
+    if not spec:
+        return list(info.get("outputs") or ["main"])
+    entries = (params or {}).get(spec.get("param", ""))
+    names: list[str] = []
+    if isinstance(entries, list):
+        for i, entry in enumerate(entries):
+            name = entry.get(spec.get("key", "")) if isinstance(entry, dict) else None
+            names.append(str(name) if isinstance(name, str | int) and str(name) else str(i))
+    return [*names, *(spec.get("then") or [])]
 
 
 def edge_key(edge: dict[str, Any]) -> str:
@@ -79,6 +96,32 @@ class WorkflowDraft(param.Parameterized):
 
     def type_info(self, node_id: str) -> dict[str, Any]:
         return self.catalogue.get(self.node(node_id)["type"], {})
+
+    def outputs(self, node_id: str) -> list[str]:
+        """The output handles of one node (per node for a Switch: one per rule, then fallback)."""
+        return node_outputs(self.type_info(node_id), self.node(node_id).get("params"))
+
+    def loop_of(self, node_id: str) -> str | None:
+        """The loop whose items ``node_id`` runs once for each (None: it runs once per run), as
+        the engine's ``spec.item_scopes`` decides: the nearest loop upstream not closed by an
+        aggregate on the way."""
+        seen: set[str] = set()
+        frontier = [e["source"] for e in self.edges if e["target"] == node_id]
+        while frontier:
+            current = frontier.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            try:
+                role = self.type_info(current).get("items")
+            except KeyError:
+                continue
+            if role == "split":
+                return current
+            if role == "collect":
+                continue
+            frontier.extend(e["source"] for e in self.edges if e["target"] == current)
+        return None
 
     def is_trigger(self, node_id: str) -> bool:
         return self.type_info(node_id).get("group") == "trigger"
@@ -199,7 +242,7 @@ class WorkflowDraft(param.Parameterized):
             return "both ends must be nodes of this workflow"
         if self.is_trigger(target):
             return "a trigger cannot have incoming connections"
-        outputs = self.type_info(source).get("outputs") or ["main"]
+        outputs = self.outputs(source)
         handle = source_handle if source_handle and len(outputs) > 1 else None
         if len(outputs) > 1 and handle not in outputs:
             handle = outputs[0]

@@ -62,7 +62,9 @@ class EditorPage(Viewer):
         self.canvas: Canvas | None = None
         self.palette: Palette | None = None
         self.settings: NodeSettings | None = None
-        self.run_status = RunStatus(on_node=self._on_node_status)
+        self.run_status = RunStatus(
+            on_node=self._on_node_status, on_items=self._on_node_items, loop_of=self._loop_of
+        )
         self.guard = UnsavedChangesGuard()
         self._follow_task: asyncio.Task[None] | None = None
         self._layout = pn.Column(
@@ -377,6 +379,16 @@ class EditorPage(Viewer):
                     "error": error or (previous.get("error") if status == "failed" else None),
                 },
             }
+
+    def _on_node_items(self, node_id: str, summary: dict[str, int]) -> None:
+        if self.canvas is not None:
+            self.canvas.set_items(node_id, summary)
+
+    def _loop_of(self, node_id: str) -> str | None:
+        try:
+            return self.draft.loop_of(node_id)
+        except KeyError:
+            return None
 
     def set_problems(self, problems: list[dict[str, Any]]) -> None:
         self.problems = list(problems)
