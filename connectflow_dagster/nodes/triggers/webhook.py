@@ -14,9 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from connectflow_dagster.nodes.base import NodeType, Params
+from connectflow_dagster.errors import Problem
+from connectflow_dagster.nodes.base import CredentialType, NodeType, Params
+from connectflow_dagster.nodes.http_auth import BASIC_AUTH, HEADER_AUTH
 from connectflow_dagster.nodes.ingress import AfterRun, IncomingEvent, Ingress, TriggerPanel, idempotency_key
 from connectflow_dagster.nodes.triggers import passthrough
+
+# ``authentication``: the credential type callers must present.
+CALLER_AUTH: dict[str, CredentialType[Any]] = {"basic": BASIC_AUTH, "header": HEADER_AUTH}
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
@@ -36,6 +41,11 @@ class WebhookParams(Params):
         min_length=1,
         max_length=6,
         description="HTTP methods this webhook answers; another method on its URL is 404.",
+    )
+    authentication: Literal["none", "basic", "header"] = Field(
+        default="none",
+        description="Besides the optional shared secret: callers send the node's stored credential as "
+        "HTTP basic auth or as a header (wrong: 403, missing: 401).",
     )
     response_mode: Literal["immediate", "after_run", "respond_node"] = Field(
         default="immediate",
@@ -93,13 +103,30 @@ ingress = Ingress(
     context=_context,
     dedup_key=idempotency_key(),
     after_run=_after_run,
+    credential_auth=True,
     panel=TriggerPanel(
         url_label="Webhook URL",
         hint="With a secret set, callers send it as `Authorization: Bearer …` or `X-ConnectFlow-Secret`.",
     ),
 )
 
-node = NodeType(
+
+class _WebhookNodeType(NodeType):
+    def check_params(self, node: Any) -> list[Problem]:
+        problems = super().check_params(node)
+        kind = node.params.get("authentication", "none")
+        if kind in CALLER_AUTH and not node.credential_id:
+            problems.append(
+                Problem(
+                    f"choose a '{CALLER_AUTH[kind].display_name}' credential",
+                    node_id=node.id,
+                    field="credential_id",
+                )
+            )
+        return problems
+
+
+node = _WebhookNodeType(
     type="trigger.webhook",
     display_name="Webhook",
     group="trigger",
@@ -110,4 +137,5 @@ node = NodeType(
     execute=passthrough,
     icon="webhook",
     ingress=ingress,
+    credential_options=tuple(CALLER_AUTH.values()),
 )
