@@ -167,10 +167,15 @@ def save(
 
 
 def _save_locally(wf: spec.Workflow, owner_id: str | None) -> tuple[SavedWorkflow, RunTarget]:
+    from connectflow_dagster.dispatch.references import reference_problems
+    from connectflow_dagster.errors import WorkflowInvalid
     from connectflow_dagster.store.workflows import save_workflow
 
     with session_scope() as session:
         owner = owner_id or local_account(session).user_id
+        problems = reference_problems(session, owner, wf)  # error workflow, sub-workflow call cycles
+        if problems:
+            raise WorkflowInvalid(problems)
         stored = save_workflow(session, owner, wf)
         saved = SavedWorkflow(
             stored.workflow.id,

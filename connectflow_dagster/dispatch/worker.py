@@ -50,7 +50,7 @@ from dagster import (
 
 from connectflow_dagster import runctl, waits
 from connectflow_dagster.compiler import Runtime
-from connectflow_dagster.dispatch import inbox, notify
+from connectflow_dagster.dispatch import error_workflow, inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.execution import RunTarget, create_run, iterate_created_run
 from connectflow_dagster.instance import get_instance
@@ -320,6 +320,10 @@ class Worker:
                     raise TimeoutError(f"event {event_id} did not finish in time")
                 ended.wait(left)
 
+    def execute_claimed(self, event: inbox.ClaimedEvent) -> Outcome:
+        """Execute an event this worker holds (a sub-workflow its caller enqueued claimed)."""
+        return self._handle(event)
+
     def _handle(self, event: inbox.ClaimedEvent) -> Outcome:
         try:
             return self.execute(event)
@@ -373,6 +377,8 @@ class Worker:
                     retry=False,
                     attempts=event.attempts,
                 )
+            for run in previous[:1]:  # the latest attempt, just reported failed above
+                self._report_failure(run.run_id)
             notify.publish(notify.RUN_END, event.id)
             return Outcome(event.id, None, status)
 
@@ -391,7 +397,7 @@ class Worker:
             version = version_by_id(session, event.version_id)
             target = RunTarget(version_spec(version), version.id, version.number, event.owner_id)
         run_id = attempt_run_id(event.id, event.attempts if previous else 1)
-        extra = {TAG_WORKER: self.worker_id}
+        extra = {**(event.run_tags or {}), TAG_WORKER: self.worker_id}
         timeout = target.workflow.settings.timeout_seconds
         if timeout is not None:
             # Dagster's own run-timeout tag: shown in its UI, and enforced by its run monitoring for
@@ -456,9 +462,18 @@ class Worker:
         finally:
             runctl.unregister(run_id)
 
+    def _report_failure(self, run_id: str) -> None:
+        """Queue the failed run's error workflow, if its workflow names one (error_workflow.py)."""
+        try:
+            error_workflow.report_failure(self.instance, run_id)
+        except Exception:  # the run's own outcome is recorded regardless
+            log.exception("run %s: could not queue its error workflow", run_id)
+
     def _complete(self, event: inbox.ClaimedEvent, run_id: str) -> Outcome:
         run = self.instance.get_run_by_id(run_id)
         succeeded = run is not None and run.status == DagsterRunStatus.SUCCESS
+        if run is not None and run.status == DagsterRunStatus.FAILURE:
+            self._report_failure(run_id)  # before completing: a redelivery reports it (once) again
         with session_scope() as session:
             # Waits that suspended this run: their timed continuations join the inbox (waits.py).
             queued = waits.finalize_run(session, run_id, succeeded)
