@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -96,7 +95,9 @@ def main() -> None:
     print("  installing n8n (cached) …", flush=True)
     subprocess.run(["bash", str(PEER / "install-n8n.sh"), str(N8N_DIR)], check=True, capture_output=True)
     home = N8N_DIR / "home-interop"
-    shutil.rmtree(home / ".n8n" / "database.sqlite", ignore_errors=True)
+    # a fresh database: every case imported once (two workflows on one webhook path would clash)
+    for leftover in (home / ".n8n").glob("database.sqlite*"):
+        leftover.unlink()
     env = {
         **os.environ,
         "N8N_USER_FOLDER": str(home),

@@ -304,6 +304,51 @@ def _version_numbers(session: Any, version_ids: list[int | None]) -> dict[int | 
     return {vid: number for vid, number in rows}
 
 
+def import_n8n(data: Any, *, name: str | None = None) -> list[dict[str, Any]]:
+    """Import an n8n export (a workflow object or an array) as the current user's workflows:
+    ``[{id, name, version, url, report}]``. Saved even when credentials are still to choose (the
+    report and the editor say what to fix). ``WorkflowInvalid`` when it is not an n8n workflow."""
+    from connectflow_dagster.interop.n8n import import_n8n as convert
+
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            params = {"name": name} if name else None
+            answer = client.request("POST", "/api/workflows/import", json=data, params=params)
+            return [{**w, "url": client.editor_url(w["id"])} for w in answer["workflows"]]
+    out = []
+    for item in convert(data, name=name):
+        saved, _ = _save_locally(item.workflow, None)
+        out.append(
+            {"id": saved.id, "name": saved.name, "version": saved.version, "url": saved.url,
+             "report": item.report.as_dict()}
+        )  # fmt: skip
+    return out
+
+
+def export(workflow_id: str, *, format: str = "connectflow") -> dict[str, Any]:
+    """One of the current user's workflows as n8n JSON (``format="n8n"``) or ConnectFlow's own."""
+    from connectflow_dagster.interop.n8n.exporter import export_connectflow, export_n8n
+
+    if format not in ("n8n", "connectflow"):
+        raise ValueError("format is 'n8n' or 'connectflow'")
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            document: dict[str, Any] = client.request(
+                "GET", f"/api/workflows/{workflow_id}/export", params={"format": format}
+            )
+            return document
+    from connectflow_dagster.store.workflows import current_version, get_workflow, version_spec
+
+    with session_scope() as session:
+        wf = get_workflow(session, local_account(session).user_id, workflow_id)
+        version = current_version(session, wf) if wf.current_version_id is not None else None
+        workflow = version_spec(version) if version else spec.Workflow(name=wf.name)
+        workflow = workflow.model_copy(update={"id": wf.id, "name": wf.name})
+    return export_n8n(workflow) if format == "n8n" else export_connectflow(workflow)
+
+
 def load(workflow_id: str) -> WorkflowBuilder:
     """One of the current user's workflows (e.g. made in the editor), as a builder to change or run."""
     remote = remote_identity()
@@ -323,6 +368,8 @@ __all__ = [
     "connect",
     "execution",
     "executions",
+    "export",
+    "import_n8n",
     "load",
     "run",
     "run_locally",

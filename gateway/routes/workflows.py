@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,15 +16,20 @@ from connectflow_dagster.dagster_ui import request_reload
 from connectflow_dagster.dispatch.references import reference_problems
 from connectflow_dagster.errors import NotFound, Problem, WorkflowInvalid
 from connectflow_dagster.execution import RunTarget
+from connectflow_dagster.interop.n8n import import_n8n
+from connectflow_dagster.interop.n8n.exporter import export_connectflow, export_n8n
 from connectflow_dagster.registry import NodeRegistry
 from connectflow_dagster.store import workflows as store
 from connectflow_dagster.store.models import Credential, Workflow, WorkflowVersion
 from gateway.deps import CurrentUser, InstanceDep, RegistryDep, SessionDep
+from gateway.routes.webhooks import parse_json, require_json
 from gateway.runs import start_execution
 from gateway.schemas.common import ProblemPublic
 from gateway.schemas.workflows import (
     ExecuteRequest,
     ExecutionStarted,
+    ImportedWorkflow,
+    ImportedWorkflows,
     ListenState,
     TestUrl,
     VersionDetail,
@@ -125,6 +131,7 @@ def _document(body: WorkflowCreate, workflow_id: str | None, name: str) -> spec.
         edges=body.edges,
         settings=body.settings,
         notes=body.notes,
+        meta=body.meta,
     )
 
 
@@ -140,6 +147,55 @@ def create_workflow(
     session.commit()
     request_reload()
     return _public(session, saved.workflow, registry, version_created=saved.created)
+
+
+@router.post("/import", status_code=201, response_model=ImportedWorkflows)
+async def import_workflows(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    name: str | None = Query(default=None, min_length=1, max_length=200, description="Name (one workflow)."),
+) -> ImportedWorkflows:
+    """Import an n8n workflow export (one workflow object, or an array of them) as new workflows of
+    the signed-in user, each with its import report: nodes mapped exactly / approximated (why) /
+    not supported (kept as placeholders), expressions translated / evaluated as JavaScript / left in
+    placeholders, credentials to choose. Malformed JSON is 400, a document that is not an n8n
+    workflow (or too large: 500 nodes, 100 workflows) 422, a body over the size limit 413."""
+    require_json(request)
+    data = parse_json(await request.body())
+    imported = import_n8n(data, name=name)
+    out = []
+    for item in imported:
+        saved = store.save_workflow(session, user.id, item.workflow)
+        out.append(
+            ImportedWorkflow(
+                id=saved.workflow.id,
+                name=saved.workflow.name,
+                version=saved.version.number,
+                report=item.report.as_dict(),
+            )
+        )
+    session.commit()
+    request_reload()
+    return ImportedWorkflows(workflows=out)
+
+
+@router.get("/{workflow_id}/export")
+def export_workflow(
+    workflow_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    format: str = Query(default="connectflow", pattern="^(n8n|connectflow)$"),
+) -> JSONResponse:
+    """The workflow's current version as n8n workflow JSON (``format=n8n``: n8n 1.x imports it) or
+    as ConnectFlow's own document (``format=connectflow``: for backup and version control)."""
+    wf = store.get_workflow(session, user.id, workflow_id)
+    version = store.current_version(session, wf) if wf.current_version_id is not None else None
+    document = store.version_spec(version) if version else spec.Workflow(id=wf.id, name=wf.name)
+    document = document.model_copy(update={"id": wf.id, "name": wf.name})
+    body = export_n8n(document) if format == "n8n" else export_connectflow(document)
+    filename = f"{wf.id}.{'n8n' if format == 'n8n' else 'connectflow'}.json"
+    return JSONResponse(body, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get("", response_model=WorkflowsPublic)

@@ -22,6 +22,16 @@ class WorkflowCreate(RequestBody):
     edges: list[spec.Edge] = Field(default_factory=list, max_length=spec.MAX_EDGES)
     settings: spec.WorkflowSettings = Field(default_factory=spec.WorkflowSettings)
     notes: list[spec.StickyNote] = Field(default_factory=list, max_length=spec.MAX_NOTES)
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="Data other tools keep with the workflow (n8n import)."
+    )
+
+    @field_validator("meta", mode="before")
+    @classmethod
+    def _meta_depth(cls, value: Any) -> Any:
+        if spec.json_depth(value, spec.MAX_PARAMS_DEPTH) > spec.MAX_PARAMS_DEPTH:
+            raise ValueError(f"meta is nested deeper than {spec.MAX_PARAMS_DEPTH} levels")
+        return value
 
 
 class WorkflowSave(WorkflowCreate):
@@ -99,6 +109,17 @@ class ExecutionStarted(BaseModel):
     workflow_id: str
     version: int
     status: str
+
+
+class ImportedWorkflow(BaseModel):
+    id: str
+    name: str
+    version: int
+    report: dict[str, Any] = Field(description="What was mapped, approximated, not supported; expressions.")
+
+
+class ImportedWorkflows(BaseModel):
+    workflows: list[ImportedWorkflow]
 
 
 class TestUrl(BaseModel):

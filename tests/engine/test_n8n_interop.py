@@ -164,16 +164,52 @@ def test_translated_templates_render_like_javascript():
         assert render(translate_value(source, _resolve).value, context) == expected, source
 
 
-def test_an_untranslatable_expression_makes_a_placeholder_node_and_is_reported():
+def test_expressions_that_need_javascript_get_an_expressions_node_before_their_node():
     imported = one(load("js_expressions.json"))
+    wf = imported.workflow
+    helper, computed = wf.node("computed_expr"), wf.node("computed")
+    assert (helper.type, computed.type) == ("n8n.expressions", "set")
+    assert helper.params["expressions"]["e0"] == "$json.body.amount > 5000 ? 'big' : 'small'"
+    assert helper.params["input"] == "Webhook"
+    assert helper.params["sources"]["Webhook"]["variable"] == "webhook"
+    assert computed.params["fields"]["math"] == "{{ computed_expr.e4 }}"
+    # a text mixing both: exact parts stay templates, the others read the JavaScript results
+    assert computed.params["fields"]["mixed_js"] == (
+        'Total: {{ computed_expr.e8 | js_string }} ({{ (webhook.body["items"] | length) | js_string }} items, '
+        "{{ computed_expr.e9 | js_string }})"
+    )
+    assert [(e.source, e.target) for e in wf.edges] == [
+        ("webhook", "computed_expr"),
+        ("computed_expr", "computed"),
+    ]
+    assert {e.status for e in imported.report.expressions} == {"js"}
+    assert validate(wf) == []
+    # the export gives n8n back its own node and expressions, without the helper
+    exported = export_n8n(wf)
+    assert _essentials(exported) == _essentials(load("js_expressions.json"))
+
+
+@pytest.mark.parametrize(
+    ("expression", "why"),
+    [
+        ("={{ $now.toISO() }}", "Luxon"),
+        ("={{ $json.name.toTitleCase() }}", "toTitleCase"),
+        ('={{ $("Web" + "hook").item.json.a ? 1 : 2 }}', "computed"),
+        ("={{ $('Nobody').item.json.a ? 1 : 2 }}", "no node is named 'Nobody'"),
+    ],
+)
+def test_what_neither_translates_nor_runs_as_javascript_keeps_its_node_as_a_placeholder(expression, why):
+    doc = load("js_expressions.json")
+    doc["nodes"][1]["parameters"]["assignments"]["assignments"] = [
+        {"id": "a", "name": "x", "value": expression, "type": "string"}
+    ]
+    imported = one(doc)
     computed = imported.workflow.node("computed")
     assert computed.type == "n8n.unsupported"
-    assert computed.params["n8n_type"] == "n8n-nodes-base.set"
-    assert computed.meta["n8n"]["parameters"] == load("js_expressions.json")["nodes"][1]["parameters"]
-    statuses = {e.field: e.status for e in imported.report.expressions}
-    assert set(statuses.values()) == {"placeholder"} and len(statuses) == 9
-    [node] = [n for n in imported.report.nodes if n.name == "Computed"]
-    assert node.status == "unsupported" and "JavaScript" in node.notes[0]
+    assert computed.meta["n8n"]["parameters"] == doc["nodes"][1]["parameters"]
+    [record] = imported.report.expressions
+    assert record.status == "placeholder" and why in record.reason
+    assert why in computed.params["reason"]
 
 
 # ---- placeholders, notes, sub-nodes ------------------------------------------------------------

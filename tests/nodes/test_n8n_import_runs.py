@@ -22,7 +22,14 @@ sys.path.insert(0, str(N8N))
 from mock_service import answer  # noqa: E402
 
 # Cases whose every node maps exactly: the ConnectFlow run must answer what n8n answered.
-RUNNABLE = ["webhook_http_set", "expressions", "http_versions", "if_set_versions"]
+RUNNABLE = [
+    "webhook_http_set",
+    "expressions",
+    "http_versions",
+    "if_set_versions",
+    "js_expressions",
+    "code_nodes",
+]
 
 
 @pytest.fixture
@@ -70,15 +77,19 @@ def test_imported_workflow_answers_what_n8n_answered(cf, mock_api, case):
         assert _answer_of(workflow, ex) == run["response"], run["input"]
 
 
-def test_what_needs_javascript_fails_clearly_when_run(cf, mock_api):
-    """Until the JavaScript engine evaluates them, expressions without a template equivalent keep
-    their node as a placeholder: the run fails naming it, it never computes something else."""
-    [imported] = import_n8n(_load("js_expressions", mock_api.url))
+def test_what_neither_translates_nor_runs_as_javascript_fails_clearly_when_run(cf, mock_api):
+    """``$now`` (n8n's Luxon dates) has no equivalent: the node stays a placeholder, and a run that
+    reaches it fails naming it; it never computes something else."""
+    doc = _load("js_expressions", mock_api.url)
+    doc["nodes"][1]["parameters"]["assignments"]["assignments"].append(
+        {"id": "now", "name": "now", "value": "={{ $now.toISO() }}", "type": "string"}
+    )
+    [imported] = import_n8n(doc)
     context = event_context(body={"amount": 9900}, query={}, headers={}, method="POST", path="")
     ex = cf.run(imported.workflow.model_dump(mode="json"), context)
     assert ex.status == "failed"
     assert "not supported: the n8n node type 'n8n-nodes-base.set' (v3.4)" in (ex.error or "")
-    assert "JavaScript" in (ex.error or "")
+    assert "Luxon" in (ex.error or "")
 
 
 def test_merge_choose_branch_and_no_op(cf, mock_api):

@@ -311,7 +311,14 @@ class _Exporter:
         return out
 
     def run(self) -> dict[str, Any]:
-        out_nodes = [self._node(n) for n in self.wf.nodes]
+        # an n8n.expressions node the importer inserted is part of the node after it: n8n evaluates
+        # those expressions itself (the node after it is exported with its n8n expressions)
+        synthetic = {
+            n.id: str(n.meta["n8n_synthetic"].get("for"))
+            for n in self.wf.nodes
+            if isinstance(n.meta.get("n8n_synthetic"), dict)
+        }
+        out_nodes = [self._node(n) for n in self.wf.nodes if n.id not in synthetic]
         connections: dict[str, dict[str, list[list[dict[str, Any]]]]] = {}
 
         def connect(source: str, kind: str, index: int, target: str, target_index: int) -> None:
@@ -321,6 +328,10 @@ class _Exporter:
             outputs[index].append({"node": target, "type": kind, "index": target_index})
 
         for edge in self.wf.edges:
+            if edge.source in synthetic:
+                continue
+            if edge.target in synthetic:
+                edge = edge.model_copy(update={"target": synthetic[edge.target]})
             handles = self.outputs.get(edge.source, ["main"])
             index = handles.index(edge.source_handle) if edge.source_handle in handles else 0
             target_index = 0

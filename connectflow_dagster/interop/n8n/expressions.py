@@ -83,8 +83,15 @@ class Translation:
     status: str
 
 
-def translate_value(value: Any, resolve: Resolver) -> Translation:
-    """One n8n parameter value → its ConnectFlow value. Raises Untranslatable."""
+# Evaluates one ``{{ … }}`` part as JavaScript instead: returns a Jinja expression naming its result
+# (raises Untranslatable when that is not possible either).
+Fallback = Callable[[str], str]
+
+
+def translate_value(value: Any, resolve: Resolver, fallback: Fallback | None = None) -> Translation:
+    """One n8n parameter value → its ConnectFlow value. Each ``{{ … }}`` part is translated to a
+    template when that is exact, else handed to ``fallback`` (status "js"); raises Untranslatable
+    when neither can."""
     if not is_expression(value):
         if isinstance(value, str):
             return Translation(escape_text(value), "literal")
@@ -96,29 +103,49 @@ def translate_value(value: Any, resolve: Resolver) -> Translation:
     js_parts = [p for p in parts if p[0] == "js"]
     if not js_parts:  # "=plain text": n8n reads it as text
         return Translation(escape_text(value[1:]), "translated")
+    used_js = False
+
+    done: dict[str, tuple[str, str]] = {}
+
+    def part(source: str) -> tuple[str, str]:
+        nonlocal used_js
+        if source not in done:
+            try:
+                done[source] = translate_js(source, resolve)
+            except Untranslatable:
+                if fallback is None:
+                    raise
+                used_js = True
+                done[source] = (fallback(source.strip()), "any")
+        return done[source]
+
+    status = lambda: "js" if used_js else "translated"  # noqa: E731
     if len(parts) == 1:  # a lone {{ … }} keeps its type in n8n and in ConnectFlow
         try:
             tree = parse(parts[0][1])
-        except JsSyntaxError as exc:
-            raise Untranslatable(f"not a JavaScript expression the importer reads: {exc}") from None
-        return Translation(_structured(tree, _Translator(resolve)), "translated")
+            result = _structured(tree, _Translator(resolve))
+        except (JsSyntaxError, Untranslatable) as exc:
+            if fallback is None:
+                if isinstance(exc, JsSyntaxError):
+                    raise Untranslatable(f"not a JavaScript expression the importer reads: {exc}") from None
+                raise
+            used_js = True
+            result = "{{ " + fallback(parts[0][1].strip()) + " }}"
+        return Translation(result, status())
     out: list[str] = []
     for kind, text in parts:
         if kind == "text":
             out.append(escape_text(text))
             continue
-        source, typ = translate_js(text, resolve)
+        source, typ = part(text)
         out.append("{{ " + (source if typ == "str" else f"{source} | js_string") + " }}")
     joined = "".join(out)
     if not joined.strip().startswith("{{") or not joined.strip().endswith("}}") or joined.count("{{") > 1:
-        return Translation(joined, "translated")
+        return Translation(joined, status())
     # Text around one expression is only whitespace: ConnectFlow would read it as a lone expression
     # and drop the whitespace, so write it as one concatenation.
-    pieces = [
-        literal(text) if kind == "text" else f"({translate_js(text, resolve)[0]} | js_string)"
-        for kind, text in parts
-    ]
-    return Translation("{{ " + " ~ ".join(pieces) + " }}", "translated")
+    pieces = [literal(text) if kind == "text" else f"({part(text)[0]} | js_string)" for kind, text in parts]
+    return Translation("{{ " + " ~ ".join(pieces) + " }}", status())
 
 
 def _structured(tree: tuple, translator: _Translator) -> Any:

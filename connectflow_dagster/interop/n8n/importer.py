@@ -34,6 +34,45 @@ from connectflow_dagster.interop.n8n.mappers.base import MapContext, Mapped, Vie
 from connectflow_dagster.spec import MAX_EDGES, MAX_NODES, Workflow, json_depth, variable_name_for
 
 MAX_WORKFLOWS = 100
+JS_NODE = "n8n.expressions"
+_USES_INPUT = re.compile(r"\$json\b|\$input\b|(?<![\w$.])items\b|\$itemIndex\b|\$binary\b")
+_NODE_REFS = (
+    re.compile(r"\$\(\s*(['\"`])((?:(?!\1).)+)\1\s*\)"),
+    re.compile(r"\$node\[\s*(['\"])((?:(?!\1).)+)\1\s*\]"),
+    re.compile(r"\$items\(\s*(['\"])((?:(?!\1).)+)\1"),
+)
+_UNAVAILABLE = re.compile(
+    r"\$(now|today|vars|env|secrets|jmespath|fromAI|evaluateExpression|prevNode|binary)\b|\bDateTime\b|\bluxon\b"
+)
+# n8n's data-transformation methods (not JavaScript's): the sandbox does not have them
+_EXTENSIONS = re.compile(
+    r"\.(isEmpty|isNotEmpty|toDateTime|extractDomain|extractEmail|extractUrl|toTitleCase|toSentenceCase|"
+    r"toSnakeCase|removeTags|hash|urlEncode|urlDecode|base64Encode|base64Decode|pluck|sum|average|unique|"
+    r"compact|isEven|isOdd|toInt|toFloat|toBoolean|removeDuplicates|chunk|difference|intersection|union|"
+    r"smartJoin|renameKeys|keepFieldsContaining|removeField|hasField|minus|plus|format|toNumber|quote|"
+    r"parseJson|toJsonString|isDomain|isEmail|isUrl|isNumeric|replaceSpecialChars|randomItem|merge|"
+    r"toDate|beginningOf|endOfMonth|isWeekend|extract|diffTo|diffToNow|isBetween|isInLast|isInNext)\("
+)
+
+
+def _referenced_nodes(source: str) -> list[str]:
+    return [m.group(2) for pattern in _NODE_REFS for m in pattern.finditer(source)]
+
+
+def _js_unavailable(source: str) -> str:
+    m = _UNAVAILABLE.search(source)
+    if m:
+        return (
+            f"`{m.group(0)}` (n8n's Luxon dates and instance data) is not available in the JavaScript sandbox"
+        )
+    m = _EXTENSIONS.search(source)
+    if m:
+        return f"n8n's `.{m.group(1)}()` helper is not JavaScript and not available in the sandbox"
+    if "$(" in source and not _NODE_REFS[0].search(source):
+        return "a node named by a computed value"
+    return ""
+
+
 MAX_DEPTH = 48  # n8n parameters nest a few levels; the workflow document adds 4
 STICKY = "n8n-nodes-base.stickyNote"
 PLACEHOLDER = "n8n.unsupported"
@@ -197,6 +236,8 @@ class _Importer:
         ] = {}  # target → (input idx, source, output idx)
         self.subnodes: dict[str, dict[str, list[dict[str, Any]]]] = {}  # parent → kind → sub-nodes
         self.folded_into: dict[str, str] = {}
+        self.pending_js: dict[str, dict[str, Any]] = {}  # node → JavaScript its expressions need
+        self.js_ids: dict[str, str] = {}
         self._read_connections()
 
     # ---- connections ---------------------------------------------------------------------------
@@ -306,14 +347,102 @@ class _Importer:
             if not is_expression(value) or "{{" not in value:
                 return translate_value(value, resolve).value
             try:
-                result = translate_value(value, resolve)
+                result = translate_value(value, resolve, self._js_fallback(name))
             except Untranslatable as exc:
                 records.append(ExpressionReport(name, field, value, "placeholder", reason=str(exc)))
                 raise Untranslatable(f"{field}: {exc}") from None
-            records.append(ExpressionReport(name, field, value, "translated", template=result.value))
+            records.append(ExpressionReport(name, field, value, result.status, template=result.value))
             return result.value
 
         return translate
+
+    # ---- expressions evaluated as JavaScript ---------------------------------------------------
+
+    def _js_fallback(self, name: str):  # type: ignore[no-untyped-def]
+        """Evaluate a ``{{ … }}`` part with the n8n data model in the JavaScript sandbox: by an
+        ``n8n.expressions`` node inserted before node ``name``, whose output the part then reads."""
+
+        def fallback(source: str) -> str:
+            if JS_NODE not in self.registry.type_names():
+                raise Untranslatable("needs JavaScript, and the JavaScript sandbox is not installed")
+            problem = _js_unavailable(source)
+            if problem:
+                raise Untranslatable(problem)
+            inputs = {src for _, src, _ in self.main_inputs.get(name, [])}
+            if len(inputs) > 1:
+                raise Untranslatable("JavaScript expressions on a node with several inputs")
+            uses_input = bool(_USES_INPUT.search(source))
+            referenced = set(_referenced_nodes(source))
+            if uses_input:
+                if not inputs:
+                    raise Untranslatable(f"'{name}' has no input, so $json is empty")
+                referenced.add(self._input_of(name) or "")
+            sources: dict[str, dict[str, Any]] = {}
+            for ref in referenced:
+                self._source_recipe(ref, sources)
+            pending = self.pending_js.setdefault(name, {"expressions": {}, "sources": {}})
+            key = f"e{len(pending['expressions'])}"
+            pending["expressions"][key] = source
+            pending["sources"].update(sources)
+            return jinja_path(self._js_variable(name), (key,))
+
+        return fallback
+
+    def _source_recipe(self, name: str, out: dict[str, dict[str, Any]], depth: int = 0) -> None:
+        """How the ``n8n.expressions`` node sees ``name``'s output as n8n's item (``out[name]``)."""
+        if name in out:
+            return
+        if depth > 50 or name not in self.by_name:
+            raise Untranslatable(f"no node is named '{name}'")
+        mapped = self.mapped.get(name)
+        if mapped is None:
+            raise Untranslatable(f"'{name}' runs later or is not mapped, so its output is not known")
+        view = mapped.view
+        if mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER) or view.kind == "opaque":
+            raise Untranslatable(
+                f"the JavaScript reads '{name}', whose ConnectFlow output differs from n8n's"
+            )
+        recipe: dict[str, Any] = {"variable": self.ids[name], "kind": view.kind}
+        if view.kind == "prefix":
+            recipe["prefix"] = list(view.prefix)
+        if view.kind == "renamed":
+            recipe["renames"] = [[list(a), list(b)] for a, b in view.renames]
+        if view.kind in ("passthrough", "overlay"):
+            upstream = self._input_of(name)
+            if upstream is None:
+                raise Untranslatable(f"'{name}' has no input to read through")
+            recipe["input"] = upstream
+            out[name] = recipe
+            self._source_recipe(upstream, out, depth + 1)
+            return
+        out[name] = recipe
+
+    def _js_variable(self, name: str) -> str:
+        if name not in self.js_ids:
+            taken = set(self.ids.values()) | set(self.js_ids.values())
+            base = f"{self.ids[name][:55]}_expr"
+            candidate, i = base, 2
+            while candidate in taken:
+                candidate = f"{base}{i}"
+                i += 1
+            self.js_ids[name] = candidate
+        return self.js_ids[name]
+
+    def _js_node(self, name: str, target: dict[str, Any]) -> dict[str, Any]:
+        pending = self.pending_js[name]
+        return {
+            "id": self.js_ids[name],
+            "type": JS_NODE,
+            "name": f"{name[:180]} · expressions",
+            "variable_name": self.js_ids[name],
+            "position": {"x": target["position"]["x"] - 40, "y": target["position"]["y"] + 140},
+            "params": {
+                "expressions": pending["expressions"],
+                "input": self._input_of(name),
+                "sources": pending["sources"],
+            },
+            "meta": {"n8n_synthetic": {"for": target["id"]}},
+        }
 
     # ---- nodes ---------------------------------------------------------------------------------
 
@@ -353,6 +482,8 @@ class _Importer:
                 reason = str(exc)
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 reason = f"unexpected parameters ({type(exc).__name__}: {exc})"
+        self.pending_js.pop(name, None)
+        self.js_ids.pop(name, None)
         # the expressions of a placeholder node are kept as they are, in its parameters
         reasons = {r.source: r.reason for r in records if r.status == "placeholder"}
         records = [
@@ -388,6 +519,13 @@ class _Importer:
             reports[name] = report
             self.report.expressions.extend(records)
             nodes_out[name] = self._node(name, mapped, report)
+            if name in self.pending_js:
+                helper = self._js_node(name, nodes_out[name])
+                nodes_out[f"\0{name}"] = helper
+                count = len(self.pending_js[name]["expressions"])
+                report.notes.append(
+                    f"{count} expression part(s) evaluated as JavaScript by '{helper['name']}'"
+                )
         # the report and the nodes in the file's order
         folded = [r for r in self.report.nodes if r.status == "folded"]
         self.report.nodes = [reports[n["name"]] for n in self.nodes if n["name"] in reports] + folded
@@ -410,7 +548,9 @@ class _Importer:
         if stickies:
             meta["n8n"]["sticky_notes"] = stickies
         timezone = self.settings.get("timezone")
-        ordered = [nodes_out[n["name"]] for n in self.nodes if n["name"] in nodes_out]
+        ordered = [
+            nodes_out[key] for n in self.nodes for key in (f"\0{n['name']}", n["name"]) if key in nodes_out
+        ]
         data = {
             "name": self.report.workflow,
             "nodes": ordered,
@@ -504,12 +644,15 @@ class _Importer:
             if key in seen:
                 continue
             seen.add(key)
-            edge: dict[str, Any] = {"source": self.ids[source], "target": self.ids[target]}
+            target_id = self.js_ids.get(target, self.ids[target])  # through its expressions node
+            edge: dict[str, Any] = {"source": self.ids[source], "target": target_id}
             if handle is not None:
                 edge["source_handle"] = handle
             if in_index:
                 edge["target_handle"] = f"input_{in_index}"
             edges.append(edge)
+        for name, helper in self.js_ids.items():
+            edges.append({"source": helper, "target": self.ids[name]})
         return edges
 
     def _note(self, name: str, note: str) -> None:
