@@ -72,6 +72,15 @@ def error_workflow_problems(session: Any, owner_id: str, workflow: spec.Workflow
     return []
 
 
+def report_event_id(session: Any, run_id: str) -> str | None:
+    """The inbox event (= execution id) of the report a failed run queued, if any."""
+    from sqlalchemy import select
+
+    from connectflow_dagster.store.models import TriggerEvent
+
+    return session.scalar(select(TriggerEvent.id).where(TriggerEvent.dedup_key == f"error:{run_id}").limit(1))
+
+
 def report_failure(instance: DagsterInstance, run_id: str) -> str | None:
     """Enqueue the error workflow of failed run ``run_id``; its execution id, or None (nothing to
     report: not failed, no error workflow, a run of an error workflow or of a sub-workflow)."""

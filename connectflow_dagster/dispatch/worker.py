@@ -495,12 +495,14 @@ def run_in_process(
     payload: Any = None,
     runtime: Runtime | None = None,
     instance: DagsterInstance | None = None,
+    then_error_workflow: bool = False,
 ) -> str:
     """Execute ``target`` through the inbox, in this process, to its end; returns the execution id.
 
     The one path, without a gateway or worker running (a notebook, ``connectflow run``): the event
     is enqueued exactly as the API's Execute does, then this process executes it with the same
-    worker code (if a running worker claims it first, this waits for that worker to finish it)."""
+    worker code (if a running worker claims it first, this waits for that worker to finish it).
+    ``then_error_workflow``: when the run failed and queued its error workflow, execute that too."""
     from connectflow_dagster.execution import default_trigger
 
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
@@ -514,6 +516,12 @@ def run_in_process(
     worker = Worker(instance=instance, runtime=runtime)
     try:
         outcome = worker.execute_event(event_id)
+        if then_error_workflow and outcome.run_id:
+            # Without a running worker nobody else would: the error workflow the failure queued.
+            with session_scope() as session:
+                report = error_workflow.report_event_id(session, outcome.run_id)
+            if report is not None:
+                worker.execute_event(report)
     finally:
         worker.close()
     return outcome.run_id or event_id

@@ -511,3 +511,23 @@ def test_sticky_notes_are_drawn_edited_moved_and_deleted_on_the_canvas(draft: Wo
     settings.note_id = added
     settings._remove()
     assert draft.notes == [] and "notes" not in draft.to_spec()
+
+
+def test_a_code_param_gets_a_monospace_editor_and_is_kept_verbatim(catalogue) -> None:  # type: ignore[no-untyped-def]
+    schema = catalogue["code.js"]["params_schema"]
+    kinds = {s.name: s.kind for s in field_specs(schema)}
+    assert kinds["code"] == "code" and kinds["mode"] == "select"
+    form = SchemaForm(schema=schema, value={})
+    form.widgets["code"].value_input = "return {{ a: 1 }};"
+    assert form.value["code"] == "return {{ a: 1 }};"
+
+
+def test_the_http_request_lists_credentials_of_every_auth_type(catalogue) -> None:  # type: ignore[no-untyped-def]
+    choices = catalogue["http.request"]["credential_types"]
+    assert "oauth2_client_credentials" in choices and "http_bearer_auth" in choices
+    creds = [
+        {"id": "c1", "name": "API token", "type": "http_bearer_auth"},
+        {"id": "c2", "name": "Mail", "type": "smtp"},
+        {"id": "c3", "name": "Partner", "type": "oauth2_client_credentials"},
+    ]
+    assert list(credential_options(creds, choices).values()) == [None, "c1", "c3"]
