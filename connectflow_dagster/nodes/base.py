@@ -179,9 +179,9 @@ class NodeContext(Generic[AuthT]):
     execution_id: str = ""
     # In a continuation run, for the node it resumes (Wait): what resumed it (waits.py); else None.
     resume: Any = None
-    # Every node of the workflow by id: (name, variable name). Code nodes resolve ``$('Node name')``
-    # and find their input's variable with it.
-    workflow_nodes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Every node of the workflow by id: (name, variable name, type). Code nodes resolve
+    # ``$('Node name')`` and find their input's variable with it.
+    workflow_nodes: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     workflow_name: str = ""
     # The registry's credential types by name (given by the compiler): which fields are secrets.
     credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
