@@ -238,6 +238,7 @@ class _Importer:
         self.folded_into: dict[str, str] = {}
         self.pending_js: dict[str, dict[str, Any]] = {}  # node → JavaScript its expressions need
         self.js_ids: dict[str, str] = {}
+        self.js_notes: dict[str, list[str]] = {}
         self._read_connections()
 
     # ---- connections ---------------------------------------------------------------------------
@@ -379,7 +380,7 @@ class _Importer:
                 referenced.add(self._input_of(name) or "")
             sources: dict[str, dict[str, Any]] = {}
             for ref in referenced:
-                self._source_recipe(ref, sources)
+                self._source_recipe(ref, sources, for_node=name)
             pending = self.pending_js.setdefault(name, {"expressions": {}, "sources": {}})
             key = f"e{len(pending['expressions'])}"
             pending["expressions"][key] = source
@@ -388,8 +389,13 @@ class _Importer:
 
         return fallback
 
-    def _source_recipe(self, name: str, out: dict[str, dict[str, Any]], depth: int = 0) -> None:
-        """How the ``n8n.expressions`` node sees ``name``'s output as n8n's item (``out[name]``)."""
+    def _source_recipe(
+        self, name: str, out: dict[str, dict[str, Any]], depth: int = 0, for_node: str = ""
+    ) -> None:
+        """How the ``n8n.expressions`` node sees ``name``'s output as n8n's item (``out[name]``).
+
+        A node that is not supported yet is read as it will be once replaced: its output taken as
+        n8n's item (the run fails at the placeholder until then); the reading node is approximated."""
         if name in out:
             return
         if depth > 50 or name not in self.by_name:
@@ -398,7 +404,14 @@ class _Importer:
         if mapped is None:
             raise Untranslatable(f"'{name}' runs later or is not mapped, so its output is not known")
         view = mapped.view
-        if mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER) or view.kind == "opaque":
+        if mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
+            out[name] = {"variable": self.ids[name], "kind": "identity"}
+            note = f"reads '{name}' (not supported yet): its replacement's output is taken as n8n's item"
+            notes = self.js_notes.setdefault(for_node, [])
+            if note not in notes:
+                notes.append(note)
+            return
+        if view.kind == "opaque":
             raise Untranslatable(
                 f"the JavaScript reads '{name}', whose ConnectFlow output differs from n8n's"
             )
@@ -413,7 +426,7 @@ class _Importer:
                 raise Untranslatable(f"'{name}' has no input to read through")
             recipe["input"] = upstream
             out[name] = recipe
-            self._source_recipe(upstream, out, depth + 1)
+            self._source_recipe(upstream, out, depth + 1, for_node)
             return
         out[name] = recipe
 
@@ -484,6 +497,7 @@ class _Importer:
                 reason = f"unexpected parameters ({type(exc).__name__}: {exc})"
         self.pending_js.pop(name, None)
         self.js_ids.pop(name, None)
+        self.js_notes.pop(name, None)
         # the expressions of a placeholder node are kept as they are, in its parameters
         reasons = {r.source: r.reason for r in records if r.status == "placeholder"}
         records = [
@@ -526,6 +540,10 @@ class _Importer:
                 report.notes.append(
                     f"{count} expression part(s) evaluated as JavaScript by '{helper['name']}'"
                 )
+                if self.js_notes.get(name):
+                    report.notes.extend(self.js_notes[name])
+                    if report.status == "exact":
+                        report.status = "approximated"
         # the report and the nodes in the file's order
         folded = [r for r in self.report.nodes if r.status == "folded"]
         self.report.nodes = [reports[n["name"]] for n in self.nodes if n["name"] in reports] + folded
@@ -535,7 +553,7 @@ class _Importer:
                 self.mapped[name] = mapped
                 self.report.nodes.append(report)
                 nodes_out[name] = self._node(name, mapped, report)
-        edges = self._edges()
+        edges = self._without_cycles(self._edges())
         self._respond_with_last_node(nodes_out)
         stickies = [n for n in self.doc["nodes"] if n.get("type") == STICKY]
         notes = [_note(sticky, i) for i, sticky in enumerate(stickies[:200])]
@@ -655,6 +673,24 @@ class _Importer:
             edges.append({"source": helper, "target": self.ids[name]})
         return edges
 
+    def _without_cycles(self, edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """n8n loops by connecting a node back to an earlier one (Loop Over Items); a ConnectFlow
+        workflow is acyclic, so each edge closing a cycle is left out and the report says which."""
+        names = {self.ids[n]: n for n in self.mapped}
+        names.update({v: k for k, v in self.js_ids.items()})
+        for _ in range(len(edges)):
+            cycle = _cycle([(e["source"], e["target"]) for e in edges])
+            if cycle is None:
+                return edges
+            source, target = cycle[-1], cycle[0]
+            edges = [e for e in edges if not (e["source"] == source and e["target"] == target)]
+            self._note(
+                names.get(target, target),
+                f"the connection back from '{names.get(source, source)}' (an n8n loop) is left out: "
+                "ConnectFlow workflows have no cycles (use a Loop node)",
+            )
+        return edges
+
     def _note(self, name: str, note: str) -> None:
         for r in self.report.nodes:
             if r.name == name:
@@ -703,6 +739,36 @@ def _note(sticky: dict[str, Any], i: int) -> dict[str, Any]:
         "size": {"width": size("width", 240.0), "height": size("height", 160.0)},
         "color": _COLORS.get(params.get("color", 1), "yellow"),
     }
+
+
+def _cycle(pairs: list[tuple[str, str]]) -> list[str] | None:
+    """The nodes of one cycle (in edge order) among ``pairs``, or None; iterative."""
+    graph: dict[str, list[str]] = {}
+    for a, b in pairs:
+        graph.setdefault(a, []).append(b)
+        graph.setdefault(b, [])
+    state: dict[str, int] = {}
+    for root in graph:
+        if root in state:
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                state[node] = 1
+                path.append(node)
+            if i < len(graph[node]):
+                stack.append((node, i + 1))
+                nxt = graph[node][i]
+                if state.get(nxt) == 1:
+                    return path[path.index(nxt) :]
+                if nxt not in state:
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                path.pop()
+    return None
 
 
 def _view_dict(view: View) -> dict[str, Any]:
