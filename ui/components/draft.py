@@ -51,6 +51,9 @@ class WorkflowDraft(param.Parameterized):
     nodes = param.List(default=[], doc="Spec-shaped node dicts, in insertion order.")
     edges = param.List(default=[], doc="Spec-shaped edge dicts.")
     settings = param.Dict(default={})
+    kept = param.Dict(
+        default={}, doc="Workflow fields the editor does not edit (notes, meta): saved as loaded."
+    )
     version = param.Integer(default=None, allow_None=True, doc="Saved version number being edited.")
     dirty = param.Boolean(default=False)
     catalogue = param.Dict(default={}, doc="Node type name → its /api/node-types entry.")
@@ -66,6 +69,7 @@ class WorkflowDraft(param.Parameterized):
             nodes=copy.deepcopy(spec.get("nodes") or []),
             edges=copy.deepcopy(spec.get("edges") or []),
             settings=copy.deepcopy(spec.get("settings") or {}),
+            kept={k: copy.deepcopy(spec[k]) for k in ("notes", "meta") if spec.get(k)},
             version=_version_number(workflow),
             dirty=False,
         )
@@ -80,6 +84,7 @@ class WorkflowDraft(param.Parameterized):
             body["id"] = self.workflow_id
         if self.settings:
             body["settings"] = copy.deepcopy(self.settings)
+        body.update(copy.deepcopy(self.kept))
         return body
 
     def mark_saved(self, saved: dict[str, Any] | None = None) -> None:
