@@ -306,6 +306,21 @@ class _Importer:
 
     # ---- expressions ---------------------------------------------------------------------------
 
+    def _inside_loop(self, name: str) -> bool:
+        """Whether a node mapped to a Loop (an n8n Split Out) runs before ``name``."""
+        seen: set[str] = set()
+        frontier = [src for _, src, _ in self.main_inputs.get(name, [])]
+        while frontier:
+            current = frontier.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            mapped = self.mapped.get(current)
+            if mapped is not None and mapped.type == "loop":
+                return True
+            frontier.extend(src for _, src, _ in self.main_inputs.get(current, []))
+        return False
+
     def _input_of(self, name: str) -> str | None:
         inputs = self.main_inputs.get(name) or []
         return inputs[0][1] if inputs else None
@@ -331,6 +346,8 @@ class _Importer:
             return self._resolve_view(upstream, path, seen | {name})
         if mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
             raise Untranslatable(f"'{name}' is not supported, so its output is not known")
+        if view.kind == "item":  # after a Loop: the current item
+            return jinja_path("item", path)
         return jinja_path(self.ids[name], view.map(path) if view.kind != "overlay" else path)
 
     def _translator(self, name: str, records: list[ExpressionReport]):  # type: ignore[no-untyped-def]
@@ -415,6 +432,9 @@ class _Importer:
             raise Untranslatable(
                 f"the JavaScript reads '{name}', whose ConnectFlow output differs from n8n's"
             )
+        if view.kind == "item":
+            out[name] = {"variable": "item", "kind": "identity"}
+            return
         recipe: dict[str, Any] = {"variable": self.ids[name], "kind": view.kind}
         if view.kind == "prefix":
             recipe["prefix"] = list(view.prefix)
@@ -468,6 +488,7 @@ class _Importer:
             translate=self._translator(name, records),
             settings=self.settings,
             subnodes=self.subnodes.get(name, {}),
+            inside_loop=self._inside_loop(name),
         )
         fn = mappers.IMPORTERS.get(n8n_type)
         reason = ""
@@ -657,7 +678,7 @@ class _Importer:
                     source, f"connection from output {out_index} to '{target}' has no ConnectFlow output"
                 )
                 continue
-            handle = outputs[out_index] if len(outputs) > 1 else None
+            handle = outputs[out_index] if len(outputs) > 1 or self._branching(source) else None
             key = (self.ids[source], handle, self.ids[target])
             if key in seen:
                 continue
@@ -690,6 +711,13 @@ class _Importer:
                 "ConnectFlow workflows have no cycles (use a Loop node)",
             )
         return edges
+
+    def _branching(self, name: str) -> bool:
+        """Whether the ConnectFlow type has named outputs (If, Switch …): its edges name theirs."""
+        try:
+            return tuple(self.registry.get(self.mapped[name].type).outputs) != ("main",)
+        except KeyError:
+            return False
 
     def _note(self, name: str, note: str) -> None:
         for r in self.report.nodes:

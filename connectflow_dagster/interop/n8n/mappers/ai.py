@@ -53,9 +53,9 @@ def _messages(ctx: MapContext, messages: list[dict[str, Any]], field: str) -> di
 
 def _options(ctx: MapContext, params: dict[str, Any], options: dict[str, Any], tokens_key: str) -> None:
     if options.get("temperature") is not None:
-        params["temperature"] = options["temperature"]
+        params["temperature"] = ctx.expr(options["temperature"], "options.temperature")
     if options.get(tokens_key) is not None:
-        params["max_tokens"] = options[tokens_key]
+        params["max_tokens"] = ctx.expr(options[tokens_key], f"options.{tokens_key}")
     ctx.ignore_options(options, {"temperature", tokens_key, "system"})
 
 
