@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from connectflow_dagster import spec
-from connectflow_dagster.errors import Problem
+from connectflow_dagster.errors import NotFound, Problem
 from connectflow_dagster.execution import Execution, RunTarget, get_execution, list_executions
 from connectflow_dagster.identity import Remote, connect, local_account, remote_identity
 from connectflow_dagster.instance import get_instance
@@ -167,10 +167,15 @@ def save(
 
 
 def _save_locally(wf: spec.Workflow, owner_id: str | None) -> tuple[SavedWorkflow, RunTarget]:
+    from connectflow_dagster.dispatch.references import reference_problems
+    from connectflow_dagster.errors import WorkflowInvalid
     from connectflow_dagster.store.workflows import save_workflow
 
     with session_scope() as session:
         owner = owner_id or local_account(session).user_id
+        problems = reference_problems(session, owner, wf)  # error workflow, sub-workflow call cycles
+        if problems:
+            raise WorkflowInvalid(problems)
         stored = save_workflow(session, owner, wf)
         saved = SavedWorkflow(
             stored.workflow.id,
@@ -189,7 +194,9 @@ def run_locally(target: RunTarget, *, trigger: str | None = None, payload: Any =
     (an inbox event executed by worker code, ``dispatch.worker.run_in_process``), here in-process."""
     from connectflow_dagster.dispatch.worker import run_in_process
 
-    return run_in_process(target, trigger_node_id=trigger, payload=payload, instance=get_instance())
+    return run_in_process(
+        target, trigger_node_id=trigger, payload=payload, instance=get_instance(), then_error_workflow=True
+    )
 
 
 def run(
@@ -213,6 +220,23 @@ def run(
     _remember_id(workflow, saved.id)
     run_id = run_locally(target, trigger=trigger, payload=input)
     return get_execution(get_instance(), run_id)
+
+
+def error_workflow_execution(execution_id: str) -> Execution | None:
+    """The execution of the error workflow a failed execution started (None: none did, or it is
+    not visible yet). Locally it has finished: ``run`` executes it after the failed run."""
+    from connectflow_dagster.dispatch.error_workflow import report_event_id
+
+    if remote_identity() is not None:  # the gateway's workers run it; its executions list shows it
+        return None
+    with session_scope() as session:
+        event_id = report_event_id(session, execution_id)
+    if event_id is None:
+        return None
+    try:
+        return execution(event_id)
+    except NotFound:
+        return None
 
 
 def execution(execution_id: str) -> Execution:

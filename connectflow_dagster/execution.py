@@ -57,7 +57,10 @@ from connectflow_dagster.statuses import (
     step_failure_message,
 )
 from connectflow_dagster.tags import (
+    TAG_CALLER_RUN,
+    TAG_CHILD_RUNS,
     TAG_EVENT,
+    TAG_FAILED_RUN,
     TAG_LOOP,
     TAG_OWNER,
     TAG_RESUMED,
@@ -417,6 +420,12 @@ class Execution:
     context: dict[str, Any] | None = None
     # The continuation runs of a waiting execution (waits.py), in order; their nodes are merged in.
     continuations: list[str] = field(default_factory=list)
+    # Sub-workflows (dispatch/calls.py): the run whose node called this one, and the runs this
+    # one's Execute Workflow nodes started ({"node_id", "execution_id"}).
+    caller_id: str | None = None
+    children: list[dict[str, str]] = field(default_factory=list)
+    # An error workflow's run: the failed run it reports (dispatch/error_workflow.py).
+    failed_execution_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -442,7 +451,20 @@ def _summary(instance: DagsterInstance, record: Any) -> Execution:
         started_at=_iso(start),
         finished_at=_iso(end),
         duration_ms=round((end - start) * 1000, 1) if start and end else None,
+        caller_id=tags.get(TAG_CALLER_RUN),
+        children=child_runs(tags),
+        failed_execution_id=tags.get(TAG_FAILED_RUN),
     )
+
+
+def child_runs(tags: Any) -> list[dict[str, str]]:
+    """The ``connectflow/child_runs`` tag as ``[{"node_id", "execution_id"}]``."""
+    out = []
+    for pair in (tags.get(TAG_CHILD_RUNS) or "").split(","):
+        node_id, sep, run_id = pair.partition("=")
+        if sep:
+            out.append({"node_id": node_id, "execution_id": run_id})
+    return out
 
 
 def list_executions(

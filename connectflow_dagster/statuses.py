@@ -108,7 +108,13 @@ def step_failure_message(data: Any) -> str | None:
     return _user_error_message(error) if error is not None else None
 
 
-_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError", "RetryRequested")
+# Dagster 1.13 reports exhausted policy retries as ``RetryRequestedFromPolicy``.
+_WRAPPERS = (
+    "DagsterExecutionStepExecutionError",
+    "DagsterUserCodeExecutionError",
+    "RetryRequested",
+    "RetryRequestedFromPolicy",
+)
 
 
 def _user_error_message(err: Any) -> str:
@@ -131,7 +137,7 @@ def _user_error_message(err: Any) -> str:
         if candidate and message.startswith(candidate) and chosen.cls_name in _OWN_ERRORS:
             message = message[len(candidate) :]
             break
-    if err is not chosen and err.cls_name == "RetryRequested":
+    if err is not chosen and (err.cls_name or "").startswith("RetryRequested"):
         message = f"{message} ({err.message.strip()})"
     return message
 

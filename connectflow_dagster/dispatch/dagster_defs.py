@@ -198,6 +198,7 @@ def submit_pending_events(instance: DagsterInstance, limit: int) -> list[str]:
                     event_id=event.id,
                     parent_run_id=parent_run_id,  # a retry (re-execution from failure) or continuation
                     resume_node=resume_node,
+                    extra_tags=event.run_tags,
                 )
             if run.status == DagsterRunStatus.NOT_STARTED:
                 instance.submit_run(event.id, workspace=None)  # type: ignore[arg-type]  # queued coordinator ignores it

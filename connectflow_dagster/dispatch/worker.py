@@ -50,7 +50,7 @@ from dagster import (
 
 from connectflow_dagster import runctl, waits
 from connectflow_dagster.compiler import Runtime
-from connectflow_dagster.dispatch import inbox, notify
+from connectflow_dagster.dispatch import error_workflow, inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.execution import RunTarget, create_run, iterate_created_run
 from connectflow_dagster.instance import get_instance
@@ -320,6 +320,10 @@ class Worker:
                     raise TimeoutError(f"event {event_id} did not finish in time")
                 ended.wait(left)
 
+    def execute_claimed(self, event: inbox.ClaimedEvent) -> Outcome:
+        """Execute an event this worker holds (a sub-workflow its caller enqueued claimed)."""
+        return self._handle(event)
+
     def _handle(self, event: inbox.ClaimedEvent) -> Outcome:
         try:
             return self.execute(event)
@@ -373,6 +377,8 @@ class Worker:
                     retry=False,
                     attempts=event.attempts,
                 )
+            for run in previous[:1]:  # the latest attempt, just reported failed above
+                self._report_failure(run.run_id)
             notify.publish(notify.RUN_END, event.id)
             return Outcome(event.id, None, status)
 
@@ -391,7 +397,7 @@ class Worker:
             version = version_by_id(session, event.version_id)
             target = RunTarget(version_spec(version), version.id, version.number, event.owner_id)
         run_id = attempt_run_id(event.id, event.attempts if previous else 1)
-        extra = {TAG_WORKER: self.worker_id}
+        extra = {**(event.run_tags or {}), TAG_WORKER: self.worker_id}
         timeout = target.workflow.settings.timeout_seconds
         if timeout is not None:
             # Dagster's own run-timeout tag: shown in its UI, and enforced by its run monitoring for
@@ -440,11 +446,13 @@ class Worker:
         control = runctl.register(run_id, timeout_seconds, orchestrator=threading.get_ident())
         guard = _RunGuard(self, event_id, run_id, control)
         guard.start()
+        # A continuation run (waits.py) also notifies its execution's id: the live view follows it.
+        keys = tuple(dict.fromkeys((event_id, run_id, run.root_run_id or run_id)))
         try:
             try:
                 for dagster_event in iterate_created_run(self.instance, job, run):
                     if dagster_event.event_type in _PROGRESS:
-                        notify.publish_many(notify.RUN_PROGRESS, (event_id, run_id))
+                        notify.publish_many(notify.RUN_PROGRESS, keys)
                 guard.stop()
             except DagsterExecutionInterruptedError:
                 # Delivered just after the run returned (it was stopped at the very end): nothing to do.
@@ -456,9 +464,18 @@ class Worker:
         finally:
             runctl.unregister(run_id)
 
+    def _report_failure(self, run_id: str) -> None:
+        """Queue the failed run's error workflow, if its workflow names one (error_workflow.py)."""
+        try:
+            error_workflow.report_failure(self.instance, run_id)
+        except Exception:  # the run's own outcome is recorded regardless
+            log.exception("run %s: could not queue its error workflow", run_id)
+
     def _complete(self, event: inbox.ClaimedEvent, run_id: str) -> Outcome:
         run = self.instance.get_run_by_id(run_id)
         succeeded = run is not None and run.status == DagsterRunStatus.SUCCESS
+        if run is not None and run.status == DagsterRunStatus.FAILURE:
+            self._report_failure(run_id)  # before completing: a redelivery reports it (once) again
         with session_scope() as session:
             # Waits that suspended this run: their timed continuations join the inbox (waits.py).
             queued = waits.finalize_run(session, run_id, succeeded)
@@ -466,7 +483,8 @@ class Worker:
             inbox.complete_event(session, event.id, self.worker_id)
         if queued:
             notify.publish(notify.INBOX)
-        notify.publish_many(notify.RUN_END, (event.id, run_id))
+        root = run.root_run_id if run is not None and run.root_run_id else run_id
+        notify.publish_many(notify.RUN_END, tuple(dict.fromkeys((event.id, run_id, root))))
         return Outcome(event.id, run_id, inbox.DONE)
 
 
@@ -477,12 +495,14 @@ def run_in_process(
     payload: Any = None,
     runtime: Runtime | None = None,
     instance: DagsterInstance | None = None,
+    then_error_workflow: bool = False,
 ) -> str:
     """Execute ``target`` through the inbox, in this process, to its end; returns the execution id.
 
     The one path, without a gateway or worker running (a notebook, ``connectflow run``): the event
     is enqueued exactly as the API's Execute does, then this process executes it with the same
-    worker code (if a running worker claims it first, this waits for that worker to finish it)."""
+    worker code (if a running worker claims it first, this waits for that worker to finish it).
+    ``then_error_workflow``: when the run failed and queued its error workflow, execute that too."""
     from connectflow_dagster.execution import default_trigger
 
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
@@ -496,6 +516,12 @@ def run_in_process(
     worker = Worker(instance=instance, runtime=runtime)
     try:
         outcome = worker.execute_event(event_id)
+        if then_error_workflow and outcome.run_id:
+            # Without a running worker nobody else would: the error workflow the failure queued.
+            with session_scope() as session:
+                report = error_workflow.report_event_id(session, outcome.run_id)
+            if report is not None:
+                worker.execute_event(report)
     finally:
         worker.close()
     return outcome.run_id or event_id

@@ -179,9 +179,9 @@ class NodeContext(Generic[AuthT]):
     execution_id: str = ""
     # In a continuation run, for the node it resumes (Wait): what resumed it (waits.py); else None.
     resume: Any = None
-    # Every node of the workflow by id: (name, variable name). Code nodes resolve ``$('Node name')``
-    # and find their input's variable with it.
-    workflow_nodes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Every node of the workflow by id: (name, variable name, type). Code nodes resolve
+    # ``$('Node name')`` and find their input's variable with it.
+    workflow_nodes: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     workflow_name: str = ""
     # The registry's credential types by name (given by the compiler): which fields are secrets.
     credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
@@ -254,6 +254,11 @@ class NodeContext(Generic[AuthT]):
                 self._secrets_seen.append(value)
         return data
 
+    def add_secret(self, value: str) -> None:
+        """Scrub ``value`` too (a secret the executor derived or fetched: an access token)."""
+        if value:
+            self._secrets_seen.append(value)
+
     def scrub(self, text: str) -> str:
         """Replace every secret this execution touched with ***."""
         for secret in sorted(set(self._secrets_seen), key=len, reverse=True):
@@ -311,6 +316,9 @@ class NodeType:
     # Top-level params passed to the executor as written: not rendered or checked as templates (the
     # source of a code node, where ``{{`` is code, not a template).
     raw_params: frozenset[str] = frozenset()
+    # Credential types the node may use instead of ``credential``, chosen by its params (the HTTP
+    # Request's ``authentication``): listed by the registry, loaded by the executor.
+    credential_options: tuple[CredentialType[Any], ...] = ()
 
     @property
     def is_trigger(self) -> bool:
@@ -386,6 +394,8 @@ class NodeType:
             "params_schema": self.params.model_json_schema(),
             "output_schema": self.output.model_json_schema() if self.output else None,
             "credential_type": self.credential.type if self.credential else None,
+            "credential_types": [c.type for c in self.credential_options]
+            or ([self.credential.type] if self.credential else []),
             "ingress": self.ingress.describe() if self.ingress else None,
         }
 

@@ -195,6 +195,9 @@ class TriggerEvent(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # Set for a re-execution ("retry from failure"): the run whose failed steps this event re-runs.
     parent_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Extra Dagster tags of the event's run (JSON object): a sub-workflow's link to its caller, an
+    # error workflow's to the failed run.
+    run_tags: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TriggerSecret(Base):

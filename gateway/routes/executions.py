@@ -15,6 +15,7 @@ from connectflow_dagster.store.models import Workflow
 from gateway.deps import CurrentUser, InstanceDep, SessionDep
 from gateway.runs import cancel_execution, pinned_version_id, retry_from_failure
 from gateway.schemas.executions import (
+    ChildExecution,
     ExecutionAccepted,
     ExecutionPublic,
     ExecutionsPublic,
@@ -118,6 +119,9 @@ def get_execution(
             )
             for n in ex.nodes
         ],
+        caller_id=ex.caller_id,
+        children=[ChildExecution(**c) for c in ex.children],
+        failed_execution_id=ex.failed_execution_id,
         error=ex.error,
         failed_node=ex.failed_node,
         context=ex.context,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from connectflow_dagster import spec
 from connectflow_dagster.compiler import try_compile
 from connectflow_dagster.dagster_ui import request_reload
+from connectflow_dagster.dispatch.references import reference_problems
 from connectflow_dagster.errors import NotFound, Problem, WorkflowInvalid
 from connectflow_dagster.execution import RunTarget
 from connectflow_dagster.interop.n8n import import_n8n
@@ -73,6 +74,7 @@ def _problems(
 ) -> list[Problem]:
     """Everything that stops the workflow from running, including credentials the owner lacks."""
     problems = spec.validate(workflow, registry)
+    problems.extend(reference_problems(session, owner_id, workflow))  # error workflow, call cycles
     for node in workflow.nodes:
         if not node.credential_id:
             continue

@@ -64,7 +64,21 @@ class ExecutionSummary(BaseModel):
     dagster_url: str = Field(description="This run in the Dagster UI.")
 
 
+class ChildExecution(BaseModel):
+    node_id: str = Field(description="The Execute Workflow node that started it.")
+    execution_id: str
+
+
 class ExecutionPublic(ExecutionSummary):
+    caller_id: str | None = Field(
+        default=None, description="A sub-workflow's execution: the execution whose node called it."
+    )
+    children: list[ChildExecution] = Field(
+        default_factory=list, description="Executions this one's Execute Workflow nodes started."
+    )
+    failed_execution_id: str | None = Field(
+        default=None, description="An error workflow's execution: the failed execution it reports."
+    )
     nodes: list[NodeStatusPublic]
     error: str | None = None
     failed_node: str | None = None

@@ -223,3 +223,25 @@ def test_the_cpu_limit_stops_a_busy_loop_before_the_wall_clock_does():
             memory=64 << 20,
             cpu_seconds=1,
         )
+
+
+def test_right_after_a_loop_the_input_is_the_current_item(cf):
+    wf = {
+        "name": "loop code",
+        "nodes": [
+            {**START},
+            {"id": "each", "type": "loop", "name": "Each row", "params": {"items": "{{ trigger.rows }}"}},
+            js("code", "return {...$json, tag: $('Start').first().json.tag}", mode="each_item"),
+            {"id": "pass", "type": "noop", "name": "Pass"},
+            {"id": "agg", "type": "aggregate", "name": "Agg"},
+        ],
+        "edges": [
+            {"source": "start", "target": "each"},
+            {"source": "each", "target": "code"},
+            {"source": "code", "target": "pass"},
+            {"source": "pass", "target": "agg"},
+        ],
+    }
+    ex = cf.run(wf, {"rows": [{"a": 1}, {"a": 2}], "tag": "x"})
+    assert ex.status == "success", ex.error
+    assert ex.context["agg"]["data"] == [[{"a": 1, "tag": "x"}], [{"a": 2, "tag": "x"}]]

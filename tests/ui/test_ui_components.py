@@ -450,3 +450,84 @@ def test_run_status_shows_items_per_node_and_the_canvas_label_counts_them(draft:
     assert label.endswith("· 1/3 items · 1 failed")
     canvas.reset_statuses()
     assert next(n["label"] for n in canvas.flow.nodes if n["id"] == fetch) == draft.node(fetch)["name"]
+
+
+def test_sticky_notes_are_drawn_edited_moved_and_deleted_on_the_canvas(draft: WorkflowDraft) -> None:
+    from ui.components.canvas import NOTE_TYPE, note_canvas_id
+    from ui.components.note_settings import NoteSettings
+
+    draft.load(
+        {
+            "id": "wf1",
+            "name": "Annotated",
+            "nodes": [
+                {"id": "start", "type": "trigger.manual", "name": "Start", "position": {"x": 0, "y": 0}}
+            ],
+            "edges": [],
+            "notes": [
+                {
+                    "id": "n1",
+                    "text": "**Hello**",
+                    "position": {"x": 10, "y": -200},
+                    "size": {"width": 300, "height": 120},
+                    "color": "blue",
+                }
+            ],
+        }
+    )
+    canvas = Canvas(draft=draft)
+    [drawn] = [n for n in canvas.flow.nodes if n["id"] == note_canvas_id("n1")]
+    assert drawn["type"] == NOTE_TYPE and "cf-note-blue" in drawn["className"]
+    assert drawn["style"] == {"width": "300.0px", "height": "120.0px"}
+    assert canvas._note_views["n1"].object == "**Hello**"
+
+    settings = NoteSettings(draft=draft, canvas=canvas)
+    canvas.flow._handle_msg({"type": "selection_changed", "nodes": [note_canvas_id("n1")], "edges": []})
+    assert canvas.selected_note == "n1" and canvas.selected_node is None
+    settings.note_id = canvas.selected_note
+    assert settings._layout.visible and settings._text.value == "**Hello**"
+    settings._text.value_input = "## Why\nCalls billing."
+    settings._color.value = "green"
+    assert draft.note("n1")["text"] == "## Why\nCalls billing." and draft.note("n1")["color"] == "green"
+    assert canvas._note_views["n1"].object == "## Why\nCalls billing."
+    assert draft.dirty
+
+    canvas.flow._handle_msg(
+        {"type": "node_moved", "node_id": note_canvas_id("n1"), "position": {"x": 50, "y": 60}}
+    )
+    assert draft.note("n1")["position"] == {"x": 50.0, "y": 60.0}
+    canvas.flow._handle_msg(
+        {"type": "edge_added", "edge": {"id": "x", "source": "start", "target": note_canvas_id("n1")}}
+    )
+    assert draft.edges == [] and canvas.message == "both ends must be nodes of this workflow"
+
+    added = canvas.add_note(text="second")
+    assert [n["id"] for n in draft.notes] == ["n1", added]
+    assert draft.to_spec()["notes"][1]["text"] == "second"
+    assert [n["id"] for n in draft.nodes] == ["start"]  # notes are never workflow nodes
+
+    canvas.flow._handle_msg({"type": "node_deleted", "node_id": note_canvas_id("n1")})
+    assert [n["id"] for n in draft.notes] == [added]
+    settings.note_id = added
+    settings._remove()
+    assert draft.notes == [] and "notes" not in draft.to_spec()
+
+
+def test_a_code_param_gets_a_monospace_editor_and_is_kept_verbatim(catalogue) -> None:  # type: ignore[no-untyped-def]
+    schema = catalogue["code.js"]["params_schema"]
+    kinds = {s.name: s.kind for s in field_specs(schema)}
+    assert kinds["code"] == "code" and kinds["mode"] == "select"
+    form = SchemaForm(schema=schema, value={})
+    form.widgets["code"].value_input = "return {{ a: 1 }};"
+    assert form.value["code"] == "return {{ a: 1 }};"
+
+
+def test_the_http_request_lists_credentials_of_every_auth_type(catalogue) -> None:  # type: ignore[no-untyped-def]
+    choices = catalogue["http.request"]["credential_types"]
+    assert "oauth2_client_credentials" in choices and "http_bearer_auth" in choices
+    creds = [
+        {"id": "c1", "name": "API token", "type": "http_bearer_auth"},
+        {"id": "c2", "name": "Mail", "type": "smtp"},
+        {"id": "c3", "name": "Partner", "type": "oauth2_client_credentials"},
+    ]
+    assert list(credential_options(creds, choices).values()) == [None, "c1", "c3"]

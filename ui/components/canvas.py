@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import panel as pn
 import param
 from panel.viewable import Viewer
 from panel_reactflow import NodeType, ReactFlow
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 DROP_TYPE = "application/x-connectflow-node"
-STATUSES = ("idle", "queued", "running", "success", "failed", "skipped", "retrying", "not_run")
+STATUSES = ("idle", "queued", "running", "success", "failed", "skipped", "retrying", "not_run", "waiting")
 
 CANVAS_CSS = """
 .react-flow__node.cf-node {
@@ -54,6 +55,8 @@ CANVAS_CSS = """
 .react-flow__node.cf-status-running::after { content: "running…"; background: #3b82f6; }
 .react-flow__node.cf-status-retrying { border-color: #f59e0b; }
 .react-flow__node.cf-status-retrying::after { content: "retrying"; background: #f59e0b; }
+.react-flow__node.cf-status-waiting { border-color: #8b5cf6; border-style: dashed; }
+.react-flow__node.cf-status-waiting::after { content: "⏸ waiting"; background: #8b5cf6; }
 .react-flow__node.cf-status-success { border-color: #16a34a; background: #f0fdf4; }
 .react-flow__node.cf-status-success::after { content: "✓ success"; background: #16a34a; }
 .react-flow__node.cf-status-failed { border-color: #dc2626; background: #fef2f2; }
@@ -63,12 +66,58 @@ CANVAS_CSS = """
 .react-flow__node.cf-status-not_run { opacity: .6; }
 .react-flow__node.cf-invalid { border-color: #f97316; border-width: 2px; }
 .react-flow__node.cf-invalid.cf-status-idle::after { content: "⚠ fix settings"; background: #f97316; }
+.react-flow__node.cf-note {
+  border-radius: 6px; border: 1px solid rgba(15,23,42,.12); box-shadow: 0 2px 6px rgba(15,23,42,.10);
+  font-family: system-ui, sans-serif; font-size: 13px; color: #1f2937; padding: 4px 8px; overflow: auto;
+}
+.react-flow__node.cf-note.selected { box-shadow: 0 0 0 3px rgba(99,102,241,.35); }
+.react-flow__node.cf-note-yellow { background: #fef9c3; }
+.react-flow__node.cf-note-blue { background: #dbeafe; }
+.react-flow__node.cf-note-green { background: #dcfce7; }
+.react-flow__node.cf-note-pink { background: #fce7f3; }
+.react-flow__node.cf-note-purple { background: #ede9fe; }
+.react-flow__node.cf-note-gray { background: #f1f5f9; }
 .react-flow__handle { width: 10px; height: 10px; background: #64748b; }
 .react-flow__handle:hover { background: #6366f1; }
 """
 
 
 ERROR_HANDLE = "error"
+NOTE_TYPE = "cf-note"  # the ReactFlow type of a sticky note: no handles, never a node of the workflow
+NOTE_PREFIX = "note:"  # canvas ids of notes (a workflow node id never holds ':')
+
+
+def note_canvas_id(note_id: str) -> str:
+    return NOTE_PREFIX + note_id
+
+
+def note_id_of(canvas_id: str | None) -> str | None:
+    """The note id of a canvas id, or None when it is a workflow node's."""
+    if canvas_id and canvas_id.startswith(NOTE_PREFIX):
+        return canvas_id[len(NOTE_PREFIX) :]
+    return None
+
+
+def note_style(note: dict[str, Any]) -> dict[str, Any]:
+    size = note.get("size") or {}
+    return {"width": f"{float(size.get('width', 240))}px", "height": f"{float(size.get('height', 160))}px"}
+
+
+def flow_note(note: dict[str, Any], view: Any) -> dict[str, Any]:
+    """A ReactFlow node dict for a sticky note (its Markdown drawn by ``view``)."""
+    return {
+        "id": note_canvas_id(note["id"]),
+        "type": NOTE_TYPE,
+        "label": "",
+        "position": dict(note.get("position") or {"x": 0.0, "y": 0.0}),
+        "data": {"note": True},
+        "className": f"cf-note cf-note-{note.get('color') or 'yellow'}",
+        "style": note_style(note),
+        "connectable": False,
+        "view": view,
+    }
+
+
 ERROR_VARIANT = "+error"  # the ReactFlow type of a node whose on_error is error_output
 
 
@@ -93,6 +142,7 @@ def node_type_specs(catalogue: dict[str, dict[str, Any]]) -> dict[str, NodeType]
                 inputs=[{"id": "in", "label": "input"}],
                 outputs=[{"id": o, "label": o} for o in (*outputs, ERROR_HANDLE)],
             )
+    specs[NOTE_TYPE] = NodeType(type=NOTE_TYPE, label="Note", inputs=[], outputs=[])
     return specs
 
 
@@ -164,6 +214,7 @@ class Canvas(Viewer):
 
     draft = param.ClassSelector(class_=WorkflowDraft)
     selected_node = param.String(default=None, allow_None=True, doc="Id of the selected node.")
+    selected_note = param.String(default=None, allow_None=True, doc="Id of the selected sticky note.")
     statuses = param.Dict(default={}, doc="Node id → run status currently shown.")
     invalid_nodes = param.List(default=[], doc="Ids of nodes with validation problems.")
     message = param.String(default="", doc="Why the last connection was refused, if it was.")
@@ -179,6 +230,9 @@ class Canvas(Viewer):
             info = catalogue.get(n["type"], {})
             nodes.append(flow_node(n, info.get("group"), info))
             self._types[n["id"]] = self._register(nodes[-1]["type"], info)
+        self._note_views: dict[str, pn.pane.Markdown] = {}
+        for note in self.draft.notes:
+            nodes.append(flow_note(note, self._note_view(note)))
         self.flow = ReactFlow(
             nodes=nodes,
             edges=[self._flow_edge(e) for e in self.draft.edges],
@@ -284,6 +338,48 @@ class Canvas(Viewer):
                 self.flow.remove_edge(gone)
         self._retype(node_id)
 
+    # ---- sticky notes ------------------------------------------------------------------------------
+
+    def _note_view(self, note: dict[str, Any]) -> pn.pane.Markdown:
+        view = pn.pane.Markdown(
+            note.get("text") or "*Double-click to select, then write in the side panel.*",
+            sizing_mode="stretch_both",
+            margin=0,
+            disable_math=True,
+            css_classes=["cf-note-text"],
+        )
+        self._note_views[note["id"]] = view
+        return view
+
+    def add_note(self, position: dict[str, float] | None = None, text: str = "") -> str:
+        """Add a sticky note to the draft and the canvas; returns its id."""
+        if position is None:
+            position = self.draft.next_position()
+            position = {"x": position["x"], "y": position["y"] - 200.0}
+        note = self.draft.add_note(position, text)
+        self.flow.add_node(flow_note(note, self._note_view(note)))
+        return str(note["id"])
+
+    def update_note(self, note_id: str, **changes: Any) -> None:
+        """Change a note in the draft and redraw it (text, color, size) without re-sending the graph."""
+        self.draft.update_note(note_id, **changes)
+        note = self.draft.note(note_id)
+        if "text" in changes and note_id in self._note_views:
+            self._note_views[note_id].object = note["text"] or " "
+        if "color" in changes:
+            self.flow.patch_node_props(
+                note_canvas_id(note_id), {"className": f"cf-note cf-note-{note.get('color') or 'yellow'}"}
+            )
+        if "size" in changes:
+            self.flow.patch_node_props(note_canvas_id(note_id), {"style": note_style(note)})
+
+    def remove_note(self, note_id: str) -> None:
+        self.flow.remove_node(note_canvas_id(note_id))
+        self.draft.remove_note(note_id)
+        self._note_views.pop(note_id, None)
+        if self.selected_note == note_id:
+            self.selected_note = None
+
     def _on_drop(self, event: dict[str, Any]) -> None:
         data = event.get("data") or {}
         type_name = data.get("type") if isinstance(data, dict) else str(data)
@@ -292,11 +388,25 @@ class Canvas(Viewer):
 
     def _on_moved(self, event: dict[str, Any]) -> None:
         node_id, position = event.get("node_id"), event.get("position")
+        note_id = note_id_of(node_id)
+        if note_id is not None:
+            if position and any(n["id"] == note_id for n in self.draft.notes):
+                self.draft.update_note(
+                    note_id, position={"x": float(position.get("x", 0.0)), "y": float(position.get("y", 0.0))}
+                )
+            return
         if node_id and position and any(n["id"] == node_id for n in self.draft.nodes):
             self.draft.move_node(node_id, position)
 
     def _on_node_deleted(self, event: dict[str, Any]) -> None:
         node_id = event.get("node_id")
+        note_id = note_id_of(node_id)
+        if note_id is not None:
+            self.draft.remove_note(note_id)
+            self._note_views.pop(note_id, None)
+            if self.selected_note == note_id:
+                self.selected_note = None
+            return
         if node_id:
             self.draft.remove_nodes([node_id])
             if self.selected_node == node_id:
@@ -324,7 +434,10 @@ class Canvas(Viewer):
         self.draft.disconnect(ids)
 
     def _on_selection(self, event: dict[str, Any]) -> None:
-        nodes = event.get("nodes") or []
+        selected = event.get("nodes") or []
+        notes = [note_id_of(n) for n in selected if note_id_of(n) is not None]
+        nodes = [n for n in selected if note_id_of(n) is None]
+        self.selected_note = notes[0] if notes and not nodes else None
         self.selected_node = nodes[0] if nodes else None
 
     # ---- status and problems (patched, never re-rendered) ------------------------------------------

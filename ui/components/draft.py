@@ -51,9 +51,8 @@ class WorkflowDraft(param.Parameterized):
     nodes = param.List(default=[], doc="Spec-shaped node dicts, in insertion order.")
     edges = param.List(default=[], doc="Spec-shaped edge dicts.")
     settings = param.Dict(default={})
-    kept = param.Dict(
-        default={}, doc="Workflow fields the editor does not edit (notes, meta): saved as loaded."
-    )
+    notes = param.List(default=[], doc="Sticky notes: {id, text, position, size, color} (never run).")
+    kept = param.Dict(default={}, doc="Workflow fields the editor does not edit (meta): saved as loaded.")
     version = param.Integer(default=None, allow_None=True, doc="Saved version number being edited.")
     dirty = param.Boolean(default=False)
     catalogue = param.Dict(default={}, doc="Node type name → its /api/node-types entry.")
@@ -69,7 +68,8 @@ class WorkflowDraft(param.Parameterized):
             nodes=copy.deepcopy(spec.get("nodes") or []),
             edges=copy.deepcopy(spec.get("edges") or []),
             settings=copy.deepcopy(spec.get("settings") or {}),
-            kept={k: copy.deepcopy(spec[k]) for k in ("notes", "meta") if spec.get(k)},
+            notes=copy.deepcopy(spec.get("notes") or []),
+            kept={k: copy.deepcopy(spec[k]) for k in ("meta",) if spec.get(k)},
             version=_version_number(workflow),
             dirty=False,
         )
@@ -84,6 +84,8 @@ class WorkflowDraft(param.Parameterized):
             body["id"] = self.workflow_id
         if self.settings:
             body["settings"] = copy.deepcopy(self.settings)
+        if self.notes:
+            body["notes"] = copy.deepcopy(self.notes)
         body.update(copy.deepcopy(self.kept))
         return body
 
@@ -278,6 +280,52 @@ class WorkflowDraft(param.Parameterized):
         remaining = [e for e in self.edges if edge_key(e) not in gone]
         if len(remaining) != len(self.edges):
             self._changed(edges=remaining)
+
+    # ---- sticky notes ------------------------------------------------------------------------------
+
+    NOTE_COLORS = ("yellow", "blue", "green", "pink", "purple", "gray")
+
+    def note(self, note_id: str) -> dict[str, Any]:
+        for note in self.notes:
+            if note["id"] == note_id:
+                return note
+        raise KeyError(note_id)
+
+    def add_note(self, position: dict[str, float] | None = None, text: str = "") -> dict[str, Any]:
+        """Add a sticky note with a unique id; returns it."""
+        ids = {n["id"] for n in self.notes}
+        i = len(self.notes) + 1
+        while f"note_{i}" in ids:
+            i += 1
+        note = {
+            "id": f"note_{i}",
+            "text": text,
+            "position": {
+                "x": float((position or {}).get("x", 0.0)),
+                "y": float((position or {}).get("y", 0.0)),
+            },
+            "size": {"width": 240.0, "height": 160.0},
+            "color": "yellow",
+        }
+        self._changed(notes=[*self.notes, note])
+        return note
+
+    def update_note(self, note_id: str, **changes: Any) -> None:
+        """Change a note's ``text``, ``color``, ``position`` or ``size``."""
+        note = self.note(note_id)
+        changed = False
+        for key, value in changes.items():
+            if key not in ("text", "color", "position", "size") or note.get(key) == value:
+                continue
+            note[key] = copy.deepcopy(value)
+            changed = True
+        if changed:
+            self._changed(notes=list(self.notes))
+
+    def remove_note(self, note_id: str) -> None:
+        remaining = [n for n in self.notes if n["id"] != note_id]
+        if len(remaining) != len(self.notes):
+            self._changed(notes=remaining)
 
     def rename(self, name: str) -> None:
         if name and name != self.title:

@@ -22,6 +22,7 @@ from ui.api_client import ApiError, GatewayClient, ValidationFailed
 from ui.components.canvas import Canvas
 from ui.components.draft import WorkflowDraft
 from ui.components.node_settings import NodeSettings, own_secret_kind
+from ui.components.note_settings import NoteSettings
 from ui.components.palette import Palette
 from ui.components.status import RunStatus
 from ui.theme import html, page_shell
@@ -176,6 +177,10 @@ class EditorPage(Viewer):
             base_url=self.client.base_url,
         )
         self.canvas.param.watch(self._on_select, "selected_node")
+        self.note_settings = NoteSettings(draft=self.draft, canvas=self.canvas)
+        self.canvas.param.watch(lambda e: setattr(self.note_settings, "note_id", e.new), "selected_note")
+        self._add_note = pn.widgets.Button(name="+ Note", css_classes=["cf-add-note"])
+        self._add_note.on_click(lambda _e: self.add_note())
         self.canvas.param.watch(lambda e: e.new and setattr(self, "message", e.new), "message")
 
         self._name = pn.widgets.TextInput(value=self.draft.title, width=300, css_classes=["cf-workflow-name"])
@@ -209,6 +214,7 @@ class EditorPage(Viewer):
             self._name,
             self._dirty,
             pn.layout.HSpacer(),
+            self._add_note,
             self._active,
             self._active_label,
             self._input,
@@ -227,7 +233,14 @@ class EditorPage(Viewer):
                 min_height=520,
                 styles={"background": "#fff", "border": "1px solid #e2e8f0", "border-radius": "10px"},
             ),
-            pn.Column(self.settings, self._problems, width=340, scroll=True, css_classes=["cf-sidebar"]),
+            pn.Column(
+                self.settings,
+                self.note_settings,
+                self._problems,
+                width=340,
+                scroll=True,
+                css_classes=["cf-sidebar"],
+            ),
             sizing_mode="stretch_both",
         )
         self._layout[:] = [toolbar, status_row, body, self.guard]
@@ -235,6 +248,11 @@ class EditorPage(Viewer):
         self._render_problems()
 
     # ---- actions -----------------------------------------------------------------------------------
+
+    def add_note(self) -> None:
+        """Add a sticky note and select it, so its text can be written in the side panel."""
+        if self.canvas is not None:
+            self.canvas.selected_note = self.canvas.add_note()
 
     def add_node(self, type_name: str) -> None:
         if self.canvas is not None:
