@@ -446,11 +446,13 @@ class Worker:
         control = runctl.register(run_id, timeout_seconds, orchestrator=threading.get_ident())
         guard = _RunGuard(self, event_id, run_id, control)
         guard.start()
+        # A continuation run (waits.py) also notifies its execution's id: the live view follows it.
+        keys = tuple(dict.fromkeys((event_id, run_id, run.root_run_id or run_id)))
         try:
             try:
                 for dagster_event in iterate_created_run(self.instance, job, run):
                     if dagster_event.event_type in _PROGRESS:
-                        notify.publish_many(notify.RUN_PROGRESS, (event_id, run_id))
+                        notify.publish_many(notify.RUN_PROGRESS, keys)
                 guard.stop()
             except DagsterExecutionInterruptedError:
                 # Delivered just after the run returned (it was stopped at the very end): nothing to do.
@@ -481,7 +483,8 @@ class Worker:
             inbox.complete_event(session, event.id, self.worker_id)
         if queued:
             notify.publish(notify.INBOX)
-        notify.publish_many(notify.RUN_END, (event.id, run_id))
+        root = run.root_run_id if run is not None and run.root_run_id else run_id
+        notify.publish_many(notify.RUN_END, tuple(dict.fromkeys((event.id, run_id, root))))
         return Outcome(event.id, run_id, inbox.DONE)
 
 

@@ -101,6 +101,11 @@ def test_a_long_wait_frees_the_worker_and_resumes_after_a_worker_restart(cf, liv
     assert waiting.status == "waiting", waiting.error
     assert {n.node_id: n.status for n in waiting.nodes}["pause"] == "waiting"
     assert owner.get(f"/api/executions/{first}").json()["status"] == "waiting"
+    streamed = sse_events(owner, f"/api/executions/{first}/events")
+    assert streamed[-2:] == [
+        ("node", {"node_id": "pause", "status": "waiting", "at": streamed[-2][1]["at"]}),
+        ("end", {"status": "waiting"}),
+    ]
 
     # The one worker is free: another run executes while the first waits.
     second = owner.post(f"/api/workflows/{other}/execute", json={"input": {"name": "Bob"}}).json()
@@ -164,6 +169,11 @@ def test_a_timed_wait_resumes_by_itself_and_a_merge_after_it_runs_once(
     wid, _ = save(workflow, owner.user_id)
     one_worker()
     first = owner.post(f"/api/workflows/{wid}/execute", json={}).json()["execution_id"]
+    # The live stream follows the execution into its continuation: one end, after the Merge ran.
+    events = sse_events(owner, f"/api/executions/{first}/events")
+    ends = [data for kind, data in events if kind == "end"]
+    assert ends == [{"status": "success", "at": ends[0]["at"]}], events
+    assert ("node", "join", "success") in [(k, d.get("node_id"), d.get("status")) for k, d in events]
     final = wait_for(status_is(cf, first, "success", "failed"), what="the timed wait to resume")
     assert final.status == "success", final.error
     assert final.context["wait"]["resumed_by"] == "timer"
@@ -178,6 +188,22 @@ def test_a_timed_wait_resumes_by_itself_and_a_merge_after_it_runs_once(
     assert not _produced(cf, first, "join") and _produced(cf, continuation, "join")
     assert sorted(starts(continuation)) == ["join", "pause"]  # the steps before the Wait are not re-run
     assert {n.node_id: n.status for n in final.nodes}["join"] == "success"
+
+
+def sse_events(client, path: str) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+    """Every server-sent event of ``path`` until the stream closes (after its ``end``)."""
+    import json
+
+    events: list[tuple[str, dict]] = []
+    kind = ""
+    with client.stream("GET", path, timeout=120) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line[6:])))
+    return events
 
 
 def _produced(cf, run_id: str, step: str) -> bool:  # type: ignore[no-untyped-def]

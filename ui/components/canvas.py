@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 DROP_TYPE = "application/x-connectflow-node"
-STATUSES = ("idle", "queued", "running", "success", "failed", "skipped", "retrying", "not_run")
+STATUSES = ("idle", "queued", "running", "success", "failed", "skipped", "retrying", "not_run", "waiting")
 
 CANVAS_CSS = """
 .react-flow__node.cf-node {
@@ -55,6 +55,8 @@ CANVAS_CSS = """
 .react-flow__node.cf-status-running::after { content: "running…"; background: #3b82f6; }
 .react-flow__node.cf-status-retrying { border-color: #f59e0b; }
 .react-flow__node.cf-status-retrying::after { content: "retrying"; background: #f59e0b; }
+.react-flow__node.cf-status-waiting { border-color: #8b5cf6; border-style: dashed; }
+.react-flow__node.cf-status-waiting::after { content: "⏸ waiting"; background: #8b5cf6; }
 .react-flow__node.cf-status-success { border-color: #16a34a; background: #f0fdf4; }
 .react-flow__node.cf-status-success::after { content: "✓ success"; background: #16a34a; }
 .react-flow__node.cf-status-failed { border-color: #dc2626; background: #fef2f2; }
