@@ -818,7 +818,7 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
             ends = [i.finished_at for i in node.items if i.finished_at]
             node.started_at = min(starts) if starts else None
             node.finished_at = max(ends) if ends and len(ends) == len(node.items) else None
-            node.attempts = sum(i.attempts for i in node.items)
+            node.attempts = max(i.attempts for i in node.items)  # the most any item took
             if node.started_at and node.finished_at:
                 node.duration_ms = round((node.finished_at - node.started_at) * 1000, 2)
     if execution.status in ("success", "failed", "canceled"):

@@ -385,3 +385,122 @@ def test_garbage_inside_known_nodes_becomes_a_placeholder_not_a_crash():
     imported = one(doc)
     assert len(imported.workflow.nodes) == 4
     assert {n.status for n in imported.report.nodes} <= {"exact", "approximated", "unsupported"}
+
+
+# ---- flow nodes, loops, settings ---------------------------------------------------------------
+
+
+def _doc(nodes: list[dict], connections: dict) -> dict:
+    return {"name": "T", "nodes": nodes, "connections": connections}
+
+
+def _n(name: str, typ: str, params: dict | None = None, version: float = 1, **extra) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "name": name,
+        "type": f"n8n-nodes-base.{typ}",
+        "typeVersion": version,
+        "parameters": params or {},
+        "position": [0, 0],
+        **extra,
+    }
+
+
+def _main(*pairs: tuple[str, int, str]) -> dict:
+    out: dict = {}
+    for source, index, target in pairs:
+        outputs = out.setdefault(source, {"main": []})["main"]
+        while len(outputs) <= index:
+            outputs.append([])
+        outputs[index].append({"node": target, "type": "main", "index": 0})
+    return out
+
+
+def test_a_node_reading_an_unsupported_node_is_mapped_and_says_so():
+    doc = _doc(
+        [_n("Start", "manualTrigger"), _n("Sheet", "googleSheets", {"operation": "read"}, 4),
+         _n("Use", "set", {"assignments": {"assignments": [{"id": "a", "name": "x", "value": "={{ $json.email }}", "type": "string"}]}}, 3.4)],
+        _main(("Start", 0, "Sheet"), ("Sheet", 0, "Use")),
+    )  # fmt: skip
+    imported = one(doc)
+    use = next(r for r in imported.report.nodes if r.name == "Use")
+    assert use.type == "set" and use.status == "approximated"
+    assert any("'Sheet' (not supported yet)" in note for note in use.notes)
+    assert imported.workflow.node("use_expr").params["sources"]["Sheet"] == {
+        "variable": "sheet",
+        "kind": "identity",
+    }
+    assert {e.status for e in imported.report.expressions if e.node == "Use"} == {"js"}
+
+
+def test_an_n8n_loop_back_edge_is_left_out_with_a_note():
+    doc = _doc(
+        [_n("Start", "manualTrigger"), _n("A", "noOp"), _n("B", "noOp")],
+        _main(("Start", 0, "A"), ("A", 0, "B"), ("B", 0, "A")),
+    )
+    imported = one(doc)
+    assert [(e.source, e.target) for e in imported.workflow.edges] == [("start", "a"), ("a", "b")]
+    assert validate(imported.workflow) == []
+    [a] = [r for r in imported.report.nodes if r.name == "A"]
+    assert "connection back from 'B'" in " ".join(a.notes)
+
+
+def test_filter_switch_wait_respond_and_on_error_map():
+    cond = {
+        "conditions": {
+            "conditions": [
+                {
+                    "leftValue": "={{ $json.body.n }}",
+                    "rightValue": 1,
+                    "operator": {"type": "number", "operation": "gt"},
+                }
+            ],
+            "combinator": "and",
+        }
+    }
+    doc = _doc(
+        [_n("Hook", "webhook", {"httpMethod": "POST", "path": "p", "responseMode": "responseNode"}, 2),
+         _n("Keep", "filter", cond, 2),
+         _n("Pause", "wait", {"amount": 3, "unit": "minutes"}, 1.1),
+         _n("Route", "switch", {"rules": {"values": [cond, cond]}, "options": {"fallbackOutput": "extra"}}, 3.2),
+         _n("Reply", "respondToWebhook", {"respondWith": "text", "responseBody": "=ok {{ $json.body.n }}", "options": {"responseCode": 201}}, 1.1,
+            onError="continueRegularOutput"),
+         _n("Other", "noOp")],
+        _main(("Hook", 0, "Keep"), ("Keep", 0, "Pause"), ("Pause", 0, "Route"), ("Route", 1, "Reply"), ("Route", 2, "Other")),
+    )  # fmt: skip
+    wf = one(doc).workflow
+    assert wf.node("hook").params["response_mode"] == "respond_node"
+    assert (wf.node("keep").type, wf.node("keep").params["conditions"][0]["left"]) == (
+        "if",
+        "{{ hook.body.n }}",
+    )
+    assert wf.node("pause").params == {"resume": "after_interval", "amount": 3, "unit": "minutes"}
+    assert [r["output"] for r in wf.node("route").params["rules"]] == ["0", "1"]
+    reply = wf.node("reply")
+    assert reply.params == {
+        "respond_with": "text",
+        "body": "ok {{ hook.body.n | js_string }}",
+        "status_code": 201,
+    }
+    assert reply.on_error == "continue"
+    handles = {(e.source, e.target): e.source_handle for e in wf.edges}
+    assert handles[("keep", "pause")] == "true"
+    assert handles[("route", "reply")] == "1" and handles[("route", "other")] == "fallback"
+    assert validate(wf) == []
+
+
+def test_split_out_becomes_a_loop_whose_items_the_next_nodes_read_and_aggregate_collects():
+    wf = one(load("items_flow.json")).workflow
+    assert wf.node("orders").params == {"items": "{{ webhook.body.orders }}"}
+    assert wf.node("big_ones").params["conditions"][0]["left"] == "{{ item.amount }}"
+    assert wf.node("notify").params["body"] == {"id": "{{ item.id }}", "amount": "{{ item.amount }}"}
+    assert wf.node("collect").params == {"value": "{{ notify.data.received }}"}
+    assert wf.node("summary").params["fields"]["count"] == "{{ (collect.data | length) }}"
+
+
+def test_an_aggregate_without_a_split_out_before_it_is_not_mapped():
+    doc = _doc(
+        [_n("Start", "manualTrigger"), _n("Collect", "aggregate", {"aggregate": "aggregateAllItemData"})],
+        _main(("Start", 0, "Collect")),
+    )
+    [report] = [r for r in one(doc).report.nodes if r.name == "Collect"]
+    assert report.status == "unsupported" and "no Split Out before it" in report.notes[0]

@@ -29,6 +29,8 @@ RUNNABLE = [
     "if_set_versions",
     "js_expressions",
     "code_nodes",
+    "items_flow",
+    "switch_wait",
 ]
 
 

@@ -125,6 +125,13 @@ class _Exporter:
                 return inner if text else f"String({inner})"
             if node.name in ("js_json", "json", "tojson") and not node.args:
                 return f"JSON.stringify({inner})"
+            if (
+                node.name == "join"
+                and len(node.args) <= 1
+                and all(isinstance(a, nodes.Const) for a in node.args)
+            ):
+                separator = node.args[0].value if node.args else ""  # type: ignore[attr-defined]
+                return f"{inner}.join({json.dumps(separator)})"
             if node.name == "length":
                 return f"{inner}.length"
             if node.name in ("upper", "lower"):
