@@ -135,6 +135,7 @@ def test_a_long_wait_frees_the_worker_and_resumes_after_a_worker_restart(cf, liv
         "after": "success",
     }
     [continuation] = final.continuations
+    assert owner.get(f"/api/executions/{first}").json()["continuations"] == [continuation]
     run = cf.instance.get_run_by_id(continuation)
     assert run.parent_run_id == first and run.root_run_id == first  # linked in the Dagster UI
     assert run.job_name == cf.instance.get_run_by_id(first).job_name  # the same versioned job
