@@ -315,7 +315,7 @@ def test_an_edited_node_is_exported_from_its_params_with_n8n_expressions():
     [message] = [n for n in exported["nodes"] if n["name"] == "Message"]
     assert message["type"] == "n8n-nodes-base.set"
     assert message["parameters"]["assignments"]["assignments"][0]["value"] == (
-        '=Order {{ $("Webhook").item.json.body.orderId }} paid {{ $("Fetch order").item.json.amount }}!'
+        '=Order {{ $("Webhook").first().json.body.orderId }} paid {{ $("Fetch order").first().json.amount }}!'
     )
 
 
