@@ -146,7 +146,9 @@ def run(
 @click.command()
 @click.argument("execution_id", required=False)
 @click.option("--workflow", "workflow_id", help="Only this workflow's executions.")
-@click.option("--status", type=click.Choice(["success", "failed", "running", "queued", "canceled"]))
+@click.option(
+    "--status", type=click.Choice(["success", "failed", "running", "queued", "waiting", "canceled"])
+)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def executions(

@@ -26,7 +26,7 @@ from gateway.schemas.executions import (
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])
 
-STATUSES = ("queued", "running", "success", "failed", "canceling", "canceled")
+STATUSES = ("queued", "running", "waiting", "success", "failed", "canceling", "canceled")
 
 
 def _names(session: Session, owner_id: str, workflow_ids: set[str]) -> dict[str, str]:

@@ -285,3 +285,24 @@ def test_an_n8n_expression_evaluates_with_the_same_globals():
         expression=True,
     )
     assert value == "Ada @ acme"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "Promise.prototype.then = () => {}; return {ok: 1}",
+        "JSON.stringify = () => '[[[['; return {ok: 1}",
+        "Reflect.apply = () => null; return {ok: 1}",
+        "try { globalThis.__cf_read = () => '{\"ok\": 2}'; } catch (e) {} return {ok: 1}",
+        "try { Object.defineProperty(globalThis, '__cf_read_ok', {value: () => true}); } catch (e) {} return {ok: 1}",
+    ],
+)
+def test_the_code_cannot_tamper_with_how_its_result_is_returned(code):
+    assert js.evaluate(code, **SMALL) == {"ok": 1}
+
+
+def test_a_result_nested_too_deeply_is_refused():
+    code = "let a = []; for (let i = 0; i < 100000; i++) a = [a]; return a"
+    with pytest.raises((js.JsResultError, js.JsCodeError)) as caught:
+        js.evaluate(code, timeout=5.0, memory=64 << 20)
+    assert "nested too deeply" in str(caught.value) or "stack" in str(caught.value).lower()

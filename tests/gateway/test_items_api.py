@@ -3,6 +3,8 @@ Switch edge, and an execution lists a per-item node's items (another user gets 4
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -84,3 +86,59 @@ def test_an_execution_lists_each_item_of_a_node_inside_a_loop(gateway):
     assert next(n for n in detail["nodes"] if n["node_id"] == "collect")["items"] is None
     assert detail["context"]["collect"] == {"data": [{"v": 2}, {"v": 4}, {"v": 6}], "count": 3}
     assert bob.get(f"/api/executions/{execution_id}").status_code == 404
+
+
+def test_retry_from_failure_reruns_only_the_failed_item(gateway, http_server):
+    from urllib.parse import parse_qs, urlsplit
+
+    healthy = threading.Event()
+
+    def item(request):  # type: ignore[no-untyped-def]
+        ident = parse_qs(urlsplit(request.path).query)["id"][0]
+        if ident == "2" and not healthy.is_set():
+            return 503, {}, {"error": "down"}
+        return 200, {}, {"id": ident}
+
+    http_server.route("GET", "/item", item)
+    ada = gateway.user()
+    wf = {
+        "name": "retry items",
+        "nodes": [
+            START,
+            {"id": "each", "type": "loop", "name": "Each", "params": {"items": [1, 2, 3]}},
+            {
+                "id": "fetch",
+                "type": "http.request",
+                "name": "Fetch",
+                "params": {"url": http_server.url + "/item?id={{ item }}"},
+            },
+            {
+                "id": "collect",
+                "type": "aggregate",
+                "name": "Collect",
+                "params": {"value": "{{ fetch.data.id }}"},
+            },
+        ],
+        "edges": [
+            {"source": "start", "target": "each"},
+            {"source": "each", "target": "fetch"},
+            {"source": "fetch", "target": "collect"},
+        ],
+    }
+    created = ada.post("/api/workflows", json=wf).json()
+    failed_id = ada.post(f"/api/workflows/{created['id']}/execute", json={}).json()["execution_id"]
+    gateway.wait(failed_id)
+    failed = ada.get(f"/api/executions/{failed_id}").json()
+    assert failed["status"] == "failed" and failed["failed_node"] == "fetch"
+    fetch = next(n for n in failed["nodes"] if n["node_id"] == "fetch")
+    assert [i["status"] for i in fetch["items"]] == ["success", "failed", "success"]
+    assert "503" in fetch["error"] and fetch["error"].endswith("(item 1)")
+
+    healthy.set()
+    retry_id = ada.post(f"/api/executions/{failed_id}/retry").json()["execution_id"]
+    gateway.wait(retry_id)
+    detail = ada.get(f"/api/executions/{retry_id}").json()
+    assert detail["status"] == "success", detail["error"]
+    assert detail["context"]["collect"] == {"data": ["1", "2", "3"], "count": 3}
+    calls = sorted(parse_qs(urlsplit(r.path).query)["id"][0] for r in http_server.requests)
+    assert calls == ["1", "2", "2", "3"]  # the items that had succeeded were not called again

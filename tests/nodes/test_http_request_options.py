@@ -441,3 +441,35 @@ def test_raw_body_with_its_content_type(run_action, http_server):
         None,
     )
     assert ex.context["out"]["data"] == {"content_type": "application/xml", "body": "<order id='1'/>"}
+
+
+def test_pagination_stops_at_its_byte_budget(run_action, http_server, monkeypatch):
+    from connectflow_dagster.nodes import http_request
+
+    monkeypatch.setattr(http_request, "MAX_PAGINATED_BYTES", 50_000)
+    http_server.route("GET", "/big", lambda r: (200, {}, [{"blob": "x" * 20_000}]))
+    ex, node = run_action(
+        "http.request",
+        {"url": f"{http_server.url}/big", "pagination": {"mode": "page", "max_pages": 100}},
+        None,
+    )
+    assert ex.status == "failed" and "pagination read more than 50000 bytes after 3 pages" in node.error
+    assert len(http_server.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"files": [{"field": "f", "text": "x"}] * 101}, "params.files"),
+        ({"files": [{"field": "f", "text": "x", "base64": "eA=="}]}, "params.files.0"),
+        ({"pagination": {"mode": "page", "max_pages": 10_000}}, "params.pagination.max_pages"),
+        ({"authentication": "kerberos"}, "params.authentication"),
+        ({"body_type": "xml"}, "params.body_type"),
+    ],
+)
+def test_hostile_options_are_problems_on_save(params, field):
+    from connectflow_dagster import spec
+    from tests.nodes.node_runs import action_workflow
+
+    wf = spec.parse_workflow(action_workflow("http.request", {"url": "http://x.test/", **params}, None))
+    assert any((p.field or "").startswith(field) for p in spec.validate(wf)), spec.validate(wf)

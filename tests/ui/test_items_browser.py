@@ -70,6 +70,20 @@ def test_a_loop_built_in_the_editor_shows_per_item_statuses(
     expect(http).to_have_class(re.compile(r"\bcf-status-failed\b"))
     expect(_node(page, "loop")).to_have_class(re.compile(r"\bcf-status-success\b"))
     page.screenshot(path=str(ARTIFACTS / "editor-loop-items.png"))
+    # The execution page lists the node's items, each with its status and output or error.
+    with page.expect_popup() as popup:
+        page.locator(".cf-open-execution").click()
+    detail = popup.value
+    rows = detail.locator(".cf-node-card[data-node-id='http_request'] .cf-item-row")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0).locator(".cf-badge")).to_have_text("success")
+    expect(rows.nth(2).locator(".cf-badge")).to_have_text("failed")
+    expect(rows.nth(2)).to_contain_text("404")
+    expect(detail.locator(".cf-node-card[data-node-id='http_request'] .cf-items-summary")).to_contain_text(
+        "3 items: 2 success, 1 failed"
+    )
+    detail.screenshot(path=str(ARTIFACTS / "execution-loop-items.png"), full_page=True)
+    detail.close()
     assert sorted(r.path for r in http_server.requests) == ["/item?id=1", "/item?id=2", "/item?id=3"]
 
     # A Switch draws one output handle per rule, then fallback, and redraws them as the rules change.
