@@ -315,7 +315,7 @@ def test_an_edited_node_is_exported_from_its_params_with_n8n_expressions():
     [message] = [n for n in exported["nodes"] if n["name"] == "Message"]
     assert message["type"] == "n8n-nodes-base.set"
     assert message["parameters"]["assignments"]["assignments"][0]["value"] == (
-        '=Order {{ $("Webhook").item.json.body.orderId }} paid {{ $("Fetch order").item.json.amount }}!'
+        '=Order {{ $("Webhook").first().json.body.orderId }} paid {{ $("Fetch order").first().json.amount }}!'
     )
 
 
@@ -504,3 +504,24 @@ def test_an_aggregate_without_a_split_out_before_it_is_not_mapped():
     )
     [report] = [r for r in one(doc).report.nodes if r.name == "Collect"]
     assert report.status == "unsupported" and "no Split Out before it" in report.notes[0]
+
+
+def test_error_trigger_and_execute_workflow_map_to_their_connectflow_types():
+    parent = _doc(
+        [_n("Start", "manualTrigger"),
+         _n("Call", "executeWorkflow", {"source": "database", "workflowId": {"__rl": True, "value": "Ab12Cd34Ef56Gh78", "mode": "id"}}, 1.1)],
+        _main(("Start", 0, "Call")),
+    )  # fmt: skip
+    call = one(parent).workflow.node("call")
+    assert call.type == "workflow.execute" and call.params["workflow_id"] == "Ab12Cd34Ef56Gh78"
+    alert = _doc(
+        [_n("On error", "errorTrigger"),
+         _n("Say", "set", {"assignments": {"assignments": [{"id": "a", "name": "m", "type": "string",
+                                                             "value": "={{ $json.workflow.name }} failed: {{ $json.execution.error.message }}"}]}}, 3.4)],
+        _main(("On error", 0, "Say")),
+    )  # fmt: skip
+    wf = one(alert).workflow
+    assert wf.node("on_error").type == "trigger.error"
+    assert wf.node("say").params["fields"]["m"] == (
+        "{{ on_error.workflow.name | js_string }} failed: {{ on_error.execution.error.message | js_string }}"
+    )

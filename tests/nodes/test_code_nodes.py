@@ -151,6 +151,10 @@ def test_the_python_node_is_off_by_default(cf):
         "authors, and an operator enables it with CONNECTFLOW_PYTHON_CODE=on"
     ]
     # Saving through the API reports it and refuses to execute: tests/gateway/test_code_and_notes.py.
+    from connectflow_dagster.registry import get_registry
+
+    described = get_registry().get("code.python").describe()
+    assert described["enabled"] is False and "Turned off on this server" in described["description"]
 
 
 @pytest.mark.usefixtures("python_on")

@@ -175,3 +175,67 @@ def aggregate(ctx: MapContext) -> Mapped:
     return Mapped(
         "aggregate", {"value": value}, renamed("an Aggregate outputs data and count", **{str(output): "data"})
     )
+
+
+ERROR_VIEW = renamed(
+    "ConnectFlow's error report has execution {id, url, error, failed_node, last_node_executed} and workflow",
+    **{
+        "execution.id": "execution.id",
+        "execution.url": "execution.url",
+        "execution.error.message": "execution.error.message",
+        "execution.lastNodeExecuted": "execution.last_node_executed",
+        "workflow.id": "workflow.id",
+        "workflow.name": "workflow.name",
+    },
+)
+
+
+@importer("n8n-nodes-base.errorTrigger")
+def error_trigger(ctx: MapContext) -> Mapped:
+    ctx.approximate("name this workflow as the error workflow in the failing workflows' settings")
+    return Mapped("trigger.error", {}, ERROR_VIEW)
+
+
+@exporter("trigger.error", view=ERROR_VIEW)
+def error_trigger_out(node: Any, ectx: ExportContext) -> tuple[str, float, dict[str, Any]]:
+    return "n8n-nodes-base.errorTrigger", 1, {}
+
+
+@importer("n8n-nodes-base.executeWorkflowTrigger")
+def execute_workflow_trigger(ctx: MapContext) -> Mapped:
+    return Mapped("trigger.execute_workflow", {}, View())
+
+
+@exporter("trigger.execute_workflow")
+def execute_workflow_trigger_out(node: Any, ectx: ExportContext) -> tuple[str, float, dict[str, Any]]:
+    return "n8n-nodes-base.executeWorkflowTrigger", 1, {"inputSource": "passthrough"}
+
+
+@importer("n8n-nodes-base.executeWorkflow")
+def execute_workflow(ctx: MapContext) -> Mapped:
+    if ctx.get("source", default="database") != "database":
+        raise Untranslatable("calling a workflow given as a file, URL or parameter")
+    if ctx.get("mode", default="once") == "each":
+        ctx.approximate("the sub-workflow is called once with the input (n8n: once per item)")
+    target = ctx.get("workflowId", default="")
+    target = target.get("value", "") if isinstance(target, dict) else target
+    if not isinstance(target, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,64}", target):
+        raise Untranslatable("a sub-workflow chosen by an expression")
+    ctx.approximate(f"calls workflow '{target}': import the called workflow and set its ConnectFlow id here")
+    if ctx.get("workflowInputs"):
+        ctx.approximate("the sub-workflow's input mapping is replaced by this node's input item")
+    return Mapped(
+        "workflow.execute", {"workflow_id": target, "input": ctx.expr("={{ $json }}", "input")}, View()
+    )
+
+
+@exporter("workflow.execute")
+def execute_workflow_out(node: Any, ectx: ExportContext) -> tuple[str, float, dict[str, Any]]:
+    return (
+        "n8n-nodes-base.executeWorkflow",
+        1.1,
+        {
+            "source": "database",
+            "workflowId": {"__rl": True, "value": node.params.get("workflow_id", ""), "mode": "id"},
+        },
+    )
