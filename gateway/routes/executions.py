@@ -125,6 +125,7 @@ def get_execution(
         error=ex.error,
         failed_node=ex.failed_node,
         context=ex.context,
+        continuations=ex.continuations,
     )
 
 

@@ -135,6 +135,7 @@ def test_a_long_wait_frees_the_worker_and_resumes_after_a_worker_restart(cf, liv
         "after": "success",
     }
     [continuation] = final.continuations
+    assert owner.get(f"/api/executions/{first}").json()["continuations"] == [continuation]
     run = cf.instance.get_run_by_id(continuation)
     assert run.parent_run_id == first and run.root_run_id == first  # linked in the Dagster UI
     assert run.job_name == cf.instance.get_run_by_id(first).job_name  # the same versioned job
@@ -333,3 +334,24 @@ def test_the_sensor_path_submits_a_continuation_like_the_worker_creates_it(cf, e
     config = run.run_config["resources"]["cf_trigger"]["config"]
     assert config["resume_node"] == "pause" and '"answer": "ok"' in config["resume_json"]
     assert run.job_name == cf.instance.get_run_by_id(first).job_name
+
+
+def test_a_webhook_wait_with_a_time_limit_resumes_by_itself_and_its_url_is_dead_after(
+    cf, live_gateway, one_worker
+):
+    from connectflow_dagster import waits
+
+    owner = live_gateway.user()
+    workflow = webhook_wait_workflow()
+    workflow["nodes"][2]["params"] = {"resume": "webhook", "limit_seconds": 1}
+    workflow["nodes"][3]["params"] = {"fields": {"answer": "{{ wait.timed_out }}"}}
+    wid, _ = save(workflow, owner.user_id)
+    one_worker()
+    first = owner.post(f"/api/workflows/{wid}/execute", json={"input": {"who": "A"}}).json()["execution_id"]
+    client = live_gateway.client()
+    url = f"{waits.RESUME_PATH}/{first}/{waits.signature(first)}"
+    assert client.head(url).status_code == 405  # a link checker's HEAD never resumes it
+    final = wait_for(status_is(cf, first, "success", "failed"), what="the time limit to resume it")
+    assert final.status == "success", final.error
+    assert final.context["wait"]["resumed_by"] == "timer" and final.context["after"] == {"answer": True}
+    assert client.post(url, json={}).status_code == 404
