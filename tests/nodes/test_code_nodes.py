@@ -64,6 +64,14 @@ def test_input_is_the_previous_node_and_earlier_nodes_are_reached_by_name(cf):
     assert ex.context["pass"] == ex.context["each"]  # No Op: its output is its input
 
 
+def test_console_log_goes_to_the_event_log(cf):
+
+    ex = cf.run(chain(js("code", "console.log('total', 42); return {}")))
+    assert ex.status == "success", ex.error
+    messages = [entry.user_message for entry in cf.instance.all_logs(ex.id)]
+    assert any("console.log total 42" in m for m in messages)
+
+
 def test_code_is_not_a_template(cf):
     """``{{`` in JavaScript is code: neither rendered nor reported as a template syntax error."""
     code = "const o = {a: {b: 1}}; const t = `{{ not jinja }}` + '{% raw %}'; return [{json: {t, b: o.a.b}}]"
