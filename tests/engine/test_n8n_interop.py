@@ -192,7 +192,7 @@ def test_expressions_that_need_javascript_get_an_expressions_node_before_their_n
 @pytest.mark.parametrize(
     ("expression", "why"),
     [
-        ("={{ $now.toISO() }}", "Luxon"),
+        ("={{ DateTime.now().toISO() }}", "Luxon"),
         ("={{ $json.name.toTitleCase() }}", "toTitleCase"),
         ('={{ $("Web" + "hook").item.json.a ? 1 : 2 }}', "computed"),
         ("={{ $('Nobody').item.json.a ? 1 : 2 }}", "no node is named 'Nobody'"),

@@ -80,11 +80,11 @@ def test_imported_workflow_answers_what_n8n_answered(cf, mock_api, case):
 
 
 def test_what_neither_translates_nor_runs_as_javascript_fails_clearly_when_run(cf, mock_api):
-    """``$now`` (n8n's Luxon dates) has no equivalent: the node stays a placeholder, and a run that
+    """``DateTime`` (n8n's Luxon library) has no equivalent: the node stays a placeholder, and a run that
     reaches it fails naming it; it never computes something else."""
     doc = _load("js_expressions", mock_api.url)
     doc["nodes"][1]["parameters"]["assignments"]["assignments"].append(
-        {"id": "now", "name": "now", "value": "={{ $now.toISO() }}", "type": "string"}
+        {"id": "now", "name": "now", "value": "={{ DateTime.now().toISO() }}", "type": "string"}
     )
     [imported] = import_n8n(doc)
     context = event_context(body={"amount": 9900}, query={}, headers={}, method="POST", path="")
@@ -158,3 +158,48 @@ def test_stripe_openai_email_fixture_sends_the_summary(cf, book, fake_llm, smtp_
     [delivered] = smtp_starttls.messages
     assert delivered.rcpt_tos == [obj["receipt_email"]]
     assert delivered.body().strip() == "Thank you for your payment of 99 usd."
+
+
+def test_now_and_today_are_dates_in_the_workflows_timezone(cf, mock_api):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    doc = _load("js_expressions", mock_api.url)
+    doc["settings"]["timezone"] = "Asia/Tokyo"  # no DST: the offset is +09:00 all year
+    doc["nodes"][1]["parameters"]["assignments"]["assignments"] = [
+        {"id": "a", "name": "year", "value": "={{ $now.toFormat('yyyy') }}", "type": "string"},
+        {"id": "b", "name": "today", "value": "={{ $today.toISO() }}", "type": "string"},
+        {
+            "id": "c",
+            "name": "yesterday",
+            "value": "={{ $today.minus({days: 1}).toISODate() }}",
+            "type": "string",
+        },
+        {"id": "d", "name": "label", "value": "=Report {{ $now.toFormat('yyyy-MM-dd') }}", "type": "string"},
+    ]
+    [imported] = import_n8n(doc)
+    assert any("stand-in for Luxon" in n for r in imported.report.nodes for n in r.notes)
+    zone = ZoneInfo("Asia/Tokyo")
+    before = dt.datetime.now(zone).date()
+    ex = cf.run(
+        imported.workflow.model_dump(mode="json"),
+        event_context(body={}, query={}, headers={}, method="POST", path=""),
+    )
+    after = dt.datetime.now(zone).date()
+    assert ex.status == "success", ex.error
+    out = ex.context["computed"]
+    candidates = [before, after]
+    assert out["year"] in {str(d.year) for d in candidates}
+    assert out["today"] in {f"{d.isoformat()}T00:00:00.000+09:00" for d in candidates}
+    assert out["yesterday"] in {(d - dt.timedelta(days=1)).isoformat() for d in candidates}
+    assert out["label"] in {f"Report {d.isoformat()}" for d in candidates}
+
+    doc["nodes"][1]["parameters"]["assignments"]["assignments"] = [
+        {"id": "a", "name": "x", "value": "={{ $now.toRelative() }}", "type": "string"}
+    ]
+    [imported] = import_n8n(doc)
+    ex = cf.run(
+        imported.workflow.model_dump(mode="json"),
+        event_context(body={}, query={}, headers={}, method="POST", path=""),
+    )
+    assert ex.status == "failed" and "toRelative" in (ex.error or "")
