@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from connectflow_dagster import spec
-from connectflow_dagster.errors import Problem
+from connectflow_dagster.errors import NotFound, Problem
 from connectflow_dagster.execution import Execution, RunTarget, get_execution, list_executions
 from connectflow_dagster.identity import Remote, connect, local_account, remote_identity
 from connectflow_dagster.instance import get_instance
@@ -167,10 +167,15 @@ def save(
 
 
 def _save_locally(wf: spec.Workflow, owner_id: str | None) -> tuple[SavedWorkflow, RunTarget]:
+    from connectflow_dagster.dispatch.references import reference_problems
+    from connectflow_dagster.errors import WorkflowInvalid
     from connectflow_dagster.store.workflows import save_workflow
 
     with session_scope() as session:
         owner = owner_id or local_account(session).user_id
+        problems = reference_problems(session, owner, wf)  # error workflow, sub-workflow call cycles
+        if problems:
+            raise WorkflowInvalid(problems)
         stored = save_workflow(session, owner, wf)
         saved = SavedWorkflow(
             stored.workflow.id,
@@ -189,7 +194,9 @@ def run_locally(target: RunTarget, *, trigger: str | None = None, payload: Any =
     (an inbox event executed by worker code, ``dispatch.worker.run_in_process``), here in-process."""
     from connectflow_dagster.dispatch.worker import run_in_process
 
-    return run_in_process(target, trigger_node_id=trigger, payload=payload, instance=get_instance())
+    return run_in_process(
+        target, trigger_node_id=trigger, payload=payload, instance=get_instance(), then_error_workflow=True
+    )
 
 
 def run(
@@ -213,6 +220,23 @@ def run(
     _remember_id(workflow, saved.id)
     run_id = run_locally(target, trigger=trigger, payload=input)
     return get_execution(get_instance(), run_id)
+
+
+def error_workflow_execution(execution_id: str) -> Execution | None:
+    """The execution of the error workflow a failed execution started (None: none did, or it is
+    not visible yet). Locally it has finished: ``run`` executes it after the failed run."""
+    from connectflow_dagster.dispatch.error_workflow import report_event_id
+
+    if remote_identity() is not None:  # the gateway's workers run it; its executions list shows it
+        return None
+    with session_scope() as session:
+        event_id = report_event_id(session, execution_id)
+    if event_id is None:
+        return None
+    try:
+        return execution(event_id)
+    except NotFound:
+        return None
 
 
 def execution(execution_id: str) -> Execution:
@@ -280,6 +304,51 @@ def _version_numbers(session: Any, version_ids: list[int | None]) -> dict[int | 
     return {vid: number for vid, number in rows}
 
 
+def import_n8n(data: Any, *, name: str | None = None) -> list[dict[str, Any]]:
+    """Import an n8n export (a workflow object or an array) as the current user's workflows:
+    ``[{id, name, version, url, report}]``. Saved even when credentials are still to choose (the
+    report and the editor say what to fix). ``WorkflowInvalid`` when it is not an n8n workflow."""
+    from connectflow_dagster.interop.n8n import import_n8n as convert
+
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            params = {"name": name} if name else None
+            answer = client.request("POST", "/api/workflows/import", json=data, params=params)
+            return [{**w, "url": client.editor_url(w["id"])} for w in answer["workflows"]]
+    out = []
+    for item in convert(data, name=name):
+        saved, _ = _save_locally(item.workflow, None)
+        out.append(
+            {"id": saved.id, "name": saved.name, "version": saved.version, "url": saved.url,
+             "report": item.report.as_dict()}
+        )  # fmt: skip
+    return out
+
+
+def export(workflow_id: str, *, format: str = "connectflow") -> dict[str, Any]:
+    """One of the current user's workflows as n8n JSON (``format="n8n"``) or ConnectFlow's own."""
+    from connectflow_dagster.interop.n8n.exporter import export_connectflow, export_n8n
+
+    if format not in ("n8n", "connectflow"):
+        raise ValueError("format is 'n8n' or 'connectflow'")
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            document: dict[str, Any] = client.request(
+                "GET", f"/api/workflows/{workflow_id}/export", params={"format": format}
+            )
+            return document
+    from connectflow_dagster.store.workflows import current_version, get_workflow, version_spec
+
+    with session_scope() as session:
+        wf = get_workflow(session, local_account(session).user_id, workflow_id)
+        version = current_version(session, wf) if wf.current_version_id is not None else None
+        workflow = version_spec(version) if version else spec.Workflow(name=wf.name)
+        workflow = workflow.model_copy(update={"id": wf.id, "name": wf.name})
+    return export_n8n(workflow) if format == "n8n" else export_connectflow(workflow)
+
+
 def load(workflow_id: str) -> WorkflowBuilder:
     """One of the current user's workflows (e.g. made in the editor), as a builder to change or run."""
     remote = remote_identity()
@@ -299,6 +368,8 @@ __all__ = [
     "connect",
     "execution",
     "executions",
+    "export",
+    "import_n8n",
     "load",
     "run",
     "run_locally",

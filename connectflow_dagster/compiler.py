@@ -17,13 +17,17 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import httpx
 from dagster import (
     Backoff,
+    DagsterExecutionInterruptedError,
     DependencyDefinition,
+    DynamicOut,
+    DynamicOutput,
     Failure,
     Field,
     GraphDefinition,
@@ -43,8 +47,12 @@ from dagster import (
 )
 from pydantic import ValidationError
 
-from connectflow_dagster import spec
-from connectflow_dagster.dagster_private import coerce_valid_log_level, create_console_logger
+from connectflow_dagster import runctl, spec, waits
+from connectflow_dagster.dagster_private import (
+    DynamicCollectDependencyDefinition,
+    coerce_valid_log_level,
+    create_console_logger,
+)
 from connectflow_dagster.errors import (
     NodeExecutionError,
     NonRetriableNodeError,
@@ -52,15 +60,25 @@ from connectflow_dagster.errors import (
     TemplateError,
     WorkflowInvalid,
 )
-from connectflow_dagster.executor import threaded_executor
+from connectflow_dagster.executor import DEFAULT_MAX_CONCURRENT, threaded_executor
 from connectflow_dagster.io_manager import context_pickle_io_manager
-from connectflow_dagster.nodes.base import Branch, CredentialType, NodeContext, NodeType
+from connectflow_dagster.nodes.base import (
+    Branch,
+    CollectedItem,
+    CredentialType,
+    NodeContext,
+    NodeType,
+    Split,
+    Suspend,
+)
 from connectflow_dagster.registry import NodeRegistry, get_registry
 from connectflow_dagster.tags import (
+    TAG_LOOP,
     TAG_NODE_NAME,
     TAG_NODE_TYPE,
     TAG_OWNER,
     TAG_VERSION,
+    TAG_VERSION_ID,
     TAG_WORKFLOW,
     TAG_WORKFLOW_NAME,
 )
@@ -70,6 +88,8 @@ from connectflow_dagster.transport import Resolver, new_http_client
 TRIGGER_RESOURCE = "cf_trigger"
 RUNTIME_RESOURCE = "cf_runtime"
 DEFAULT_OUTPUT = "result"
+LOOP_BASE = "base"  # a loop's second output: the context before it, given once to each mapped step
+MAX_ITEM_METADATA_CHARS = 2_000
 MAX_METADATA_CHARS = 256 * 1024
 
 
@@ -125,6 +145,9 @@ class TriggerEvent:
     node_id: str = ""
     input_json: str = "{}"
     event_id: str = ""
+    # A continuation run (waits.py): the node it resumes and what resumed it (JSON).
+    resume_node: str = ""
+    resume_json: str = ""
 
 
 def trigger_event_resource(default_node_id: str) -> ResourceDefinition:
@@ -140,6 +163,8 @@ def trigger_event_resource(default_node_id: str) -> ResourceDefinition:
             "node_id": Field(str, is_required=False, default_value=default_node_id),
             "input_json": Field(str, is_required=False, default_value="{}"),
             "event_id": Field(str, is_required=False, default_value=""),
+            "resume_node": Field(str, is_required=False, default_value=""),
+            "resume_json": Field(str, is_required=False, default_value=""),
         },
         description=TriggerEvent.__doc__,
     )
@@ -182,10 +207,19 @@ def default_runtime() -> Runtime:
 
 
 class Emitted(NamedTuple):
-    """What flows along an edge: the producing node and the context after it ran."""
+    """What flows along an edge: the producing node and the context after it ran.
+
+    Inside a loop (docs/items.md) ``context`` is the item's own part only (``item``, ``item_index``
+    and the outputs of the loop's nodes for this item); the context before the loop is the loop's
+    ``base`` output, an input of every mapped step, so it is stored once, not once per item.
+    ``skipped`` marks a branch not taken inside a loop: Dagster skips a mapped step whose input is
+    missing, and a collect then skips the aggregate, so inside loops an untaken output is yielded as
+    a marker and the nodes after it pass it on without running (status "skipped").
+    """
 
     node_id: str
     context: dict[str, Any]
+    skipped: bool = False
 
 
 def _jsonable(value: Any) -> Any:
@@ -220,6 +254,25 @@ def _retry_policy(node: spec.Node) -> RetryPolicy | None:
     )
 
 
+def _item_metadata(index: int, value: Any) -> dict[str, Any]:
+    text = json.dumps(value, default=str)
+    preview: Any = (
+        value if len(text) <= MAX_ITEM_METADATA_CHARS else {"truncated": True, "preview": text[:500]}
+    )
+    return {"item_index": MetadataValue.int(index), "item": MetadataValue.json({"value": preview})}
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where a node sits relative to loops (spec.item_scopes): per item of ``loop``, or collecting
+    the items of ``collects``; ``inputs``: its mapped/collect input names (edge order)."""
+
+    loop: str | None = None
+    collects: str | None = None
+    inputs: tuple[str, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)  # node id → variable (collect)
+
+
 def _build_op(
     workflow: spec.Workflow,
     name: str,
@@ -228,20 +281,81 @@ def _build_op(
     order: dict[str, int],
     first_trigger: str | None,
     credential_types: Mapping[str, CredentialType],
+    workflow_nodes: Mapping[str, tuple[str, str, str]],
+    ancestors: frozenset[str] = frozenset(),
+    suspending: frozenset[str] = frozenset(),
+    placement: _Placement = _Placement(),
 ):
     has_inputs = bool(workflow.upstream(node.id))
-    if len(node_type.outputs) > 1:
-        outs = {handle: Out(is_required=False) for handle in node_type.outputs}
+    per_item = placement.loop is not None
+    error_output = node.on_error == "error_output"
+    # Nodes that may suspend the run (Wait) before this one: if one did, this one yields nothing.
+    waits_before = ancestors & suspending
+    optional = node_type.is_trigger or node_type.suspends or bool(waits_before) or error_output
+    uses_execution = "execution" in json.dumps(node.params)  # {{ execution.resume_url }} (waits.py)
+    handles = node_type.outputs_for(node.params)
+    if node_type.items == "split":
+        outs: dict[str, Out] = {DEFAULT_OUTPUT: DynamicOut(), LOOP_BASE: Out(is_required=not optional)}
+    elif len(handles) > 1 or per_item:
+        outs = {h: Out(is_required=False) for h in (handles if len(handles) > 1 else (DEFAULT_OUTPUT,))}
     else:
-        outs = {DEFAULT_OUTPUT: Out(is_required=not node_type.is_trigger)}
-    ins = {"upstream": In()} if has_inputs else {}
+        outs = {DEFAULT_OUTPUT: Out(is_required=not optional)}
+    if error_output:
+        outs[spec.ERROR_HANDLE] = Out(is_required=False)
+    if placement.inputs:
+        ins = {name: In() for name in (*placement.inputs, LOOP_BASE)}
+    else:
+        ins = {"upstream": In()} if has_inputs else {}
 
-    def compute(context: OpExecutionContext, upstream: list[Emitted] | None = None) -> Iterator[Output]:
+    def _not_taken(handles_taken: list[str] | tuple[str, ...] = ()) -> Iterator[Output]:
+        """Inside a loop: a marker on every output not taken, so Dagster keeps the item's path."""
+        for handle in outs:
+            if handle not in handles_taken:
+                yield Output(
+                    Emitted(node.id, {}, skipped=True),
+                    output_name=handle,
+                    metadata={"not_taken": MetadataValue.bool(True)},
+                )
+
+    def compute(
+        context: OpExecutionContext,
+        upstream: list[Emitted] | None = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> Iterator[Output | DynamicOutput]:
         started = time.perf_counter()
-        arrived = sorted(upstream or [], key=lambda e: order[e.node_id])
         merged: dict[str, Any] = {}
-        for emitted in arrived:
-            merged.update(emitted.context)
+        delta: dict[str, Any] = {}  # inside a loop: the item's own part of the context
+        collected: tuple[CollectedItem, ...] = ()
+        if inputs is not None:
+            base: Emitted = inputs[LOOP_BASE]
+            merged.update(base.context)
+            if placement.collects is not None:
+                by_index: dict[int, Emitted] = {}
+                for input_name in placement.inputs:  # edge order: a later branch wins an index
+                    for emitted in inputs[input_name]:
+                        if not emitted.skipped:
+                            by_index[int(emitted.context.get("item_index", 0))] = emitted
+                collected = tuple(
+                    CollectedItem(
+                        index=i,
+                        context={**merged, **e.context},
+                        output=e.context.get(placement.variables.get(e.node_id, ""), e.context.get("item")),
+                    )
+                    for i, e in sorted(by_index.items())
+                )
+                arrived = list(by_index.values())
+            else:
+                arrived = [e for e in (inputs[n] for n in placement.inputs) if not e.skipped]
+                if not arrived:  # every input is a branch not taken for this item
+                    yield from _not_taken()
+                    return
+                for emitted in arrived:
+                    delta.update(emitted.context)
+                merged.update(delta)
+        else:
+            arrived = sorted(upstream or [], key=lambda e: order[e.node_id])
+            for emitted in arrived:
+                merged.update(emitted.context)
         trigger: TriggerEvent = getattr(context.resources, TRIGGER_RESOURCE)
         trigger_input: Any = None
         if node_type.is_trigger:
@@ -254,15 +368,27 @@ def _build_op(
                 raise Failure(
                     f"node '{node.id}': the run's input is not valid JSON: {exc}", allow_retries=False
                 ) from None
+        if waits_before and waits_before & waits.suspended_in(context.run_id):
+            # A Wait before this node suspended the run: it runs in the continuation instead, with
+            # every branch's output (not now with the other branches' alone).
+            context.log.info(f"node '{node.id}' runs when the wait before it resumes")
+            return
         if node.disabled:
+            first = LOOP_BASE if node_type.items == "split" else next(iter(outs))
             yield Output(
-                Emitted(node.id, merged),
-                output_name=next(iter(outs)),
+                Emitted(node.id, delta if per_item else merged),
+                output_name=first,
                 metadata={"disabled": MetadataValue.bool(True)},
             )
+            if per_item:
+                yield from _not_taken([first])
             return
         runtime: Runtime = getattr(context.resources, RUNTIME_RESOURCE)
         tags = context.run.tags
+        execution_id = context.run.root_run_id or context.run_id
+        resume: Any = None
+        if trigger.resume_node and trigger.resume_node == node.id:
+            resume = json.loads(trigger.resume_json or "{}")
         ctx: NodeContext[Any] = NodeContext(
             run_id=context.run_id,
             workflow_id=workflow.id or "",
@@ -278,59 +404,111 @@ def _build_op(
             credential_resolver=runtime.credential_resolver,
             resolver=runtime.resolver,
             attempt=context.retry_number,
-            upstream_node_ids=tuple(e.node_id for e in arrived),
+            upstream_node_ids=tuple(dict.fromkeys(e.node_id for e in arrived)),
             credential_types=credential_types,
+            items=collected,
+            execution_id=execution_id,
+            resume=resume,
+            workflow_nodes=workflow_nodes,
+            workflow_name=workflow.name,
         )
+        rendering = merged
+        if uses_execution and "execution" not in merged:
+            rendering = {
+                **merged,
+                "execution": {"id": execution_id, "resume_url": waits.resume_url(execution_id)},
+            }
+        control = runctl.get(context.run_id)  # None when no worker of this process executes the run
         try:
-            result = _execute(node, node_type, ctx, merged)
-        except NonRetriableNodeError as exc:
-            raise Failure(
-                description=ctx.scrub(f"node '{node.id}' ({node.name}): {exc}"),
-                allow_retries=False,
-                metadata={"node_id": node.id},
-            ) from None
-        except NodeExecutionError as exc:
-            message = ctx.scrub(f"node '{node.id}' ({node.name}): {exc}")
-            policy = _retry_policy(node)
-            if policy is not None and exc.retry_after is not None:
-                raise RetryRequested(max_retries=policy.max_retries, seconds_to_wait=exc.retry_after) from (
-                    NodeExecutionError(message)
-                )
-            raise NodeExecutionError(message) from None
-        except Failure:
-            raise
+            with control.node_running(node.id) if control is not None else nullcontext():
+                try:
+                    result = _execute(node, node_type, ctx, rendering)
+                except Suspend:
+                    raise
+                except Exception:
+                    if control is not None and (control.stop_reason is not None or control.expired()):
+                        # The run is being stopped (timeout, cancel): no retry and no on_error.
+                        runctl.time_out(context.instance, control, spare=threading.get_ident())
+                        raise DagsterExecutionInterruptedError(control.stop_reason or "stopped") from None
+                    raise
+        except Suspend as wait:
+            _record_wait(context, node, execution_id, wait)
+            return
         except Exception as exc:
-            scrubbed = ctx.scrub(str(exc))
-            if scrubbed != str(exc):  # a secret was in the message: drop the original and its frames
-                raise NodeExecutionError(
-                    f"node '{node.id}' ({node.name}): {type(exc).__name__}: {scrubbed}"
-                ) from None
-            raise
+            failure = _as_failure(node, exc, ctx)
+            if node.on_error == "stop" or _retries_left(node, failure, context.retry_number):
+                raise failure from _cause(exc, failure)
+            caught: dict[str, Any] | None = _error_output(node, exc, failure, ctx, context.retry_number)
+        else:
+            caught = None
         finally:
             ctx.close()
-        handle, output = (
-            (result.handle, result.output) if isinstance(result, Branch) else (DEFAULT_OUTPUT, result)
+        if caught is not None:
+            # on_error: the failure (retries exhausted) is the node's output, along the normal output
+            # (continue) or the 'error' handle (error_output); the run goes on. A loop that fails
+            # this way has no items; inside a loop, only this item's path continues.
+            message = caught["error"]["message"]
+            context.log.warning(f"node '{node.id}' failed, on_error={node.on_error}: {message}")
+            meta = _output_metadata(node, caught, started)
+            meta["on_error"] = MetadataValue.text(node.on_error)
+            meta["error"] = MetadataValue.text(message)
+            if node.on_error == "error_output":
+                target = spec.ERROR_HANDLE
+            else:
+                target = LOOP_BASE if node_type.items == "split" else next(iter(outs))
+            yield Output(
+                Emitted(node.id, {**(delta if per_item else merged), node.variable_name: caught}),
+                output_name=target,
+                metadata=meta,
+            )
+            if per_item:
+                yield from _not_taken([target])
+            return
+        if isinstance(result, Split):
+            output = ctx.scrub_value(_jsonable(result.output))
+            yield Output(
+                Emitted(node.id, {**merged, node.variable_name: output}),
+                output_name=LOOP_BASE,
+                metadata={**_output_metadata(node, output, started), "items_count": len(result.items)},
+            )
+            for index, value in enumerate(result.items):
+                yield DynamicOutput(
+                    Emitted(node.id, {"item": value, "item_index": index}),
+                    mapping_key=str(index),
+                    output_name=DEFAULT_OUTPUT,
+                    metadata=_item_metadata(index, value),
+                )
+            return
+        taken, output = (
+            (result.handles, result.output) if isinstance(result, Branch) else ([DEFAULT_OUTPUT], result)
         )
         output = ctx.scrub_value(_jsonable(output))  # recorded in the event log and IO-manager files
-        new_context = {**merged, node.variable_name: output}
-        yield Output(
-            Emitted(node.id, new_context),
-            output_name=handle,
-            metadata=_output_metadata(node, output, started),
-        )
+        new_context = {**(delta if per_item else merged), node.variable_name: output}
+        metadata = _output_metadata(node, output, started)
+        for handle in taken:
+            yield Output(Emitted(node.id, new_context), output_name=handle, metadata=metadata)
+        if per_item:
+            yield from _not_taken(taken)
 
     # No annotations: Dagster evaluates string hints (``from __future__ import annotations``) with
     # ``typing.get_type_hints`` per op, a measurable share of compiling every listed version on a
     # code-location reload; the outputs are declared explicitly above.
-    if not has_inputs:
+    if placement.inputs:
 
-        def body(context):  # type: ignore[no-untyped-def]
+        def body(context, **inputs):  # type: ignore[no-untyped-def]
+            yield from compute(context, inputs=inputs)
+    elif not has_inputs:
+
+        def body(context):  # type: ignore[no-untyped-def,misc]
             yield from compute(context)
     else:
 
         def body(context, upstream):  # type: ignore[no-untyped-def,misc]
             yield from compute(context, upstream)
 
+    tags = {TAG_NODE_TYPE: node_type.type, TAG_NODE_NAME: node.name[:200]}
+    if per_item:
+        tags[TAG_LOOP] = str(placement.loop)
     return op(
         name=f"{name}__{node.id}",
         description=node.name,
@@ -338,13 +516,104 @@ def _build_op(
         out=outs,
         retry_policy=_retry_policy(node),
         required_resource_keys={TRIGGER_RESOURCE, RUNTIME_RESOURCE},
-        tags={TAG_NODE_TYPE: node_type.type, TAG_NODE_NAME: node.name[:200]},
+        tags=tags,
     )(body)
 
 
+def _record_wait(context: OpExecutionContext, node: spec.Node, execution_id: str, wait: Suspend) -> None:
+    """The node suspended the run: record the wait durably (waits.py); the op ends without output."""
+    from connectflow_dagster.store.db import session_scope
+
+    tags = context.run.tags
+    with session_scope() as session:
+        waits.record(
+            session,
+            execution_id=execution_id,
+            run_id=context.run_id,
+            workflow_id=tags.get(TAG_WORKFLOW, ""),
+            owner_id=tags.get(TAG_OWNER, ""),
+            version_id=int(tags.get(TAG_VERSION_ID, "0") or 0),
+            node_id=node.id,
+            webhook=wait.webhook,
+            resume_at=wait.resume_at,
+        )
+    waits.mark_suspended(context.run_id, node.id)
+    until = f" until {wait.resume_at.isoformat()}" if wait.resume_at is not None else ""
+    how = " or its resume URL is called" if wait.webhook else ""
+    context.log.info(f"node '{node.id}' waits{until}{how}; the run ends here and continues later")
+
+
+def _as_failure(node: spec.Node, exc: Exception, ctx: NodeContext) -> Exception:
+    """What a node's exception is raised as: a message naming the node, secrets scrubbed; a
+    non-retriable error as ``Failure(allow_retries=False)``; ``retry_after`` honoured."""
+    if isinstance(exc, NonRetriableNodeError):
+        return Failure(
+            description=ctx.scrub(f"node '{node.id}' ({node.name}): {exc}"),
+            allow_retries=False,
+            metadata={"node_id": node.id},
+        )
+    if isinstance(exc, NodeExecutionError):
+        message = ctx.scrub(f"node '{node.id}' ({node.name}): {exc}")
+        policy = _retry_policy(node)
+        if policy is not None and exc.retry_after is not None:
+            requested = RetryRequested(max_retries=policy.max_retries, seconds_to_wait=exc.retry_after)
+            requested.__cause__ = NodeExecutionError(message)
+            return requested
+        return NodeExecutionError(message)
+    if isinstance(exc, Failure):
+        return exc
+    scrubbed = ctx.scrub(str(exc))
+    if scrubbed != str(exc):  # a secret was in the message: drop the original and its frames
+        return NodeExecutionError(f"node '{node.id}' ({node.name}): {type(exc).__name__}: {scrubbed}")
+    return exc
+
+
+def _cause(exc: Exception, failure: Exception) -> BaseException | None:
+    """The cause a raised failure keeps: the original only when it is raised as itself."""
+    if failure is exc:
+        return exc.__cause__
+    return failure.__cause__
+
+
+def _retries_left(node: spec.Node, failure: Exception, retry_number: int) -> bool:
+    """Whether Dagster will run the node again after ``failure`` (its ``RetryPolicy``)."""
+    policy = _retry_policy(node)
+    if policy is None or (isinstance(failure, Failure) and not failure.allow_retries):
+        return False
+    return retry_number < policy.max_retries
+
+
+def _error_output(
+    node: spec.Node, exc: Exception, failure: Exception, ctx: NodeContext, retry_number: int
+) -> dict[str, Any]:
+    """The output of a node whose failure ``on_error`` handles: ``{"error": {...}}``, scrubbed."""
+    if isinstance(failure, Failure):
+        message = failure.description or str(failure)
+    elif isinstance(failure, RetryRequested) and failure.__cause__ is not None:
+        message = str(failure.__cause__)
+    else:
+        message = str(failure)
+    prefix = f"node '{node.id}' ({node.name}): "
+    return {
+        "error": {
+            "message": ctx.scrub(message.removeprefix(prefix)),
+            "type": type(exc).__name__,
+            "node_id": node.id,
+            "node_name": node.name,
+            "attempts": retry_number + 1,
+        }
+    }
+
+
 def _execute(node: spec.Node, node_type: NodeType, ctx: NodeContext, merged: Mapping[str, Any]) -> Any:
+    # raw params are never templates (code); deferred ones are templates the executor renders
+    # itself, per item (Filter conditions, Aggregate value).
+    kept = {
+        k: v for k, v in node.params.items() if k in node_type.raw_params or k in node_type.deferred_params
+    }
+    templated = {k: v for k, v in node.params.items() if k not in kept}
     try:
-        rendered = render_value(node.params, merged, node_id=node.id, field="params")
+        rendered = {**render_value(templated, merged, node_id=node.id, field="params"), **kept}
     except TemplateError as exc:
         raise NonRetriableNodeError(str(exc)) from None
     try:
@@ -427,17 +696,52 @@ def _compile(
     triggers = [n.id for n in workflow.nodes if types[n.id].is_trigger]
     first_trigger = triggers[0] if triggers else None
     credential_types = registry.credential_types()
+    scopes = spec.item_scopes(workflow, types)
+    variables = {n.id: n.variable_name for n in workflow.nodes}
+    params = {n.id: n.params for n in workflow.nodes}
+    workflow_nodes = {n.id: (n.name, n.variable_name, n.type) for n in workflow.nodes}
     node_defs = []
-    dependencies: dict[NodeInvocation, dict[str, MultiDependencyDefinition]] = {}
+    dependencies: dict[NodeInvocation, dict[str, Any]] = {}
+    ancestors = _ancestors(workflow)
+    suspending = frozenset(n.id for n in workflow.nodes if types[n.id].suspends)
     for node in sorted(workflow.nodes, key=lambda n: order[n.id]):
-        op_def = _build_op(workflow, name, node, types[node.id], order, first_trigger, credential_types)
-        node_defs.append(op_def)
         edges = sorted(workflow.upstream(node.id), key=lambda e: (order[e.source], e.source_handle or ""))
+        loop, collects = scopes.loop_of.get(node.id), scopes.collects.get(node.id)
+        placement = _Placement()
+        if loop is not None or collects is not None:
+            placement = _Placement(loop, collects, tuple(f"in_{i}" for i in range(len(edges))), variables)
+        op_def = _build_op(
+            workflow,
+            name,
+            node,
+            types[node.id],
+            order,
+            first_trigger,
+            credential_types,
+            workflow_nodes,
+            ancestors[node.id],
+            suspending,
+            placement,
+        )
+        node_defs.append(op_def)
         invocation = NodeInvocation(op_def.name, alias=node.id)
-        if edges:
+        if placement.inputs:
+            # Per item: one direct input per edge (Dagster maps them; a fan-in cannot be mapped) and
+            # the loop's base context. Collecting: one collect per edge.
+            dep = DynamicCollectDependencyDefinition if collects is not None else DependencyDefinition
+            deps: dict[str, Any] = {
+                input_name: dep(e.source, _output_name(e, types[e.source], params[e.source]))
+                for input_name, e in zip(placement.inputs, edges, strict=True)
+            }
+            deps[LOOP_BASE] = DependencyDefinition(str(loop or collects), LOOP_BASE)
+            dependencies[invocation] = deps
+        elif edges:
             dependencies[invocation] = {
                 "upstream": MultiDependencyDefinition(
-                    [DependencyDefinition(e.source, e.source_handle or DEFAULT_OUTPUT) for e in edges]
+                    [
+                        DependencyDefinition(e.source, _output_name(e, types[e.source], params[e.source]))
+                        for e in edges
+                    ]
                 )
             }
         else:
@@ -451,11 +755,66 @@ def _compile(
             RUNTIME_RESOURCE: ResourceDefinition.hardcoded_resource(runtime, "Injected clients"),
             "io_manager": _IO_MANAGER,
         },
-        executor_def=threaded_executor,  # independent branches run concurrently (executor.py)
+        executor_def=_executor_for(workflow, types, scopes),
         logger_defs={"console": console_logger},
         tags=job_tags(workflow, version),
         description=description,
     )
+
+
+def loop_concurrency(node: spec.Node) -> int:
+    """Items of ``node`` (a loop) in progress at once: its ``concurrency`` param (a template or none:
+    CONNECTFLOW_ITEMS_CONCURRENCY), at most CONNECTFLOW_ITEMS_MAX_CONCURRENCY."""
+    from connectflow_dagster.config import get_settings
+
+    settings = get_settings()
+    wanted = node.params.get("concurrency")
+    if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 1:
+        wanted = settings.items_concurrency
+    return max(1, min(wanted, settings.items_max_concurrency))
+
+
+def _executor_for(workflow: spec.Workflow, types: Mapping[str, NodeType], scopes: spec.ItemScopes) -> Any:
+    """The threaded executor (independent branches run concurrently, executor.py); with loops, each
+    loop's mapped steps limited to its concurrency by the op tag ``connectflow/loop``."""
+    loops = {n.id: loop_concurrency(n) for n in workflow.nodes if types[n.id].items == "split"}
+    if not loops:
+        return threaded_executor
+    return threaded_executor.configured(
+        {
+            "max_concurrent": max(DEFAULT_MAX_CONCURRENT, *loops.values()),
+            "loop_concurrency": loops,
+        },
+        name="connectflow_threaded",
+    )
+
+
+def _ancestors(workflow: spec.Workflow) -> dict[str, frozenset[str]]:
+    """Every node's transitive upstream nodes (the graph is acyclic: validated before compiling)."""
+    found: dict[str, frozenset[str]] = {}
+    for node_id in workflow.topological_order():
+        parents = {e.source for e in workflow.upstream(node_id)}
+        found[node_id] = frozenset(parents.union(*(found.get(p, frozenset()) for p in parents)))
+    return found
+
+
+def descendants(workflow: spec.Workflow, node_id: str) -> list[str]:
+    """``node_id`` and every node after it, in topological order (a continuation's steps)."""
+    after = {node_id}
+    for current in workflow.topological_order():
+        if any(e.source in after for e in workflow.upstream(current)):
+            after.add(current)
+    return [n for n in workflow.topological_order() if n in after]
+
+
+def _output_name(edge: spec.Edge, source_type: NodeType, source_params: Mapping[str, Any]) -> str:
+    """The op output an edge leaves from: its handle on a branching node (a Switch's handles come from
+    its params), ``error`` for an error output, the one output of any other node (a loop's items)."""
+    handle = edge.source_handle
+    handles = source_type.outputs_for(source_params)
+    if handle is None or (len(handles) == 1 and handle != spec.ERROR_HANDLE):
+        return DEFAULT_OUTPUT
+    return handle
 
 
 def job_tags(workflow: spec.Workflow, version: int | None) -> dict[str, str]:

@@ -60,6 +60,33 @@ class Settings(BaseSettings):
         description="Comma-separated e-mail addresses that are administrators besides the owner.",
     )
 
+    # ---- items: loops over lists (nodes/loop.py) -------------------------------------------------------
+    items_max: int = Field(
+        default=10_000,
+        gt=0,
+        description="Most items one loop (or filter) accepts; a longer list fails the node with a clear "
+        "error. A loop's `max_items` param may lower it, never raise it.",
+    )
+    items_concurrency: int = Field(
+        default=4, ge=1, description="Items a loop processes at the same time when its node does not say."
+    )
+    items_max_concurrency: int = Field(
+        default=32, ge=1, description="Upper bound of a loop's `concurrency` param (threads of one run)."
+    )
+
+    # ---- code nodes -----------------------------------------------------------------------------------------
+    code_memory_mb: int = Field(
+        default=128, ge=8, le=4096, description="Memory limit of one JavaScript or Python code node run."
+    )
+    code_max_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="Largest time limit a code node may set (its default: 10 s)."
+    )
+    python_code: Literal["on", "off"] = Field(
+        default="off",
+        description="Allow the Python code node (for trusted authors only: it runs arbitrary Python in a "
+        "resource-limited child process, not a security sandbox).",
+    )
+
     # ---- every surface ---------------------------------------------------------------------------------
     max_body_bytes: int = Field(
         default=1_048_576, gt=0, description="Largest request body (trigger ingest and API): larger gets 413."
@@ -111,6 +138,15 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Executions of one event, counting retries after a worker died."
     )
     retry_delay_seconds: float = Field(default=1.0, ge=0, description="Wait before retrying a crashed event.")
+    listen_seconds: float = Field(
+        default=120.0, gt=0, le=3600, description="How long 'Listen for test event' keeps a test URL open."
+    )
+    wait_sleep_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A Wait node this short (or shorter) sleeps in its run; a longer one suspends the run "
+        "and a continuation run resumes it (no worker is held).",
+    )
     safety_poll_seconds: float = Field(
         default=5.0,
         gt=0,

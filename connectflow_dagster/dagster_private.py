@@ -37,10 +37,14 @@ What each group is for, and why no public API does it:
 - **Console logging** (``coerce_valid_log_level``, ``create_console_logger``): the run's console
   logger uses Dagster's formatter so log lines look like every other Dagster log line.
 - **Scheduler state** (``InstigatorType``): reading the sensor's state from the instance (tests).
+- **Collecting mapped steps** (``DynamicCollectDependencyDefinition``): an Aggregate collects a loop's
+  items; the graph is built with ``GraphDefinition`` dependencies (compiler.py), and the public
+  ``.collect()`` exists only in the ``@graph``/``@job`` composition functions (docs/items.md).
 """
 
 from __future__ import annotations
 
+from dagster._core.definitions.dependency import DynamicCollectDependencyDefinition
 from dagster._core.definitions.executor_definition import get_retries_config
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -90,6 +94,7 @@ __all__ = [
     "ConsolidatedSqliteEventLogStorage",
     "DagsterSqliteStorage",
     "DagsterStorage",
+    "DynamicCollectDependencyDefinition",
     "EngineEventData",
     "EventLogEntry",
     "ExecuteRunWithPlanIterable",

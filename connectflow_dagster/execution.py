@@ -9,6 +9,7 @@ canceled before it ran) is read from the inbox, so its id answers from the momen
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import sys
@@ -23,7 +24,13 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, JobDefi
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
-from connectflow_dagster.compiler import MAX_NAME_TAG, TRIGGER_RESOURCE, Runtime, compile_workflow
+from connectflow_dagster.compiler import (
+    MAX_NAME_TAG,
+    TRIGGER_RESOURCE,
+    Runtime,
+    compile_workflow,
+    descendants,
+)
 from connectflow_dagster.dagster_private import (
     ExecuteRunWithPlanIterable,
     ExecutionPlan,
@@ -46,11 +53,19 @@ from connectflow_dagster.statuses import (
     node_status,
     output_counts,
     run_status_name,
+    split_step_key,
     step_failure_message,
 )
 from connectflow_dagster.tags import (
+    TAG_CALLER_RUN,
+    TAG_CHILD_RUNS,
     TAG_EVENT,
+    TAG_FAILED_RUN,
+    TAG_LOOP,
     TAG_OWNER,
+    TAG_RESUMED,
+    TAG_TIMED_OUT,
+    TAG_TIMED_OUT_NODES,
     TAG_TRIGGER,
     TAG_VERSION,
     TAG_VERSION_HASH,
@@ -167,12 +182,19 @@ def create_run(
     runtime: Runtime | None = None,
     extra_tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
+    resume_node: str | None = None,
 ):  # type: ignore[no-untyped-def]
     """Create (not execute) the Dagster run for ``target``; returns (job, run).
 
     With ``parent_run_id`` the run is Dagster's "re-execute from failure" of that run: the same
     (pinned) version, the parent's run config, only the failed steps and what follows them, reusing
-    the parent's outputs for the steps that succeeded."""
+    the parent's outputs for the steps that succeeded. With ``resume_node`` as well it is the
+    continuation of a waiting execution (``waits.py``): a re-execution from that Wait node's step,
+    which receives ``payload`` as what resumed it."""
+    if parent_run_id is not None and resume_node is not None:
+        return _create_continuation(
+            instance, target, parent_run_id, resume_node, payload, run_id, event_id, runtime, extra_tags
+        )
     if parent_run_id is not None:
         return _create_reexecution(instance, target, parent_run_id, run_id, event_id, runtime, extra_tags)
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
@@ -278,7 +300,75 @@ def _create_reexecution(
     return job, run
 
 
+def _create_continuation(
+    instance: DagsterInstance,
+    target: RunTarget,
+    parent_run_id: str,
+    resume_node: str,
+    payload: Any,
+    run_id: str | None,
+    event_id: str | None,
+    runtime: Runtime | None,
+    extra_tags: dict[str, str] | None,
+):  # type: ignore[no-untyped-def]
+    """A waiting execution's continuation: Dagster's re-execution of the parent's (pinned) job from
+    the Wait's step and every step after it; the steps before it are not run again, their outputs
+    are loaded from the parent run (chain) by the IO manager. The Wait gets ``payload`` through run
+    config (``resume_node``/``resume_json``), so a re-execution of it from the Dagster UI resumes
+    the same way."""
+    parent = instance.get_run_by_id(parent_run_id)
+    if parent is None:
+        raise NotFound(f"execution '{parent_run_id}' not found")
+    job = compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
+    steps = descendants(target.workflow, resume_node)
+    known_state = KnownExecutionState.build_for_reexecution(instance, parent)
+    run_config: dict[str, Any] = copy.deepcopy(dict(parent.run_config))
+    resources: dict[str, Any] = run_config.setdefault("resources", {})
+    config: dict[str, Any] = resources.setdefault(TRIGGER_RESOURCE, {}).setdefault("config", {})
+    config["resume_node"] = resume_node
+    config["resume_json"] = json.dumps(payload if payload is not None else {}, default=str)
+    plan = create_execution_plan(
+        job, run_config, step_keys_to_execute=steps, known_state=known_state, tags=parent.tags
+    )
+    tags = {k: v for k, v in parent.tags.items() if k.startswith("connectflow/")}
+    for key in (TAG_EVENT, TAG_RESUMED):
+        tags.pop(key, None)
+    if event_id:
+        tags[TAG_EVENT] = event_id
+    tags[TAG_RESUMED] = resume_node
+    tags |= extra_tags or {}
+    remote_origin, code_origin = job_origins(job.name)
+    run = instance.create_run_for_job(
+        job_def=job,
+        run_id=run_id or str(uuid.uuid4()),
+        execution_plan=plan,
+        run_config=run_config,
+        tags=tags,
+        root_run_id=parent.root_run_id or parent.run_id,
+        parent_run_id=parent.run_id,
+        remote_job_origin=remote_origin,
+        job_code_origin=code_origin,
+    )
+    return job, run
+
+
 # ---- reading history -------------------------------------------------------------------------------
+
+
+@dataclass
+class ItemStatus:
+    """One item of a node that runs per item (a Dagster mapped step ``<node>[<index>]``)."""
+
+    index: int
+    mapping_key: str
+    status: str
+    output: Any = None
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration_ms: float | None = None
+    attempts: int = 0
+    on_error: str | None = None  # it failed and, by the node's on_error, the item went on
 
 
 @dataclass
@@ -294,6 +384,21 @@ class NodeStatus:
     finished_at: float | None = None
     duration_ms: float | None = None
     attempts: int = 0
+    # A node inside a loop (docs/items.md): one entry per item in item order, and counts by status
+    # (``total``: the loop's item count); None for a node that runs once.
+    items: list[ItemStatus] | None = None
+    items_summary: dict[str, int] | None = None
+    on_error: str | None = None  # "continue" / "error_output": it failed and the run went on
+
+
+def mapped_status(statuses: list[str]) -> str:
+    """The status of a node from its items' statuses (failed > retrying > running > success > skipped)."""
+    for status in ("failed", "retrying", "running", "pending"):
+        if status in statuses:
+            return status
+    if "success" in statuses:
+        return "success"
+    return "skipped" if statuses else "pending"
 
 
 @dataclass
@@ -313,6 +418,16 @@ class Execution:
     error: str | None = None
     failed_node: str | None = None
     context: dict[str, Any] | None = None
+    # The continuation runs of a waiting execution (waits.py), in order; their nodes are merged in.
+    continuations: list[str] = field(default_factory=list)
+    # While a Wait waits for a call: the URL that resumes it (what ``{{ execution.resume_url }}`` gave).
+    resume_url: str | None = None
+    # Sub-workflows (dispatch/calls.py): the run whose node called this one, and the runs this
+    # one's Execute Workflow nodes started ({"node_id", "execution_id"}).
+    caller_id: str | None = None
+    children: list[dict[str, str]] = field(default_factory=list)
+    # An error workflow's run: the failed run it reports (dispatch/error_workflow.py).
+    failed_execution_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -338,7 +453,20 @@ def _summary(instance: DagsterInstance, record: Any) -> Execution:
         started_at=_iso(start),
         finished_at=_iso(end),
         duration_ms=round((end - start) * 1000, 1) if start and end else None,
+        caller_id=tags.get(TAG_CALLER_RUN),
+        children=child_runs(tags),
+        failed_execution_id=tags.get(TAG_FAILED_RUN),
     )
+
+
+def child_runs(tags: Any) -> list[dict[str, str]]:
+    """The ``connectflow/child_runs`` tag as ``[{"node_id", "execution_id"}]``."""
+    out = []
+    for pair in (tags.get(TAG_CHILD_RUNS) or "").split(","):
+        node_id, sep, run_id = pair.partition("=")
+        if sep:
+            out.append({"node_id": node_id, "execution_id": run_id})
+    return out
 
 
 def list_executions(
@@ -357,24 +485,57 @@ def list_executions(
         tags[TAG_OWNER] = owner_id
     if workflow_id:
         tags[TAG_WORKFLOW] = workflow_id
-    statuses = [s for s, name in RUN_STATUSES.items() if name == status] if status else []
-    if status and not statuses:
+    run_ids: list[str] | None = None
+    if status == "waiting":  # not a Dagster status: the executions with a Wait waiting (waits.py)
+        run_ids = _waiting_execution_ids(owner_id, workflow_id)
+        if not run_ids:
+            return []
+    statuses = [s for s, name in RUN_STATUSES.items() if name == status] if status and not run_ids else []
+    if status and not statuses and not run_ids:
         raise ValueError(
             f"unknown status '{status}' (use one of: {', '.join(sorted(set(RUN_STATUSES.values())))})"
         )
     records = instance.get_run_records(
-        filters=RunsFilter(tags=tags or None, statuses=statuses or None), limit=limit, cursor=cursor
+        filters=RunsFilter(tags=tags or None, statuses=statuses or None, run_ids=run_ids),
+        limit=limit,
+        cursor=cursor,
     )
-    out = [_summary(instance, r) for r in records if TAG_WORKFLOW in r.dagster_run.tags]
+    # A continuation run is part of its first run's execution (waits.py): listed once, as that one.
+    out = [
+        _summary(instance, r)
+        for r in records
+        if TAG_WORKFLOW in r.dagster_run.tags and TAG_RESUMED not in r.dagster_run.tags
+    ]
     if with_nodes:
         for ex in out:
             _fill_nodes(instance, ex)
+    _follow_waits(instance, out, with_nodes=with_nodes)
+    if status:  # a run that succeeded at a Wait reads "waiting", not "success"
+        out = [e for e in out if e.status == status]
     return out
+
+
+def _waiting_execution_ids(owner_id: str | None, workflow_id: str | None) -> list[str]:
+    from sqlalchemy import select
+
+    from connectflow_dagster import waits
+    from connectflow_dagster.store.db import session_scope
+    from connectflow_dagster.store.models import Wait
+
+    query = select(Wait.execution_id).where(Wait.status == waits.WAITING).distinct()
+    if owner_id:
+        query = query.where(Wait.owner_id == owner_id)
+    if workflow_id:
+        query = query.where(Wait.workflow_id == workflow_id)
+    with session_scope() as session:
+        return list(session.scalars(query))
 
 
 def count_executions(
     instance: DagsterInstance, *, owner_id: str, workflow_id: str | None = None, status: str | None = None
 ) -> int:
+    if status == "waiting":
+        return len(_waiting_execution_ids(owner_id, workflow_id))
     tags = {TAG_OWNER: owner_id}
     if workflow_id:
         tags[TAG_WORKFLOW] = workflow_id
@@ -405,7 +566,77 @@ def get_execution(
         raise NotFound(f"execution '{run_id}' not found")
     execution = _summary(instance, records[0])
     _fill_nodes(instance, execution, records[0].dagster_run)
+    _follow_waits(instance, [execution], with_nodes=True)
     return execution
+
+
+def _follow_waits(instance: DagsterInstance, executions: list[Execution], *, with_nodes: bool) -> None:
+    """Executions that waited (waits.py) read as one logical execution: ``waiting`` while a Wait
+    waits, its Wait node ``waiting``; once resumed, each continuation run's status, nodes, context
+    and end are merged in (``continuations`` lists their ids; each is also readable by its own id)."""
+    if not executions:
+        return
+    from connectflow_dagster import waits
+    from connectflow_dagster.store.db import session_scope
+
+    ids = [e.id for e in executions]
+    with session_scope() as session:
+        rows = waits.of_executions(session, ids)
+    if not rows:
+        return
+    by_execution: dict[str, list[Any]] = {}
+    for row in rows:
+        by_execution.setdefault(row.execution_id, []).append(row)
+    for execution in executions:
+        chain = by_execution.get(execution.id)
+        if not chain:
+            continue
+        runs: dict[str, Execution] = {execution.id: execution}
+        for wait in chain:  # in the order they were recorded
+            if wait.status == waits.RESUMED and wait.continuation_id:
+                execution.continuations.append(wait.continuation_id)
+                records = instance.get_run_records(
+                    filters=RunsFilter(run_ids=[wait.continuation_id]), limit=1
+                )
+                if not records:  # resumed; its run is not made yet
+                    execution.status, execution.finished_at, execution.duration_ms = "queued", None, None
+                    continue
+                part = _summary(instance, records[0])
+                if with_nodes:
+                    _fill_nodes(instance, part, records[0].dagster_run)
+                    _merge_part(execution, part)
+                execution.status, execution.finished_at = part.status, part.finished_at
+                execution.error = part.error or execution.error
+                execution.failed_node = part.failed_node or execution.failed_node
+                runs[part.id] = part
+        for wait in chain:
+            if (
+                wait.status == waits.CANCELED
+                and wait.run_id in runs
+                and runs[wait.run_id].status == "success"
+            ):
+                execution.status = "canceled"  # canceled while it waited
+                for node in execution.nodes:
+                    if node.node_id == wait.node_id:
+                        node.status = "not_run"
+            if wait.status == waits.WAITING and wait.run_id in runs and runs[wait.run_id].status == "success":
+                execution.status, execution.finished_at, execution.duration_ms = "waiting", None, None
+                if wait.webhook:
+                    execution.resume_url = waits.resume_url(execution.id)
+                for node in execution.nodes:
+                    if node.node_id == wait.node_id:
+                        node.status, node.finished_at = "waiting", None
+        if execution.finished_at and execution.started_at:
+            start = dt.datetime.fromisoformat(execution.started_at)
+            end = dt.datetime.fromisoformat(execution.finished_at)
+            execution.duration_ms = round((end - start).total_seconds() * 1000, 1)
+
+
+def _merge_part(execution: Execution, part: Execution) -> None:
+    """A continuation's nodes that ran (or were skipped) in it replace the earlier run's."""
+    ran = {n.node_id: n for n in part.nodes if n.started_at or n.finished_at}
+    execution.nodes = [ran.pop(n.node_id, n) for n in execution.nodes] + list(ran.values())
+    execution.context = {**(execution.context or {}), **(part.context or {})}
 
 
 _snapshots: OrderedDict[str, Any] = OrderedDict()
@@ -473,6 +704,7 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
     snapshot = _job_snapshot(instance, run.job_snapshot_id) if run.job_snapshot_id else None
     nodes: dict[str, NodeStatus] = {}
     order: list[str] = []
+    loop_of: dict[str, str] = {}  # node id → the loop it runs per item of (op tag)
     if snapshot is not None:
         for invocation in snapshot.dep_structure_snapshot.node_invocation_snaps:
             node_def = snapshot.get_node_def_snap(invocation.node_def_name)
@@ -482,8 +714,14 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
                 status="pending",
             )
             order.append(invocation.node_name)
+            loop = (getattr(node_def, "tags", None) or {}).get(TAG_LOOP)
+            if loop:
+                loop_of[invocation.node_name] = loop
+                nodes[invocation.node_name].items = []
     context: dict[str, Any] = {}
-    produced: set[str] = set()  # nodes whose output arrived (statuses.output_counts)
+    produced: set[str] = set()  # steps whose output arrived (statuses.output_counts)
+    item_counts: dict[str, int] = {}  # loop id → its number of items (batches)
+    items: dict[str, dict[str, ItemStatus]] = {}  # node id → mapping key → item
     for entry in instance.all_logs(execution.id):
         event = entry.dagster_event
         if event is None:
@@ -495,8 +733,27 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
                 error = getattr(data, "error", None)
                 execution.error = entry.message or (error.message if error else None)
             continue
+        node_id, mapping_key = split_step_key(key)
+        if mapping_key is not None:
+            node = nodes.setdefault(node_id, NodeStatus(node_id=node_id, name=node_id, status="pending"))
+            item = items.setdefault(node_id, {}).setdefault(
+                mapping_key,
+                ItemStatus(
+                    index=int(mapping_key) if mapping_key.isdigit() else -1,
+                    mapping_key=mapping_key,
+                    status="pending",
+                ),
+            )
+            _apply_item_event(item, event, entry.timestamp, key in produced or _counts(event, produced, key))
+            node.variable = node.variable or _variable_of(event)
+            if event.event_type == DagsterEventType.STEP_FAILURE:
+                execution.failed_node = execution.failed_node or node_id
+                node.error = node.error or (f"{item.error} (item {item.index})" if item.error else None)
+            continue
         node = nodes.setdefault(key, NodeStatus(node_id=key, name=key, status="pending"))
         etype = event.event_type
+        if etype == DagsterEventType.STEP_OUTPUT and "items_count" in (data.metadata or {}):
+            item_counts[key] = int(data.metadata["items_count"].value)
         if etype == DagsterEventType.STEP_OUTPUT and output_counts(event):
             produced.add(key)
         node.status = node_status(etype, produced_output=key in produced) or node.status
@@ -518,8 +775,12 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
             if "variable" in meta:
                 node.variable = meta["variable"].value
                 context[node.variable] = node.output
+            if "on_error" in meta:
+                node.on_error = meta["on_error"].value
+                node.error = meta["error"].value if "error" in meta else None
         elif etype == DagsterEventType.STEP_SUCCESS:
-            node.error = None
+            if node.on_error is None:
+                node.error = None
             node.finished_at = entry.timestamp
         elif etype == DagsterEventType.STEP_FAILURE:
             node.finished_at = entry.timestamp
@@ -537,6 +798,33 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
             node.finished_at = entry.timestamp
         if node.started_at and node.finished_at:
             node.duration_ms = round((node.finished_at - node.started_at) * 1000, 2)
+    for node_id, by_key in items.items():
+        node = nodes[node_id]
+        node.items = sorted(by_key.values(), key=lambda i: (i.index, i.mapping_key))
+    for node_id, node in nodes.items():
+        if node.items is None:
+            continue
+        if execution.status in ("success", "failed", "canceled"):
+            for item in node.items:
+                if item.status in ("pending", "running", "retrying"):
+                    item.status = "not_run"
+        counts: dict[str, int] = {}
+        for item in node.items:
+            counts[item.status] = counts.get(item.status, 0) + 1
+        continued = sum(1 for item in node.items if item.on_error)
+        if continued:
+            counts["on_error"] = continued  # failed, and went on as the node's on_error says
+        counts["total"] = item_counts.get(loop_of.get(node_id, ""), len(node.items))
+        node.items_summary = counts
+        if node.items:
+            node.status = mapped_status([i.status for i in node.items])
+            starts = [i.started_at for i in node.items if i.started_at]
+            ends = [i.finished_at for i in node.items if i.finished_at]
+            node.started_at = min(starts) if starts else None
+            node.finished_at = max(ends) if ends and len(ends) == len(node.items) else None
+            node.attempts = max(i.attempts for i in node.items)  # the most any item took
+            if node.started_at and node.finished_at:
+                node.duration_ms = round((node.finished_at - node.started_at) * 1000, 2)
     if execution.status in ("success", "failed", "canceled"):
         for node in nodes.values():
             if node.status in ("pending", "running"):
@@ -545,6 +833,15 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
     if failed is not None and failed.error:
         error = failed.error
         execution.error = error if error.startswith("node '") else f"node '{failed.node_id}': {error}"
+    timed_out = run.tags.get(TAG_TIMED_OUT)
+    if timed_out:  # settings.timeout_seconds stopped it: say so, not "interrupted"
+        execution.error = timed_out
+        stopped = [n for n in run.tags.get(TAG_TIMED_OUT_NODES, "").split(",") if n in nodes]
+        for node_id in stopped:
+            if nodes[node_id].status in ("failed", "running", "pending", "not_run"):
+                nodes[node_id].status = "failed"
+                nodes[node_id].error = timed_out.split(";")[0]
+        execution.failed_node = stopped[0] if stopped else execution.failed_node
     # Execution order (what ran first comes first); nodes that never started keep graph order.
     position = {k: i for i, k in enumerate(order)}
     execution.nodes = sorted(
@@ -552,3 +849,50 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
         key=lambda n: (n.started_at or n.finished_at or float("inf"), position.get(n.node_id, len(position))),
     )
     execution.context = context
+
+
+def _counts(event: Any, produced: set[str], key: str) -> bool:
+    if event.event_type == DagsterEventType.STEP_OUTPUT and output_counts(event):
+        produced.add(key)
+        return True
+    return False
+
+
+def _variable_of(event: Any) -> str | None:
+    if event.event_type != DagsterEventType.STEP_OUTPUT:
+        return None
+    meta = event.event_specific_data.metadata or {}
+    return meta["variable"].value if "variable" in meta else None
+
+
+def _apply_item_event(item: ItemStatus, event: Any, at: float, produced: bool) -> None:
+    """One step event of a mapped step, on its item (the statuses of statuses.py)."""
+    etype, data = event.event_type, event.event_specific_data
+    item.status = node_status(etype, produced_output=produced) or item.status
+    if etype == DagsterEventType.STEP_START:
+        item.started_at = item.started_at or at
+        item.attempts += 1
+    elif etype == DagsterEventType.STEP_RESTARTED:
+        item.attempts += 1
+    elif etype == DagsterEventType.STEP_UP_FOR_RETRY:
+        err = getattr(data, "error", None)
+        item.error = err.message.strip() if err else None
+    elif etype == DagsterEventType.STEP_OUTPUT:
+        meta = data.metadata or {}
+        if "output" in meta:
+            value = meta["output"].value
+            if "output_wrapped" in meta and isinstance(value, dict):
+                value = value.get("value")
+            item.output = value
+        if "on_error" in meta:
+            item.on_error = meta["on_error"].value
+            item.error = meta["error"].value if "error" in meta else None
+    elif etype == DagsterEventType.STEP_SUCCESS:
+        item.error = item.error if item.on_error else None
+        item.finished_at = at
+    elif etype in (DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
+        item.finished_at = at
+        if etype == DagsterEventType.STEP_FAILURE:
+            item.error = step_failure_message(data)
+    if item.started_at and item.finished_at:
+        item.duration_ms = round((item.finished_at - item.started_at) * 1000, 2)

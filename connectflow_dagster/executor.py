@@ -18,11 +18,11 @@ import itertools
 import os
 import queue
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from dagster import DagsterEvent, Executor, Field, executor
+from dagster import DagsterEvent, Executor, Field, Permissive, executor
 
 from connectflow_dagster.dagster_private import (
     EngineEventData,
@@ -37,6 +37,7 @@ from connectflow_dagster.dagster_private import (
     get_retries_config,
     trigger_step_hooks,
 )
+from connectflow_dagster.tags import TAG_LOOP
 
 DEFAULT_MAX_CONCURRENT = 8
 
@@ -70,14 +71,25 @@ def _run_inline(
     yield from trigger_step_hooks(step_context, step_events)
 
 
+def tag_limits(loop_concurrency: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Dagster's run-scoped tag concurrency limits for loops: at most ``limit`` steps tagged
+    ``connectflow/loop=<loop id>`` (the loop's mapped steps, all items and nodes together) in flight."""
+    return [{"key": TAG_LOOP, "value": loop, "limit": int(limit)} for loop, limit in loop_concurrency.items()]
+
+
 def threaded_plan_iterator(
-    job_context: PlanExecutionContext, execution_plan: ExecutionPlan, max_concurrent: int
+    job_context: PlanExecutionContext,
+    execution_plan: ExecutionPlan,
+    max_concurrent: int,
+    loop_concurrency: Mapping[str, int] | None = None,
 ) -> Iterator[DagsterEvent]:
-    """Like Dagster's ``inner_plan_execution_iterator``, but up to ``max_concurrent`` steps at once."""
+    """Like Dagster's ``inner_plan_execution_iterator``, but up to ``max_concurrent`` steps at once
+    (and each loop's mapped steps up to its own limit, ``loop_concurrency``: loop id → limit)."""
     with (
         InstanceConcurrencyContext(job_context.instance, job_context.dagster_run) as concurrency,
         execution_plan.start(
             retry_mode=job_context.retry_mode,
+            tag_concurrency_limits=tag_limits(loop_concurrency or {}) or None,
             instance_concurrency_context=concurrency,
             step_dependency_config=job_context.step_dependency_config,
         ) as active_execution,
@@ -136,9 +148,15 @@ def threaded_plan_iterator(
 class ThreadedExecutor(Executor):
     """Executes the ready steps of a run on a thread pool inside the run's process."""
 
-    def __init__(self, retries: RetryMode, max_concurrent: int = DEFAULT_MAX_CONCURRENT):
+    def __init__(
+        self,
+        retries: RetryMode,
+        max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        loop_concurrency: Mapping[str, int] | None = None,
+    ):
         self._retries = retries
         self.max_concurrent = max_concurrent
+        self.loop_concurrency = dict(loop_concurrency or {})
 
     @property
     def retries(self) -> RetryMode:
@@ -153,12 +171,12 @@ class ThreadedExecutor(Executor):
             f"Executing steps on up to {self.max_concurrent} threads in process (pid: {os.getpid()})",
             event_specific_data=EngineEventData.in_process(os.getpid(), step_keys),
         )
-        limit = self.max_concurrent
+        limit, loops = self.max_concurrent, self.loop_concurrency
 
         def iterator(
             job_context: PlanExecutionContext, execution_plan: ExecutionPlan, **_: Any
         ) -> Iterator[DagsterEvent]:
-            return threaded_plan_iterator(job_context, execution_plan, limit)
+            return threaded_plan_iterator(job_context, execution_plan, limit, loops)
 
         yield from iter(
             ExecuteRunWithPlanIterable(
@@ -188,6 +206,12 @@ class ThreadedExecutor(Executor):
             default_value=DEFAULT_MAX_CONCURRENT,
             description="Most steps running at the same time in this run.",
         ),
+        "loop_concurrency": Field(
+            Permissive(),
+            is_required=False,
+            default_value={},
+            description="Loop node id → most of its items in progress at once (compiler.py).",
+        ),
     },
 )
 def threaded_executor(init_context) -> ThreadedExecutor:  # type: ignore[no-untyped-def]
@@ -196,4 +220,5 @@ def threaded_executor(init_context) -> ThreadedExecutor:  # type: ignore[no-unty
     return ThreadedExecutor(
         retries=RetryMode.from_config(config["retries"]),  # type: ignore[arg-type]
         max_concurrent=max(1, int(config.get("max_concurrent", DEFAULT_MAX_CONCURRENT))),
+        loop_concurrency={str(k): max(1, int(v)) for k, v in (config.get("loop_concurrency") or {}).items()},
     )

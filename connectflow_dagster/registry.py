@@ -53,6 +53,8 @@ class NodeRegistry:
         for node_type in self.all():
             if node_type.credential is not None:
                 found.setdefault(node_type.credential.type, node_type.credential)
+            for option in node_type.credential_options:
+                found.setdefault(option.type, option)
         return found
 
     def catalogue(self) -> list[dict[str, Any]]:

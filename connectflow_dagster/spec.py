@@ -11,10 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from connectflow_dagster.errors import Problem, WorkflowInvalid
 from connectflow_dagster.templates import syntax_errors
@@ -31,6 +43,8 @@ _RESERVED_VARIABLES = {"true", "false", "none", "loop", "range", "dict", "namesp
 MAX_NODES = 500
 MAX_EDGES = 2_000
 MAX_PARAMS_DEPTH = 32
+MAX_NOTES = 200
+MAX_NOTE_CHARS = 20_000
 
 
 def json_depth(value: Any, limit: int) -> int:
@@ -75,8 +89,18 @@ class RetrySettings(_Model):
     backoff: Literal["constant", "exponential"] = "exponential"
 
 
+OnError = Literal["stop", "continue", "error_output"]
+ERROR_HANDLE = "error"  # the output an ``on_error: error_output`` node routes its failure to
+
+
 class Node(_Model):
-    """One step of a workflow: a trigger or an action."""
+    """One step of a workflow: a trigger or an action.
+
+    ``on_error`` says what a failure does once the node's retries are exhausted: ``stop`` fails the
+    run (default); ``continue`` makes ``{"error": {...}}`` the node's output and goes on along its
+    normal output; ``error_output`` sends that output along the node's ``error`` handle instead (the
+    normal output is not emitted).
+    """
 
     id: str = Field(pattern=ID_PATTERN, description="Unique within the workflow; letters, digits, _.")
     type: str = Field(description="Registered node type, e.g. 'http.request'.")
@@ -87,7 +111,28 @@ class Node(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
     credential_id: str | None = None
     retry: RetrySettings | None = None
+    on_error: OnError = Field(
+        default="stop",
+        description="After the retries: stop the run, continue with the error as output, or route "
+        "it to the 'error' output.",
+    )
     disabled: bool = False
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Data other tools keep with the node (e.g. the n8n node it was imported from); "
+        "ConnectFlow never reads it when running.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Fields added after workflows were saved are left out at their default, so the content
+        # hash (and so the version) of an unchanged workflow stays what it was.
+        data = handler(self)
+        if data.get("on_error") == "stop":
+            data.pop("on_error")
+        if data.get("meta") == {}:
+            data.pop("meta")
+        return data
 
     @model_validator(mode="after")
     def _default_variable_name(self) -> Node:
@@ -95,11 +140,11 @@ class Node(_Model):
             self.variable_name = variable_name_for(self.name)
         return self
 
-    @field_validator("params", mode="before")
+    @field_validator("params", "meta", mode="before")
     @classmethod
-    def _check_params_depth(cls, value: Any) -> Any:
+    def _check_params_depth(cls, value: Any, info: ValidationInfo) -> Any:
         if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
-            raise ValueError(f"params are nested deeper than {MAX_PARAMS_DEPTH} levels")
+            raise ValueError(f"{info.field_name} are nested deeper than {MAX_PARAMS_DEPTH} levels")
         return value
 
     @field_validator("variable_name")
@@ -123,7 +168,39 @@ class Edge(_Model):
 
 class WorkflowSettings(_Model):
     timezone: str = "UTC"
-    timeout_seconds: float | None = Field(default=None, gt=0, description="Fail a run that takes longer.")
+    timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Fail a run that takes longer (its running nodes are stopped).",
+    )
+    error_workflow_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="A workflow of the same owner, with an Error Trigger, run when a run of this one fails.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("error_workflow_id") is None:
+            data.pop("error_workflow_id", None)
+        return data
+
+
+class NoteSize(_Model):
+    width: float = Field(default=240.0, ge=40, le=4000)
+    height: float = Field(default=160.0, ge=40, le=4000)
+
+
+class StickyNote(_Model):
+    """A sticky note on the canvas: Markdown text at a place. Kept with the workflow, never run."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Unique among the workflow's notes.")
+    text: str = Field(default="", max_length=MAX_NOTE_CHARS, description="Markdown.")
+    position: Position = Field(default_factory=Position)
+    size: NoteSize = Field(default_factory=NoteSize)
+    color: Literal["yellow", "blue", "green", "pink", "purple", "gray"] = "yellow"
 
 
 class Workflow(_Model):
@@ -134,6 +211,31 @@ class Workflow(_Model):
     nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
     edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
     settings: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    notes: list[StickyNote] = Field(
+        default_factory=list, max_length=MAX_NOTES, description="Sticky notes on the canvas (not run)."
+    )
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Data other tools keep with the workflow (e.g. n8n settings of an import).",
+    )
+
+    @field_validator("meta", mode="before")
+    @classmethod
+    def _check_meta_depth(cls, value: Any) -> Any:
+        if json_depth(value, MAX_PARAMS_DEPTH) > MAX_PARAMS_DEPTH:
+            raise ValueError(f"meta is nested deeper than {MAX_PARAMS_DEPTH} levels")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Like Node's: no notes or meta leaves the content (and so the version hash) of older
+        # workflows as it was.
+        data = handler(self)
+        if data.get("notes") == []:
+            data.pop("notes")
+        if data.get("meta") == {}:
+            data.pop("meta")
+        return data
 
     # ---- derived views -------------------------------------------------------------------------
 
@@ -242,6 +344,9 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
         if node_id in seen:
             problems.append(Problem("duplicate node id", node_id=node_id, field="id"))
         seen.add(node_id)
+    note_ids = [n.id for n in workflow.notes]
+    for note_id in sorted({i for i in note_ids if note_ids.count(i) > 1}):
+        problems.append(Problem(f"duplicate sticky note id '{note_id}'", field="notes"))
     variables: dict[str, str] = {}
     for node in workflow.nodes:
         if node.variable_name in variables:
@@ -270,13 +375,20 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
     for node in workflow.nodes:
         if node.id in types:
             problems.extend(types[node.id].check_params(node))
-        for path, message in syntax_errors(node.params, "params"):
+            if types[node.id].is_trigger and node.on_error != "stop":
+                problems.append(
+                    Problem("a trigger cannot continue after an error", node_id=node.id, field="on_error")
+                )
+        raw = types[node.id].raw_params if node.id in types else frozenset()
+        templated = {k: v for k, v in node.params.items() if k not in raw}
+        for path, message in syntax_errors(templated, "params"):
             problems.append(Problem(message, node_id=node.id, field=path))
 
     if not any(t.is_trigger for t in types.values()):
         problems.append(Problem("a workflow needs at least one trigger node"))
 
     node_ids = set(ids)
+    nodes_by_id = {n.id: n for n in workflow.nodes}
     for i, e in enumerate(workflow.edges):
         for end in ("source", "target"):
             if getattr(e, end) not in node_ids:
@@ -297,8 +409,18 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
             )
         source_type = types.get(e.source)
         if source_type is not None:
-            handles = source_type.outputs
-            if e.source_handle is not None and e.source_handle not in handles:
+            handles = source_type.outputs_for(nodes_by_id[e.source].params)
+            if e.source_handle == ERROR_HANDLE and ERROR_HANDLE not in handles:
+                if nodes_by_id[e.source].on_error != "error_output":
+                    problems.append(
+                        Problem(
+                            "an edge leaves the 'error' output, but this node's on_error is not "
+                            "'error_output'",
+                            node_id=e.source,
+                            field=f"edges.{i}.source_handle",
+                        )
+                    )
+            elif e.source_handle is not None and e.source_handle not in handles:
                 problems.append(
                     Problem(
                         f"output '{e.source_handle}' does not exist (outputs: {', '.join(handles)})",
@@ -321,7 +443,112 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
     cycle = find_cycle(workflow)
     if cycle:
         problems.append(Problem("cycle: " + " → ".join([*cycle, cycle[0]]), field="edges"))
+    else:
+        problems.extend(item_scopes(workflow, types).problems)
     return problems
+
+
+ITEM_VARIABLES = ("item", "item_index")  # what templates inside a loop see (docs/items.md)
+
+
+@dataclass
+class ItemScopes:
+    """Where items fan out and back in (docs/items.md).
+
+    ``loop_of[node]``: the loop (a ``split`` node) whose items ``node`` runs once for each, as Dagster
+    mapped steps; None for a node that runs once per run (a loop and an aggregate themselves run
+    once). ``collects[aggregate]``: the loop an aggregate collects the items of.
+    """
+
+    loop_of: dict[str, str | None] = dataclass_field(default_factory=dict)
+    collects: dict[str, str] = dataclass_field(default_factory=dict)
+    problems: list[Problem] = dataclass_field(default_factory=list)
+
+    def members(self, loop_id: str) -> list[str]:
+        return [n for n, loop in self.loop_of.items() if loop == loop_id]
+
+
+def item_scopes(workflow: Workflow, types: Mapping[str, Any]) -> ItemScopes:
+    """Which nodes run per item of which loop, and what cannot be compiled into Dagster mapping.
+
+    Refused, each with a problem naming the node: a loop inside a loop (Dagster maps one level),
+    a node joining a branch inside a loop with one outside it (or with another loop's), and an
+    aggregate that no loop's items reach. ``types`` maps node id → NodeType (unknown ids ignored).
+    The workflow must be acyclic.
+    """
+    scopes = ItemScopes()
+    inner: dict[str, str | None] = {}  # the loop whose items a node's output belongs to
+    has_loops = any(getattr(t, "items", None) == "split" for t in types.values())
+    if not has_loops and not any(getattr(t, "items", None) == "collect" for t in types.values()):
+        return scopes
+    for node_id in workflow.topological_order():
+        node_type = types.get(node_id)
+        role = getattr(node_type, "items", None)
+        sources = {inner.get(e.source) for e in workflow.upstream(node_id) if e.source in inner}
+        loops = sorted(s for s in sources if s is not None)
+        own = loops[0] if loops else None
+        if len(loops) > 1:
+            scopes.problems.append(
+                Problem(
+                    f"joins the items of loops {', '.join(repr(x) for x in loops)}: "
+                    "aggregate each loop before joining them",
+                    node_id=node_id,
+                )
+            )
+        elif loops and None in sources:
+            scopes.problems.append(
+                Problem(
+                    f"joins a branch inside loop '{own}' (once per item) with a branch outside it "
+                    "(once per run): put an aggregate after the loop's nodes and join after it",
+                    node_id=node_id,
+                )
+            )
+        if role == "split":
+            if own is not None:
+                scopes.problems.append(
+                    Problem(
+                        f"a loop inside loop '{own}' is not supported: aggregate '{own}' first, "
+                        "or loop over a flattened list",
+                        node_id=node_id,
+                    )
+                )
+            scopes.loop_of[node_id] = None
+            inner[node_id] = node_id
+        elif role == "collect":
+            if own is None:
+                scopes.problems.append(
+                    Problem(
+                        "an aggregate collects the items of a loop: connect it after a loop's nodes",
+                        node_id=node_id,
+                    )
+                )
+            else:
+                scopes.collects[node_id] = own
+            scopes.loop_of[node_id] = None
+            inner[node_id] = None
+        else:
+            if own is not None and getattr(node_type, "suspends", False):
+                scopes.problems.append(
+                    Problem(
+                        f"a Wait inside loop '{own}' is not supported (a run suspends as a whole): "
+                        "wait before the loop or after its aggregate",
+                        node_id=node_id,
+                    )
+                )
+            scopes.loop_of[node_id] = own
+            inner[node_id] = own
+    if has_loops:
+        for node in workflow.nodes:
+            if node.variable_name in ITEM_VARIABLES:
+                scopes.problems.append(
+                    Problem(
+                        f"'{node.variable_name}' is the current item inside loops: choose another "
+                        "variable name",
+                        node_id=node.id,
+                        field="variable_name",
+                    )
+                )
+    return scopes
 
 
 def ensure_valid(workflow: Workflow, registry: NodeRegistry | None = None) -> Workflow:

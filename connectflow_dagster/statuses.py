@@ -24,6 +24,7 @@ __all__ = [
     "node_status",
     "output_counts",
     "run_status_name",
+    "split_step_key",
     "step_failure_message",
 ]
 
@@ -82,6 +83,15 @@ def output_counts(event: Any) -> bool:
     return "variable" in metadata
 
 
+def split_step_key(step_key: str) -> tuple[str, str | None]:
+    """(node id, mapping key) of a step key: ``fetch[3]`` (a Dagster mapped step, one item of a node
+    inside a loop) → (``fetch``, ``3``); ``fetch`` → (``fetch``, None)."""
+    if step_key.endswith("]") and "[" in step_key:
+        node_id, _, rest = step_key.partition("[")
+        return node_id, rest[:-1]
+    return step_key, None
+
+
 def node_status(event_type: DagsterEventType, *, produced_output: bool) -> str | None:
     """The node status a step event sets, or None when the event does not change it (STEP_OUTPUT)."""
     if event_type == DagsterEventType.STEP_SUCCESS:
@@ -98,7 +108,13 @@ def step_failure_message(data: Any) -> str | None:
     return _user_error_message(error) if error is not None else None
 
 
-_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError", "RetryRequested")
+# Dagster 1.13 reports exhausted policy retries as ``RetryRequestedFromPolicy``.
+_WRAPPERS = (
+    "DagsterExecutionStepExecutionError",
+    "DagsterUserCodeExecutionError",
+    "RetryRequested",
+    "RetryRequestedFromPolicy",
+)
 
 
 def _user_error_message(err: Any) -> str:
@@ -121,7 +137,7 @@ def _user_error_message(err: Any) -> str:
         if candidate and message.startswith(candidate) and chosen.cls_name in _OWN_ERRORS:
             message = message[len(candidate) :]
             break
-    if err is not chosen and err.cls_name == "RetryRequested":
+    if err is not chosen and (err.cls_name or "").startswith("RetryRequested"):
         message = f"{message} ({err.message.strip()})"
     return message
 

@@ -142,6 +142,32 @@ def _to_json(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, default=str, ensure_ascii=False, indent=indent)
 
 
+def _js_json(value: Any) -> str:
+    """``JSON.stringify(value)``: compact separators, as JavaScript writes it (imported n8n expressions)."""
+    _check_size(value, "the JSON text")
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def _js_string(value: Any) -> str:
+    """``String(value)`` as JavaScript spells it: ``true``, ``null``, ``99`` for 99.0, objects as JSON
+    (how n8n writes a value into text; imported n8n expressions use it)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        if value.is_integer() and abs(value) < 1e21:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dict | list):
+        return _js_json(value)
+    return str(value)
+
+
 # ---- size checks made before an operation runs ------------------------------------------------------
 
 _PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])")
@@ -442,6 +468,8 @@ def _make_environment() -> _SandboxEnvironment:
     env.filters["sum"] = _sum_numbers
     env.filters["json"] = _to_json
     env.filters["tojson"] = _to_json
+    env.filters["js_json"] = _js_json
+    env.filters["js_string"] = _js_string
     checks = _filter_checks()
     env.filters = {name: _guard_filter(name, func, checks.get(name)) for name, func in env.filters.items()}
     env.filters["_cf_iter"] = _guarded_iter

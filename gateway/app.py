@@ -40,6 +40,7 @@ from gateway.routes import (
     invitations,
     node_types,
     tokens,
+    waiting,
     webhooks,
     workflows,
 )
@@ -61,6 +62,7 @@ ROUTERS: list[APIRouter] = [
     executions.router,
     node_types.router,
     webhooks.settings_router,
+    waiting.router,  # resume URLs of waiting executions (Wait node)
     api_keys.router,
     tokens.router,
     events.router,

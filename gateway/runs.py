@@ -21,6 +21,7 @@ from typing import Any
 from dagster import DagsterInstance, DagsterRunStatus
 from sqlalchemy.orm import Session
 
+from connectflow_dagster import waits
 from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.errors import Conflict, NotFound
 from connectflow_dagster.execution import RunTarget, default_trigger
@@ -100,6 +101,10 @@ def cancel_execution(instance: DagsterInstance, session: Session, run_id: str, o
     if run.tags.get(TAG_OWNER) != owner_id:
         raise NotFound(f"execution '{run_id}' not found")
     if run.is_finished:
+        if waits.cancel_execution(session, run_id):  # a waiting execution: it is not continued
+            notify.publish(notify.RUN_END, run_id)
+            notify.publish(notify.RUN_PROGRESS, run_id)
+            return "canceled"
         raise Conflict(f"the execution has already finished ({run.status.value.lower()})")
     if run.status in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED):
         # A worker about to start it sees this and does not.

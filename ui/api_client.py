@@ -200,12 +200,29 @@ class GatewayClient:
         body = {"name": name, "nodes": nodes or [], "edges": edges or []}
         return await self.request("POST", "/api/workflows", json_body=body)
 
+    async def import_n8n(self, document: Any, name: str | None = None) -> list[dict[str, Any]]:
+        """Import an n8n export (object or array): the saved workflows, each with its report."""
+        body = await self.request("POST", "/api/workflows/import", json_body=document, params={"name": name})
+        return list(body.get("workflows") or [])
+
     async def save_workflow(self, workflow_id: str, workflow: dict[str, Any]) -> dict[str, Any]:
         """Save the whole workflow; the gateway stores it as a new immutable version."""
         return await self.request("PUT", f"/api/workflows/{workflow_id}", json_body=workflow)
 
     async def rename_workflow(self, workflow_id: str, name: str) -> dict[str, Any]:
         return await self.request("PATCH", f"/api/workflows/{workflow_id}", json_body={"name": name})
+
+    async def set_workflow_active(self, workflow_id: str, active: bool) -> dict[str, Any]:
+        """Activate (production triggers accept calls) or deactivate (they answer 404)."""
+        action = "activate" if active else "deactivate"
+        return await self.request("POST", f"/api/workflows/{workflow_id}/{action}")
+
+    async def listen(self, workflow_id: str) -> dict[str, Any]:
+        """Listen for a test event: the workflow's test URLs accept one call for a while."""
+        return await self.request("POST", f"/api/workflows/{workflow_id}/listen")
+
+    async def listen_state(self, workflow_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/api/workflows/{workflow_id}/listen")
 
     async def delete_workflow(self, workflow_id: str) -> None:
         await self.request("DELETE", f"/api/workflows/{workflow_id}")

@@ -6,6 +6,7 @@
 | account.py              | login, logout, whoami, create-user |
 | dispatch.py             | worker                             |
 | keys.py                 | rotate-keys                        |
+| interop.py              | import, export (n8n JSON)          |
 | ``connectflow.cli`` EPs | serve (``gateway.cli``)            |
 
 Other packages add commands through the ``connectflow.cli`` entry-point group (each entry point names a
@@ -24,7 +25,7 @@ import click
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-_COMMAND_MODULES = ("engine", "account", "dispatch", "keys")
+_COMMAND_MODULES = ("engine", "account", "dispatch", "keys", "interop")
 ENTRY_POINT_GROUP = "connectflow.cli"
 
 

@@ -87,6 +87,12 @@ def print_execution(execution: Any) -> None:
             click.secho(f"      {node.error}", fg="red")
     if execution.error and execution.status != "success":
         click.secho(f"  error: {execution.error}", fg="red")
+    if execution.status == "waiting":
+        how = f": {execution.resume_url}" if getattr(execution, "resume_url", None) else ""
+        click.echo(
+            "  waiting: a running worker (`connectflow serve` or `connectflow worker`) continues it when its\n"
+            f"  time comes or when its resume URL is called{how}"
+        )
 
 
 @click.command()
@@ -94,19 +100,38 @@ def print_execution(execution: Any) -> None:
 @click.option("--input", "input_", help="Trigger input: a JSON literal or @file.json.")
 @click.option("--trigger", help="Node id of the trigger to fire (default: the first trigger).")
 @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
-def run(file: Path, input_: str | None, trigger: str | None, as_json: bool) -> None:
+@click.option(
+    "--with",
+    "with_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Save this workflow first (a sub-workflow FILE calls, its error workflow); repeatable.",
+)
+def run(
+    file: Path, input_: str | None, trigger: str | None, as_json: bool, with_files: tuple[Path, ...]
+) -> None:
     """Save (or reuse) the workflow in FILE as your user and execute it as a Dagster run.
 
     Logged in (`connectflow login`, or CONNECTFLOW_TOKEN): through the gateway, so it is in your
-    editor. Otherwise on this home's database as the local account (CONNECTFLOW_USER)."""
+    editor. Otherwise on this home's database as the local account (CONNECTFLOW_USER); then a
+    failed run's error workflow is executed here too."""
     from connectflow_dagster import authoring
 
+    others = [load_workflow_file(path) for path in with_files]
     workflow = load_workflow_file(file)
     payload = _read_json_arg(input_, "--input") if input_ is not None else None
     try:
+        for other in others:
+            authoring.save(other)
         execution = authoring.run(workflow, payload, trigger=trigger)
     except ConnectFlowError as exc:
         _fail(str(exc))
+    if execution.status == "failed" and not as_json:
+        report = authoring.error_workflow_execution(execution.id)
+        if report is not None:
+            click.secho(
+                f"error workflow {report.workflow_id}: execution {report.id} {report.status}", fg="yellow"
+            )
     if as_json:
         click.echo(json.dumps(execution.to_dict(), indent=2, default=str))
     else:
@@ -114,13 +139,15 @@ def run(file: Path, input_: str | None, trigger: str | None, as_json: bool) -> N
         if execution.context is not None:
             click.echo("context:")
             click.echo(json.dumps(execution.context, indent=2, default=str))
-    sys.exit(0 if execution.status == "success" else 1)
+    sys.exit(0 if execution.status in ("success", "waiting") else 1)
 
 
 @click.command()
 @click.argument("execution_id", required=False)
 @click.option("--workflow", "workflow_id", help="Only this workflow's executions.")
-@click.option("--status", type=click.Choice(["success", "failed", "running", "queued", "canceled"]))
+@click.option(
+    "--status", type=click.Choice(["success", "failed", "running", "queued", "waiting", "canceled"])
+)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def executions(

@@ -37,6 +37,7 @@ from dagster import (
 )
 from sqlalchemy import select, update
 
+from connectflow_dagster import waits
 from connectflow_dagster.compiler import compile_problems, job_name, workflow_prefix
 from connectflow_dagster.dispatch import inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
@@ -173,6 +174,17 @@ def submit_pending_events(instance: DagsterInstance, limit: int) -> list[str]:
             break
         try:
             run = instance.get_run_by_id(event.id)
+            parent_run_id, resume_node = event.parent_run_id, None
+            wait_id = waits.wait_id_of(event.dedup_key)
+            if run is None and wait_id is not None:  # the continuation of a waiting execution
+                with session_scope() as session:
+                    wait = waits.claim_for_continuation(session, wait_id, event.id)
+                    resumed = (wait.run_id, wait.node_id) if wait is not None else None
+                if resumed is None:  # resumed by its URL first, or canceled
+                    with session_scope() as session:
+                        inbox.complete_event(session, event.id, SENSOR_WORKER_ID, status=inbox.CANCELED)
+                    continue
+                parent_run_id, resume_node = resumed
             if run is None:
                 with session_scope() as session:
                     version = version_by_id(session, event.version_id)
@@ -184,7 +196,9 @@ def submit_pending_events(instance: DagsterInstance, limit: int) -> list[str]:
                     payload=event.payload,
                     run_id=event.id,
                     event_id=event.id,
-                    parent_run_id=event.parent_run_id,  # a retry: re-execution from failure
+                    parent_run_id=parent_run_id,  # a retry (re-execution from failure) or continuation
+                    resume_node=resume_node,
+                    extra_tags=event.run_tags,
                 )
             if run.status == DagsterRunStatus.NOT_STARTED:
                 instance.submit_run(event.id, workspace=None)  # type: ignore[arg-type]  # queued coordinator ignores it
@@ -242,6 +256,11 @@ def complete_finished_submissions(instance: DagsterInstance, limit: int = RECONC
                 .where(TriggerEvent.id.in_(missing), *submitted)
                 .values(status=inbox.FAILED, finished_at=now, error="its Dagster run was deleted")
             )
+    if finished:  # waits that suspended those runs: their timed continuations join the inbox
+        with session_scope() as session:
+            for execution_id in finished:
+                waits.finalize_run(session, execution_id, runs[execution_id] == DagsterRunStatus.SUCCESS)
+        notify.publish(notify.INBOX)
     for execution_id in finished + missing:  # after-run webhooks and live events waiting on them
         notify.publish(notify.RUN_END, execution_id)
     return finished

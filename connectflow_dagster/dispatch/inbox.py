@@ -68,6 +68,8 @@ class ClaimedEvent:
     attempts: int
     claimed_by: str
     parent_run_id: str | None = None
+    dedup_key: str | None = None  # ``resume:<wait id>:…``: a continuation of a waiting execution (waits.py)
+    run_tags: dict[str, str] | None = None  # extra tags of its run (a sub-workflow's caller …)
 
 
 def _now() -> dt.datetime:
@@ -103,13 +105,21 @@ def accept_event(
     payload: Any,
     dedup_key: str | None = None,
     parent_run_id: str | None = None,
+    available_at: dt.datetime | None = None,
+    event_id: str | None = None,
+    run_tags: dict[str, str] | None = None,
+    claimed_by: str | None = None,
+    lease_seconds: float | None = None,
 ) -> Accepted:
     """Store an event with ``executor`` (the caller commits) unless its dedup key is already there.
 
     Without a dedup key every call is a new event. With one, a second call returns the first
     event's id and ``created=False``; concurrent duplicates are resolved by the unique constraint.
+    ``available_at`` delays the event (a Wait's continuation: not before its resume time).
+    ``run_tags`` are added to its run's tags. ``claimed_by`` stores it already claimed by that worker
+    (a sub-workflow its caller's worker executes at once: no other worker can take it first).
     """
-    event_id = str(uuid.uuid4())
+    event_id = event_id or str(uuid.uuid4())
     now = _now()
     values = {
         "id": event_id,
@@ -119,11 +129,19 @@ def accept_event(
         "trigger_node_id": trigger_node_id,
         "dedup_key": dedup_key or f"id:{event_id}",
         "payload": json.dumps(payload, separators=(",", ":"), default=str),
-        "status": PENDING,
-        "attempts": 0,
-        "available_at": now,
+        "status": PENDING if claimed_by is None else CLAIMED,
+        "attempts": 0 if claimed_by is None else 1,
+        "claimed_by": claimed_by,
+        "lease_expires_at": None
+        if claimed_by is None
+        else now
+        + dt.timedelta(
+            seconds=lease_seconds if lease_seconds is not None else get_dispatch_settings().lease_seconds
+        ),
+        "available_at": available_at or now,
         "created_at": now,
         "parent_run_id": parent_run_id,
+        "run_tags": json.dumps(run_tags, separators=(",", ":")) if run_tags else None,
     }
     dialect = _dialect_name(executor)
     statement = _ACCEPT["postgresql" if dialect == "postgresql" else "sqlite"]
@@ -143,6 +161,7 @@ def enqueue(
     dedup_key: str | None = None,
     *,
     parent_run_id: str | None = None,
+    run_tags: dict[str, str] | None = None,
     session: Session | None = None,
 ) -> tuple[str, bool]:
     """Accept an event, commit it and wake an idle worker; returns ``(execution_id, created)``.
@@ -159,6 +178,7 @@ def enqueue(
         payload=payload,
         dedup_key=dedup_key,
         parent_run_id=parent_run_id,
+        run_tags=run_tags,
     )
     if session is not None:
         accepted = accept_event(session, **kwargs)
@@ -258,6 +278,8 @@ def _claim(
             _inbox.c.payload,
             _inbox.c.attempts,
             _inbox.c.parent_run_id,
+            _inbox.c.dedup_key,
+            _inbox.c.run_tags,
         )
     )
     row = session.execute(statement).first()
@@ -274,6 +296,52 @@ def _claim(
         attempts=row.attempts,
         claimed_by=worker_id,
         parent_run_id=row.parent_run_id,
+        dedup_key=row.dedup_key,
+        run_tags=json.loads(row.run_tags) if row.run_tags else None,
+    )
+
+
+def enqueue_claimed(
+    session: Session,
+    worker_id: str,
+    *,
+    workflow_id: str,
+    owner_id: str,
+    version_id: int,
+    trigger_node_id: str,
+    payload: Any,
+    dedup_key: str | None = None,
+    run_tags: dict[str, str] | None = None,
+    lease_seconds: float | None = None,
+) -> ClaimedEvent | None:
+    """Store an event already claimed by ``worker_id`` (committed) and return it, to be executed by
+    that worker now; None when ``dedup_key`` was already there (nothing is created)."""
+    accepted = accept_event(
+        session,
+        workflow_id=workflow_id,
+        owner_id=owner_id,
+        version_id=version_id,
+        trigger_node_id=trigger_node_id,
+        payload=payload,
+        dedup_key=dedup_key,
+        run_tags=run_tags,
+        claimed_by=worker_id,
+        lease_seconds=lease_seconds,
+    )
+    session.commit()
+    if not accepted.created:
+        return None
+    return ClaimedEvent(
+        id=accepted.execution_id,
+        workflow_id=workflow_id,
+        owner_id=owner_id,
+        version_id=version_id,
+        trigger_node_id=trigger_node_id,
+        payload=json.loads(json.dumps(payload, default=str)),
+        attempts=1,
+        claimed_by=worker_id,
+        dedup_key=dedup_key,
+        run_tags=run_tags,
     )
 
 

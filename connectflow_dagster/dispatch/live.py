@@ -2,7 +2,8 @@
 
 ``RunEventReader.poll()`` returns what happened since the last poll (by event-log cursor): each node
 going ``running``, ``success``, ``failed``, ``skipped`` or ``retrying``, the run starting and the run's
-end. The gateway streams these as server-sent events; the editor patches node status from them.
+end. A node inside a loop changes per item: its events carry ``item`` (the item's index), and a
+loop's ``success`` carries ``items`` (how many items its nodes run for; docs/items.md). The gateway streams these as server-sent events; the editor patches node status from them.
 Every status comes from ``connectflow_dagster/statuses.py``, the translation the executions read
 model uses too.
 """
@@ -20,6 +21,7 @@ from connectflow_dagster.statuses import (
     node_status,
     output_counts,
     run_status_name,
+    split_step_key,
     step_failure_message,
 )
 
@@ -43,6 +45,7 @@ class RunEventReader:
     cursor: str | None = None
     finished: bool = False
     _with_output: set[str] = field(default_factory=set)
+    _items: dict[str, int] = field(default_factory=dict)
 
     def poll(self) -> list[LiveEvent]:
         out: list[LiveEvent] = []
@@ -76,11 +79,19 @@ class RunEventReader:
         if etype == DagsterEventType.STEP_OUTPUT:
             if output_counts(event):
                 self._with_output.add(step)
+            metadata = getattr(event.event_specific_data, "metadata", None) or {}
+            if "items_count" in metadata:
+                self._items[step] = int(metadata["items_count"].value)
             return None
         status = node_status(etype, produced_output=step in self._with_output)
         if status is None:
             return None
-        data = {"node_id": step, "status": status, "at": at}
+        node_id, mapping_key = split_step_key(step)
+        data = {"node_id": node_id, "status": status, "at": at}
+        if mapping_key is not None:  # a mapped step: one item of a node inside a loop
+            data["item"] = int(mapping_key) if mapping_key.isdigit() else mapping_key
+        elif step in self._items and etype == DagsterEventType.STEP_SUCCESS:
+            data["items"] = self._items[step]  # a loop: how many items its nodes run for
         if etype == DagsterEventType.STEP_FAILURE:
             message = step_failure_message(event.event_specific_data)
             if message:

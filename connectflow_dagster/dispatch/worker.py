@@ -26,7 +26,6 @@ in the executing thread), so Dagster records it canceled. When an event's run en
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import logging
 import os
@@ -49,8 +48,9 @@ from dagster import (
     RunsFilter,
 )
 
+from connectflow_dagster import runctl, waits
 from connectflow_dagster.compiler import Runtime
-from connectflow_dagster.dispatch import inbox, notify
+from connectflow_dagster.dispatch import error_workflow, inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.execution import RunTarget, create_run, iterate_created_run
 from connectflow_dagster.instance import get_instance
@@ -59,6 +59,8 @@ from connectflow_dagster.store.workflows import version_by_id, version_spec
 from connectflow_dagster.tags import TAG_ATTEMPT, TAG_EVENT, TAG_WORKER, TAG_WORKER_LOST
 
 log = logging.getLogger("connectflow.worker")
+
+MAX_RUNTIME_TAG = "dagster/max_runtime"  # dagster._core.storage.tags.MAX_RUNTIME_SECONDS_TAG
 
 
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
@@ -96,13 +98,14 @@ class Outcome:
 
 
 class _RunGuard(threading.Thread):
-    """While a run executes: renews the event's lease, and interrupts the run when the gateway
-    marked it canceling (woken by a ``CANCEL`` notification, checked again at every renewal)."""
+    """While a run executes: renews the event's lease, interrupts the run when the gateway marked it
+    canceling (woken by a ``CANCEL`` notification, checked again at every renewal), and times it out
+    at its deadline (``settings.timeout_seconds``; ``runctl.time_out``)."""
 
-    def __init__(self, worker: Worker, event_id: str, run_id: str, executing_thread: int):
+    def __init__(self, worker: Worker, event_id: str, run_id: str, control: runctl.RunControl):
         super().__init__(name=f"guard-{event_id[:8]}", daemon=True)
         self.worker, self.event_id, self.run_id = worker, event_id, run_id
-        self.executing_thread = executing_thread
+        self.control = control
         self.stopped = threading.Event()
         self.executing = True  # cleared (under ``lock``) the moment the run returns
         self.lock = threading.Lock()
@@ -118,10 +121,15 @@ class _RunGuard(threading.Thread):
         period = self.worker.lease_seconds / 3
         listener = self.worker.cancel_listener()
         next_renewal = time.monotonic() + period
+        deadline = self.control.deadline
         while not self.stopped.is_set():
-            notes = listener.wait(max(0.0, next_renewal - time.monotonic()))
+            wake = next_renewal if deadline is None else min(next_renewal, deadline)
+            notes = listener.wait(max(0.0, wake - time.monotonic()))
             if self.stopped.is_set():
                 return
+            if deadline is not None and time.monotonic() >= deadline:
+                self._interrupt(timeout=True)
+                deadline = None
             asked = any(n.payload == self.run_id for n in notes)
             due = time.monotonic() >= next_renewal
             if due:
@@ -151,14 +159,25 @@ class _RunGuard(threading.Thread):
             return
         if run is None or run.status != DagsterRunStatus.CANCELING:
             return
+        if self._interrupt(timeout=False):
+            log.info("run %s: canceled from the API, interrupting it", self.run_id)
+
+    def _interrupt(self, *, timeout: bool) -> bool:
+        """Stop the run's running nodes (or the run's thread between nodes), once."""
         with self.lock:
             if not self.executing or self.interrupted:
-                return
+                return False
             self.interrupted = True
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(self.executing_thread), ctypes.py_object(DagsterExecutionInterruptedError)
-            )
-        log.info("run %s: canceled from the API, interrupting it", self.run_id)
+            if timeout:
+                try:
+                    stopped = runctl.time_out(self.worker.instance, self.control)
+                except Exception:  # storage unavailable: still stop the run
+                    log.exception("run %s: could not record the timeout", self.run_id)
+                    stopped = self.control.stop(runctl.timeout_message(self.control), timed_out=True)
+                if stopped:
+                    log.info("run %s: %s", self.run_id, self.control.stop_reason)
+                return stopped
+            return self.control.stop("canceled from the API")
 
 
 class _StopFlag(threading.Event):
@@ -306,6 +325,10 @@ class Worker:
                     raise TimeoutError(f"event {event_id} did not finish in time")
                 ended.wait(left)
 
+    def execute_claimed(self, event: inbox.ClaimedEvent) -> Outcome:
+        """Execute an event this worker holds (a sub-workflow its caller enqueued claimed)."""
+        return self._handle(event)
+
     def _handle(self, event: inbox.ClaimedEvent) -> Outcome:
         try:
             return self.execute(event)
@@ -359,15 +382,33 @@ class Worker:
                     retry=False,
                     attempts=event.attempts,
                 )
+            for run in previous[:1]:  # the latest attempt, just reported failed above
+                self._report_failure(run.run_id)
             notify.publish(notify.RUN_END, event.id)
             return Outcome(event.id, None, status)
 
+        parent_run_id, resume_node = event.parent_run_id, None
+        wait_id = waits.wait_id_of(event.dedup_key)
+        if wait_id is not None:  # the continuation of a waiting execution
+            with session_scope() as session:
+                wait = waits.claim_for_continuation(session, wait_id, event.id)
+                resumed = (wait.run_id, wait.node_id) if wait is not None else None
+            if resumed is None:  # resumed by its URL first (this was the timer), or canceled
+                with session_scope() as session:
+                    inbox.complete_event(session, event.id, self.worker_id, status=inbox.CANCELED)
+                return Outcome(event.id, None, inbox.CANCELED)
+            parent_run_id, resume_node = resumed
         with session_scope() as session:
             version = version_by_id(session, event.version_id)
             target = RunTarget(version_spec(version), version.id, version.number, event.owner_id)
         run_id = attempt_run_id(event.id, event.attempts if previous else 1)
-        extra = {TAG_WORKER: self.worker_id}
-        if previous:
+        extra = {**(event.run_tags or {}), TAG_WORKER: self.worker_id}
+        timeout = target.workflow.settings.timeout_seconds
+        if timeout is not None:
+            # Dagster's own run-timeout tag: shown in its UI, and enforced by its run monitoring for
+            # runs a launcher started (the sensor path); a worker enforces it itself (_RunGuard).
+            extra[MAX_RUNTIME_TAG] = f"{timeout:g}"
+        if previous and resume_node is None:
             extra.update(
                 {
                     "dagster/parent_run_id": previous[0].run_id,
@@ -383,7 +424,8 @@ class Worker:
             run_id=run_id,
             event_id=event.id,
             runtime=self.runtime,
-            parent_run_id=event.parent_run_id,
+            parent_run_id=parent_run_id,
+            resume_node=resume_node,
             extra_tags=extra,  # in the run's own tags: no second write
         )
         with session_scope() as session:
@@ -397,31 +439,57 @@ class Worker:
                 )
             notify.publish_many(notify.RUN_END, (event.id, run_id))
             return Outcome(event.id, run_id, inbox.CANCELED)
-        self._run(event.id, run_id, job)
+        self._run(event.id, run_id, job, target.workflow.settings.timeout_seconds)
         return self._complete(event, run_id)
 
-    def _run(self, event_id: str, run_id: str, job: Any) -> None:
-        """Execute the created run to its end in this thread, sending progress notifications."""
+    def _run(self, event_id: str, run_id: str, job: Any, timeout_seconds: float | None = None) -> None:
+        """Execute the created run to its end in this thread, sending progress notifications; stop
+        it at ``timeout_seconds`` (then it ends failed, saying so)."""
         run = self.instance.get_run_by_id(run_id)
         if run is None or run.status not in (DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING):
             return  # canceled (or otherwise finished) before it started
-        guard = _RunGuard(self, event_id, run_id, threading.get_ident())
+        control = runctl.register(run_id, timeout_seconds, orchestrator=threading.get_ident())
+        guard = _RunGuard(self, event_id, run_id, control)
         guard.start()
+        # A continuation run (waits.py) also notifies its execution's id: the live view follows it.
+        keys = tuple(dict.fromkeys((event_id, run_id, run.root_run_id or run_id)))
         try:
-            for dagster_event in iterate_created_run(self.instance, job, run):
-                if dagster_event.event_type in _PROGRESS:
-                    notify.publish_many(notify.RUN_PROGRESS, (event_id, run_id))
-            guard.stop()
-        except DagsterExecutionInterruptedError:
-            # Delivered just after the run returned (it was canceled at the very end): nothing to do.
-            log.info("run %s was canceled", run_id)
+            try:
+                for dagster_event in iterate_created_run(self.instance, job, run):
+                    if dagster_event.event_type in _PROGRESS:
+                        notify.publish_many(notify.RUN_PROGRESS, keys)
+                guard.stop()
+            except DagsterExecutionInterruptedError:
+                # Delivered just after the run returned (it was stopped at the very end): nothing to do.
+                log.info("run %s was stopped", run_id)
+            finally:
+                guard.stop()
+            if control.timed_out:
+                runctl.finish_time_out(self.instance, control)
         finally:
-            guard.stop()
+            runctl.unregister(run_id)
+
+    def _report_failure(self, run_id: str) -> None:
+        """Queue the failed run's error workflow, if its workflow names one (error_workflow.py)."""
+        try:
+            error_workflow.report_failure(self.instance, run_id)
+        except Exception:  # the run's own outcome is recorded regardless
+            log.exception("run %s: could not queue its error workflow", run_id)
 
     def _complete(self, event: inbox.ClaimedEvent, run_id: str) -> Outcome:
+        run = self.instance.get_run_by_id(run_id)
+        succeeded = run is not None and run.status == DagsterRunStatus.SUCCESS
+        if run is not None and run.status == DagsterRunStatus.FAILURE:
+            self._report_failure(run_id)  # before completing: a redelivery reports it (once) again
         with session_scope() as session:
+            # Waits that suspended this run: their timed continuations join the inbox (waits.py).
+            queued = waits.finalize_run(session, run_id, succeeded)
+            session.commit()
             inbox.complete_event(session, event.id, self.worker_id)
-        notify.publish_many(notify.RUN_END, (event.id, run_id))
+        if queued:
+            notify.publish(notify.INBOX)
+        root = run.root_run_id if run is not None and run.root_run_id else run_id
+        notify.publish_many(notify.RUN_END, tuple(dict.fromkeys((event.id, run_id, root))))
         return Outcome(event.id, run_id, inbox.DONE)
 
 
@@ -432,12 +500,14 @@ def run_in_process(
     payload: Any = None,
     runtime: Runtime | None = None,
     instance: DagsterInstance | None = None,
+    then_error_workflow: bool = False,
 ) -> str:
     """Execute ``target`` through the inbox, in this process, to its end; returns the execution id.
 
     The one path, without a gateway or worker running (a notebook, ``connectflow run``): the event
     is enqueued exactly as the API's Execute does, then this process executes it with the same
-    worker code (if a running worker claims it first, this waits for that worker to finish it)."""
+    worker code (if a running worker claims it first, this waits for that worker to finish it).
+    ``then_error_workflow``: when the run failed and queued its error workflow, execute that too."""
     from connectflow_dagster.compiler import compile_workflow
     from connectflow_dagster.execution import default_trigger
 
@@ -455,6 +525,12 @@ def run_in_process(
     worker = Worker(instance=instance, runtime=runtime)
     try:
         outcome = worker.execute_event(event_id)
+        if then_error_workflow and outcome.run_id:
+            # Without a running worker nobody else would: the error workflow the failure queued.
+            with session_scope() as session:
+                report = error_workflow.report_event_id(session, outcome.run_id)
+            if report is not None:
+                worker.execute_event(report)
     finally:
         worker.close()
     return outcome.run_id or event_id

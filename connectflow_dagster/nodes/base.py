@@ -17,6 +17,7 @@ import hashlib
 import inspect
 import logging
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, get_args
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from connectflow_dagster.errors import CredentialError, NonRetriableNodeError, Problem
 from connectflow_dagster.nodes.ingress import Ingress
+from connectflow_dagster.runctl import current_deadline
 from connectflow_dagster.templates import is_template
 from connectflow_dagster.transport import Resolver, connect_pinned, new_http_client
 
@@ -78,12 +80,74 @@ class CredentialType(Generic[F]):
         }
 
 
+class Suspend(Exception):
+    """Raised by a node (Wait) to end its run here without output: the run is resumed later by a
+    continuation run (``connectflow_dagster/waits.py``) at ``resume_at`` and/or when the execution's
+    resume URL is called (``webhook``)."""
+
+    def __init__(self, *, resume_at: Any = None, webhook: bool = False) -> None:
+        super().__init__("waiting")
+        self.resume_at = resume_at
+        self.webhook = webhook
+
+
 @dataclass
 class Branch:
-    """Returned by a branching executor: the output handle taken and the node's output."""
+    """Returned by a branching executor: the output handle taken (or handles: a Switch sending to
+    every matching rule) and the node's output."""
 
-    handle: str
+    handle: str | list[str]
     output: Any
+
+    @property
+    def handles(self) -> list[str]:
+        return [self.handle] if isinstance(self.handle, str) else list(self.handle)
+
+
+@dataclass
+class Split:
+    """Returned by a splitting executor (Loop): the items the nodes after it run once for each (as
+    Dagster mapped steps), and the node's own output (what its variable holds)."""
+
+    items: list[Any]
+    output: Any
+
+
+@dataclass(frozen=True)
+class CollectedItem:
+    """One item arriving at a collecting node (Aggregate), in item order: its index, its whole
+    context (before the loop, plus ``item``, ``item_index`` and the outputs of the nodes it went
+    through) and the output of the last node it went through."""
+
+    index: int
+    context: Mapping[str, Any]
+    output: Any
+
+
+@dataclass(frozen=True)
+class OutputsFrom:
+    """Output handles that depend on a node's params (Switch: one per rule, then ``fallback``).
+
+    One handle per entry of the list param ``param``: the entry's ``key`` field, or its index when
+    that is empty; then the fixed handles ``then``. Declarative, so the editor draws the same
+    handles from the node's params (``GET /api/node-types`` describes it) without engine code.
+    """
+
+    param: str
+    key: str
+    then: tuple[str, ...] = ()
+
+    def handles(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        entries = params.get(self.param) if isinstance(params, Mapping) else None
+        names: list[str] = []
+        if isinstance(entries, list):
+            for i, entry in enumerate(entries):
+                name = entry.get(self.key) if isinstance(entry, dict) else None
+                names.append(str(name) if isinstance(name, str | int) and str(name) else str(i))
+        return (*names, *self.then)
+
+    def describe(self) -> dict[str, Any]:
+        return {"param": self.param, "key": self.key, "then": list(self.then)}
 
 
 @dataclass
@@ -109,6 +173,16 @@ class NodeContext(Generic[AuthT]):
     resolver: Resolver | None = None
     attempt: int = 0
     upstream_node_ids: tuple[str, ...] = ()
+    # A collecting node's items (Aggregate), in item order; empty for every other node.
+    items: tuple[CollectedItem, ...] = ()
+    # The logical execution (the first run's id; a continuation run has its own run id).
+    execution_id: str = ""
+    # In a continuation run, for the node it resumes (Wait): what resumed it (waits.py); else None.
+    resume: Any = None
+    # Every node of the workflow by id: (name, variable name, type). Code nodes resolve
+    # ``$('Node name')`` and find their input's variable with it.
+    workflow_nodes: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+    workflow_name: str = ""
     # The registry's credential types by name (given by the compiler): which fields are secrets.
     credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
     _secrets_seen: list[str] = field(default_factory=list)
@@ -154,6 +228,10 @@ class NodeContext(Generic[AuthT]):
     def connect_tcp(self, host: str, port: int, timeout: float | None) -> socket.socket:
         """A TCP socket to ``host:port`` through the network policy, connected to the checked address
         (for protocols other than HTTP: SMTP)."""
+        deadline = current_deadline()  # the run's timeout_seconds bounds every socket operation
+        if deadline is not None:
+            left = max(0.001, deadline - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
         return connect_pinned(host, port, timeout, resolver=self.resolver)
 
     def credential(self, expected_type: str | None = None) -> Mapping[str, Any]:
@@ -175,6 +253,11 @@ class NodeContext(Generic[AuthT]):
             if isinstance(value, str) and value and is_secret:
                 self._secrets_seen.append(value)
         return data
+
+    def add_secret(self, value: str) -> None:
+        """Scrub ``value`` too (a secret the executor derived or fetched: an access token)."""
+        if value:
+            self._secrets_seen.append(value)
 
     def scrub(self, text: str) -> str:
         """Replace every secret this execution touched with ***."""
@@ -221,10 +304,29 @@ class NodeType:
     outputs: tuple[str, ...] = ("main",)
     icon: str = ""
     ingress: Ingress | None = None  # triggers called over HTTP: how (nodes/ingress.py)
+    # Items (docs/items.md): "split" fans out (the nodes after it run once per item, as Dagster
+    # mapped steps, until a "collect" node gathers the items back into one list).
+    items: Literal["split", "collect"] | None = None
+    # Params the compiler leaves unrendered: the executor renders them itself, per item
+    # (``{{ item }}`` in a Filter's conditions, an Aggregate's value).
+    deferred_params: tuple[str, ...] = ()
+    # Outputs that depend on the params (Switch); ``outputs`` then lists the fixed ones.
+    outputs_from: OutputsFrom | None = None
+    suspends: bool = False  # may raise ``Suspend`` (Wait): its output, and those after it, are optional
+    # Top-level params passed to the executor as written: not rendered or checked as templates (the
+    # source of a code node, where ``{{`` is code, not a template).
+    raw_params: frozenset[str] = frozenset()
+    # Credential types the node may use instead of ``credential``, chosen by its params (the HTTP
+    # Request's ``authentication``): listed by the registry, loaded by the executor.
+    credential_options: tuple[CredentialType[Any], ...] = ()
 
     @property
     def is_trigger(self) -> bool:
         return self.group == "trigger"
+
+    def outputs_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The output handles of one node of this type, given its saved params."""
+        return self.outputs_from.handles(params) if self.outputs_from is not None else self.outputs
 
     def run(self, params: Any, ctx: NodeContext[Any]) -> Any:
         """Call the executor with its typed credential in ``ctx.auth`` (awaiting a coroutine
@@ -236,6 +338,8 @@ class NodeType:
             result = asyncio.run(_await(result))
         if isinstance(result, Branch):
             return Branch(result.handle, self.checked_output(result.output))
+        if isinstance(result, Split):
+            return Split(list(result.items), self.checked_output(result.output))
         return self.checked_output(result)
 
     def checked_output(self, result: Any) -> Any:
@@ -285,9 +389,13 @@ class NodeType:
             "description": self.description,
             "icon": self.icon,
             "outputs": list(self.outputs),
+            "outputs_from": self.outputs_from.describe() if self.outputs_from else None,
+            "items": self.items,
             "params_schema": self.params.model_json_schema(),
             "output_schema": self.output.model_json_schema() if self.output else None,
             "credential_type": self.credential.type if self.credential else None,
+            "credential_types": [c.type for c in self.credential_options]
+            or ([self.credential.type] if self.credential else []),
             "ingress": self.ingress.describe() if self.ingress else None,
         }
 

@@ -79,16 +79,21 @@ def _holds(cond: Condition) -> bool:
     return left is False or str(left).lower() == "false"  # is_false
 
 
-def execute(params: IfParams, ctx: NodeContext) -> Branch:
+def conditions_hold(conditions: list[Condition], combine: str = "and") -> bool:
+    """Whether rendered ``conditions`` hold, combined with ``and`` / ``or`` (If, Filter, Switch)."""
     results = []
-    for i, cond in enumerate(params.conditions):
+    for i, cond in enumerate(conditions):
         try:
             results.append(_holds(cond))
         except (TypeError, ValueError, re.error) as exc:
             raise NonRetriableNodeError(
                 f"condition #{i + 1} ({cond.operator}): cannot compare {cond.left!r} with {cond.right!r}: {exc}"
             ) from None
-    result = all(results) if params.combine == "and" else any(results)
+    return all(results) if combine == "and" else any(results)
+
+
+def execute(params: IfParams, ctx: NodeContext) -> Branch:
+    result = conditions_hold(params.conditions, params.combine)
     branch = "true" if result else "false"
     return Branch(handle=branch, output={"result": result, "branch": branch})
 

@@ -33,6 +33,8 @@ from connectflow_dagster.errors import TriggerEventInvalid
 AuthKind = Literal["none", "shared", "signing", "api_key"]
 BodyFormat = Literal["json", "json_or_form"]
 
+WEBHOOKS_PREFIX = "/api/webhooks"
+TEST_PREFIX = "/api/webhook-test"  # the same trigger URL, answering only while its editor listens
 SECRET_HEADER = "x-connectflow-secret"  # noqa: S105 — a header name, not a secret
 IDEMPOTENCY_HEADER = "idempotency-key"
 
@@ -59,6 +61,9 @@ class AfterRun:
 
     timeout_seconds: float
     node_id: str | None = None  # answer with this node's output instead of the whole context
+    # ``respond_node``: answer with what a Respond to Webhook node recorded, as soon as one runs
+    # (``connectflow_dagster/responses.py``), or an error if the run ends without one.
+    mode: Literal["after_run", "respond_node"] = "after_run"
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ class Ingress:
     dedup_key: Callable[[IncomingEvent, Any], str | None] = field(default=lambda event, context: None)
     after_run: Callable[[Any], AfterRun | None] | None = None
     served: bool = True  # False: the URL belongs to another route (the manual trigger's execute API)
+    # The params' ``authentication`` ("none" | "basic" | "header") asks callers for the node's stored
+    # credential (``http_basic_auth`` / ``http_header_auth``), besides any shared secret.
+    credential_auth: bool = False
     panel: TriggerPanel = field(default_factory=TriggerPanel)
 
     def url_for(self, base_url: str, workflow_id: str, params: Mapping[str, Any]) -> str:
@@ -103,10 +111,25 @@ class Ingress:
                 url += f"/{sub}"
         return url
 
+    @property
+    def test_url(self) -> str | None:
+        """The test URL template ("listen for test event"): ``/api/webhook-test/…`` for a URL under
+        ``/api/webhooks``; None for other triggers."""
+        if not self.url.startswith(WEBHOOKS_PREFIX):
+            return None
+        return TEST_PREFIX + self.url[len(WEBHOOKS_PREFIX) :]
+
+    def test_url_for(self, base_url: str, workflow_id: str, params: Mapping[str, Any]) -> str | None:
+        production = self.url_for(base_url, workflow_id, params)
+        if self.test_url is None:
+            return None
+        return production.replace(WEBHOOKS_PREFIX, TEST_PREFIX, 1)
+
     def describe(self) -> dict[str, Any]:
         """The JSON-able part, served in the node-type catalogue for the editor."""
         return {
             "url": self.url,
+            "test_url": self.test_url,
             "methods": list(self.methods),
             "subpath_param": self.subpath_param,
             "auth": self.auth,

@@ -93,6 +93,10 @@ class Workflow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "Listen for test event" (store/listening.py): the test URL accepts one call until then; the
+    # execution it started.
+    listening_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    test_execution_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class WorkflowVersion(Base):
@@ -191,6 +195,9 @@ class TriggerEvent(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # Set for a re-execution ("retry from failure"): the run whose failed steps this event re-runs.
     parent_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Extra Dagster tags of the event's run (JSON object): a sub-workflow's link to its caller, an
+    # error workflow's to the failed run.
+    run_tags: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TriggerSecret(Base):
@@ -219,3 +226,46 @@ class Invitation(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     used_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class Wait(Base):
+    """A Wait node that suspended its run (``connectflow_dagster/waits.py``): the run ended without the
+    Wait's output, and a *continuation run* (a Dagster re-execution of the same versioned job from the
+    Wait's step) resumes it when ``resume_at`` comes or the execution's resume URL is called.
+
+    ``execution_id`` is the logical execution (the first run's id, what the caller holds and what the
+    resume URL names); ``run_id`` the run that suspended (the continuation's parent). ``status``:
+    ``waiting`` → ``resumed`` (``continuation_id`` set, once: a conditional update) or ``canceled``
+    (the run that suspended did not succeed, or the execution was canceled)."""
+
+    __tablename__ = "cf_waits"
+    __table_args__ = (Index("ix_cf_waits_execution_status", "execution_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    workflow_id: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[str] = mapped_column(String(32))
+    version_id: Mapped[int] = mapped_column(Integer)
+    node_id: Mapped[str] = mapped_column(String(64))
+    webhook: Mapped[bool] = mapped_column(Boolean, default=False)
+    resume_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    continuation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookResponse(Base):
+    """What a Respond to Webhook node answered for an execution (``connectflow_dagster/responses.py``):
+    the gateway, holding the webhook caller's connection, answers with it as soon as it is written.
+    The first Respond node of an execution wins."""
+
+    __tablename__ = "cf_webhook_responses"
+
+    execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict] = mapped_column(JSON)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -217,6 +217,18 @@ def rename_workflow(session: Session, owner_id: str, workflow_id: str, name: str
     return wf
 
 
+def set_active(session: Session, owner_id: str, workflow_id: str, active: bool) -> Workflow:
+    """Activate or deactivate: an inactive workflow's production triggers answer 404 (webhook,
+    Stripe, form, API key) and its schedules are left out of the code location; manual executions,
+    test URLs and waiting executions' resume URLs keep working."""
+    wf = get_workflow(session, owner_id, workflow_id)
+    if wf.active != active:
+        wf.active = active
+        wf.updated_at = utcnow()
+    session.flush()
+    return wf
+
+
 def delete_workflow(session: Session, owner_id: str, workflow_id: str) -> None:
     """Soft-delete: history (runs pinned to versions) stays inspectable; triggers stop accepting."""
     wf = get_workflow(session, owner_id, workflow_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
+import time
 import typing
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -31,6 +32,7 @@ from connectflow_dagster.errors import (
     NonRetriableNodeError,
     ServiceUnreachable,
 )
+from connectflow_dagster.runctl import current_deadline
 from connectflow_dagster.transport._policy import (
     NetworkPolicy,
     Resolver,
@@ -130,11 +132,28 @@ def new_http_client(
     install_url_secret_filter()
     return httpx.Client(
         transport=transport if transport is not None else PolicyTransport(resolver),
+        event_hooks={"request": [bound_by_deadline]},
         timeout=timeout,
         follow_redirects=True,
         trust_env=False,
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
     )
+
+
+def bound_by_deadline(request: httpx.Request) -> None:
+    """Cap the request's timeouts at what is left until the run's deadline (``runctl``): a node
+    waiting on a slow server returns when the workflow's ``timeout_seconds`` is reached."""
+    deadline = current_deadline()
+    if deadline is None:
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise NonRetriableNodeError("the workflow's time limit (settings.timeout_seconds) was reached")
+    timeouts = dict(request.extensions.get("timeout") or {})
+    for phase in ("connect", "read", "write", "pool"):
+        value = timeouts.get(phase)
+        timeouts[phase] = left if value is None else min(value, left)
+    request.extensions["timeout"] = timeouts
 
 
 def normalize_base_url(value: str | None) -> str | None:

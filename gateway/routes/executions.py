@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,16 +15,18 @@ from connectflow_dagster.store.models import Workflow
 from gateway.deps import CurrentUser, InstanceDep, SessionDep
 from gateway.runs import cancel_execution, pinned_version_id, retry_from_failure
 from gateway.schemas.executions import (
+    ChildExecution,
     ExecutionAccepted,
     ExecutionPublic,
     ExecutionsPublic,
     ExecutionSummary,
+    ItemStatusPublic,
     NodeStatusPublic,
 )
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])
 
-STATUSES = ("queued", "running", "success", "failed", "canceling", "canceled")
+STATUSES = ("queued", "running", "waiting", "success", "failed", "canceling", "canceled")
 
 
 def _names(session: Session, owner_id: str, workflow_ids: set[str]) -> dict[str, str]:
@@ -109,12 +113,20 @@ def get_execution(
                 finished_at=n.finished_at,
                 duration_ms=n.duration_ms,
                 attempts=n.attempts,
+                on_error=n.on_error,
+                items=[ItemStatusPublic(**asdict(i)) for i in n.items] if n.items is not None else None,
+                items_summary=n.items_summary,
             )
             for n in ex.nodes
         ],
+        caller_id=ex.caller_id,
+        children=[ChildExecution(**c) for c in ex.children],
+        failed_execution_id=ex.failed_execution_id,
         error=ex.error,
         failed_node=ex.failed_node,
         context=ex.context,
+        continuations=ex.continuations,
+        resume_url=ex.resume_url,
     )
 
 

@@ -124,15 +124,57 @@ def accepted_response(execution_id: str, created: bool) -> JSONResponse:
 
 
 def _target(
-    workflow_id: str, trigger_type: str, path: str | None = None, path_param: str = "path"
+    workflow_id: str,
+    trigger_type: str,
+    path: str | None = None,
+    path_param: str = "path",
+    *,
+    test: bool = False,
+    method: str | None = None,
 ) -> tuple[TriggerTarget, keys.StoredSecret | None]:
     """The trigger and its secret (or None): one Core query, the connection returned at once (it is
-    never held across an ``await``)."""
+    never held across an ``await``). ``test``: the test URL, live only while its editor listens
+    (also for an inactive workflow)."""
     with get_engine().connect() as connection:
-        found = resolve(connection, workflow_id, trigger_type, path=path, path_param=path_param)
+        found = resolve(
+            connection,
+            workflow_id,
+            trigger_type,
+            path=path,
+            path_param=path_param,
+            require_active=not test,
+            method=method,
+        )
+        if found is not None and test and not _listening(connection, workflow_id):
+            found = None
     if found is None:
+        if test:
+            raise HTTPException(404, f"workflow '{workflow_id}' is not listening for a test event")
         raise HTTPException(404, f"no active {trigger_type} trigger for workflow '{workflow_id}'")
     return found
+
+
+def _listening(connection: Any, workflow_id: str) -> bool:
+    from sqlalchemy import select
+
+    from connectflow_dagster.store.listening import is_listening
+    from connectflow_dagster.store.models import Workflow
+
+    row = connection.execute(select(Workflow.listening_until).where(Workflow.id == workflow_id)).first()
+    return row is not None and is_listening(Workflow(listening_until=row[0]))
+
+
+def _take_listening(workflow_id: str) -> str:
+    """A test URL call: end listening for this call (one wins), returning its execution id."""
+    import uuid
+
+    from connectflow_dagster.store.listening import take
+
+    execution_id = str(uuid.uuid4())
+    with get_engine().connect() as connection:
+        if not take(connection, workflow_id, execution_id):
+            raise HTTPException(404, f"workflow '{workflow_id}' is not listening for a test event")
+    return execution_id
 
 
 def _check_shared_secret(row: keys.StoredSecret | None, request: Request, *, required: bool) -> None:
@@ -145,10 +187,12 @@ def _check_shared_secret(row: keys.StoredSecret | None, request: Request, *, req
         raise HTTPException(401, "missing or wrong trigger secret")
 
 
-def _accept(target: TriggerTarget, payload: Any, dedup_key: str | None) -> tuple[str, bool]:
+def _accept(
+    target: TriggerTarget, payload: Any, dedup_key: str | None, event_id: str | None = None
+) -> tuple[str, bool]:
     """Insert the event and commit (Core); the caller answers 2xx only after this returns."""
     with get_engine().connect() as connection:
-        accepted = accept(connection, target, payload, dedup_key=dedup_key)
+        accepted = accept(connection, target, payload, dedup_key=dedup_key, event_id=event_id)
     return accepted.execution_id, accepted.created
 
 
@@ -253,6 +297,56 @@ async def _wait_for_result(request: Request, execution_id: str, params: AfterRun
     return JSONResponse({"execution_id": execution_id, "status": "success", "data": data}, status_code=200)
 
 
+def _answer_or_end(instance: Any, execution_id: str) -> tuple[Any, bool]:
+    """(the Respond node's answer or None, whether the execution ended without one)."""
+    from connectflow_dagster import responses, waits
+
+    with session_scope() as session:
+        answer = responses.get(session, execution_id)
+        if answer is not None:
+            return answer, False
+        if not _finished(instance, execution_id):
+            return None, False
+        # A run that ended at a Wait is not over: a continuation may still respond.
+        waiting = any(w.status == waits.WAITING for w in waits.of_executions(session, [execution_id]))
+        answer = responses.get(session, execution_id)  # written just before the run ended
+    return answer, answer is None and not waiting
+
+
+async def _wait_for_answer(request: Request, execution_id: str, params: AfterRun) -> Response | None:
+    """``response_mode='respond_node'``: the first Respond to Webhook node's answer as soon as it is
+    recorded (woken by ``RUN_PROGRESS``), 500 when the run ends without one, None (→ 202) on timeout."""
+    from connectflow_dagster.dispatch.notify import RUN_END, RUN_PROGRESS
+    from connectflow_dagster.instance import get_instance
+
+    instance = get_instance()
+    deadline = time.monotonic() + params.timeout_seconds
+    safety = get_settings().safety_poll_seconds
+    watcher = request.app.state.run_watcher
+    subscription = watcher.subscribe(execution_id, (RUN_PROGRESS, RUN_END))
+    try:
+        while True:
+            answer, ended = await asyncio.to_thread(_answer_or_end, instance, execution_id)
+            if answer is not None:
+                return Response(
+                    content=answer.body.encode(), status_code=answer.status_code, headers=answer.headers
+                )
+            if ended:
+                return JSONResponse(
+                    {
+                        "execution_id": execution_id,
+                        "error": "the workflow ended without reaching a Respond to Webhook node",
+                    },
+                    status_code=500,
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await subscription.wait_async(min(left, safety))
+    finally:
+        watcher.unsubscribe(subscription)
+
+
 def _authenticate(
     ingress: Ingress, row: keys.StoredSecret | None, request: Request, event_body: bytes
 ) -> None:
@@ -272,24 +366,77 @@ def _authenticate(
             raise HTTPException(401, ingress.rejection)
 
 
-def _headers(request: Request) -> dict[str, str]:
-    return dict(request.headers)  # Starlette's header names are lower-case
+def _authenticate_caller(ingress: Ingress, target: TriggerTarget, request: Request) -> frozenset[str]:
+    """A trigger with ``credential_auth``: the caller must present the node's stored credential
+    (``authentication`` basic or header; constant-time comparison). Missing: 401; wrong: 403.
+    Returns the header names that carried it (kept out of the run's context)."""
+    import base64
+    import hmac
+
+    from connectflow_dagster.errors import CredentialError
+    from connectflow_dagster.store.credentials import decrypt_for_owner
+
+    kind = getattr(target.params, "authentication", "none") if ingress.credential_auth else "none"
+    if kind not in ("basic", "header"):
+        return frozenset()
+    expected_type = "http_basic_auth" if kind == "basic" else "http_header_auth"
+    try:
+        if not target.node.credential_id:
+            raise CredentialError("no credential chosen")
+        fields = decrypt_for_owner(target.owner_id, target.node.credential_id, expected_type)
+    except CredentialError:
+        raise HTTPException(
+            500, "this trigger's authentication credential is missing: its owner must fix it"
+        ) from None
+    if kind == "basic":
+        presented = request.headers.get("authorization", "")
+        if presented[:6].lower() != "basic ":
+            raise HTTPException(
+                401, "send HTTP basic auth", headers={"WWW-Authenticate": 'Basic realm="webhook"'}
+            )
+        try:
+            decoded = base64.b64decode(presented[6:].strip(), validate=True)
+        except ValueError:
+            decoded = b""
+        expected = f"{fields.get('username', '')}:{fields.get('password', '')}".encode()
+        if not hmac.compare_digest(decoded, expected):
+            raise HTTPException(403, "wrong credentials")
+        return frozenset({"authorization"})
+    name = str(fields.get("name", "")).lower()
+    value = request.headers.get(name)
+    if value is None:
+        raise HTTPException(401, f"send the {fields.get('name', '')} header")
+    if not hmac.compare_digest(value.encode(), str(fields.get("value", "")).encode()):
+        raise HTTPException(403, "wrong credentials")
+    return frozenset({name})
 
 
-async def _event(ingress: Ingress, request: Request, body: bytes, path: str) -> IncomingEvent:
+def _headers(request: Request, hidden: frozenset[str] = frozenset()) -> dict[str, str]:
+    # Starlette's header names are lower-case
+    return {k: v for k, v in request.headers.items() if k not in hidden}
+
+
+async def _event(
+    ingress: Ingress, request: Request, body: bytes, path: str, *, hidden: frozenset[str] = frozenset()
+) -> IncomingEvent:
     parsed = await parse_body(ingress.body, request, body)
     return IncomingEvent(
         body=parsed,
         raw_body=body,
-        headers=_headers(request),
+        headers=_headers(request, hidden),
         query=dict(request.query_params),
         method=request.method,
         path=path,
     )
 
 
-async def ingest(node_type: NodeType, workflow_id: str, path: str, request: Request) -> Response:
-    """Receive one call of a trigger that a workflow id in the URL names (module docstring's order)."""
+async def ingest(
+    node_type: NodeType, workflow_id: str, path: str, request: Request, *, test: bool = False
+) -> Response:
+    """Receive one call of a trigger that a workflow id in the URL names (module docstring's order).
+
+    ``test``: its test URL (``/api/webhook-test/…``): only while the editor listens, one call, on
+    the current version even of an inactive workflow (``store/listening.py``)."""
     ingress = node_type.ingress
     assert ingress is not None
     target, row = _target(
@@ -297,21 +444,31 @@ async def ingest(node_type: NodeType, workflow_id: str, path: str, request: Requ
         node_type.type,
         path=path if ingress.subpath_param else None,
         path_param=ingress.subpath_param or "path",
+        test=test,
+        method=request.method,
     )
     check_headers(request)
     body = await read_body(request)
     if ingress.body == "json":
         require_json(request)
     _authenticate(ingress, row, request, body)
-    event = await _event(ingress, request, body, path)
+    hidden = await asyncio.to_thread(_authenticate_caller, ingress, target, request)
+    event = await _event(ingress, request, body, path, hidden=hidden)
     context = ingress.context(event, target.params)  # TriggerEventInvalid: 400 (gateway/errors.py)
     if ingress.ignore is not None:
         ignored = ingress.ignore(target.params, context)
         if ignored is not None:
             return JSONResponse({"status": "ignored", **ignored}, status_code=200)
-    execution_id, created = _accept(target, context, ingress.dedup_key(event, context))
+    if test:  # one test event per listening; redelivery keys do not apply
+        execution_id, created = _accept(target, context, None, event_id=_take_listening(workflow_id))
+    else:
+        execution_id, created = _accept(target, context, ingress.dedup_key(event, context))
     after = ingress.after_run(target.params) if ingress.after_run is not None else None
-    if after is not None:
+    if after is not None and after.mode == "respond_node":
+        answer = await _wait_for_answer(request, execution_id, after)
+        if answer is not None:
+            return answer
+    elif after is not None:
         result = await _wait_for_result(request, execution_id, after)
         if result is not None:
             return result
@@ -347,27 +504,34 @@ async def ingest_with_api_key(node_type: NodeType, request: Request) -> Response
     return accepted_response(accepted.execution_id, accepted.created)
 
 
-def _endpoints(node_type: NodeType) -> list[tuple[str, Callable[..., Awaitable[Response]], bool]]:
-    """(path, endpoint, in the OpenAPI schema) for one declared trigger URL."""
+def _endpoints(
+    node_type: NodeType, *, test: bool = False
+) -> list[tuple[str, Callable[..., Awaitable[Response]], bool]]:
+    """(path, endpoint, in the OpenAPI schema) for one declared trigger URL (``test``: its test URL)."""
     ingress = node_type.ingress
     assert ingress is not None
     if ingress.auth == "api_key":
+        if test:
+            return []
 
         async def keyed(request: Request) -> Response:
             return await ingest_with_api_key(node_type, request)
 
         return [(ingress.url, keyed, True)]
+    url = ingress.test_url if test else ingress.url
+    if url is None:
+        return []
 
     async def by_workflow(workflow_id: str, request: Request) -> Response:
-        return await ingest(node_type, workflow_id, "", request)
+        return await ingest(node_type, workflow_id, "", request, test=test)
 
     if not ingress.subpath_param:
-        return [(ingress.url, by_workflow, True)]
+        return [(url, by_workflow, True)]
 
     async def by_workflow_and_path(workflow_id: str, subpath: str, request: Request) -> Response:
-        return await ingest(node_type, workflow_id, subpath, request)
+        return await ingest(node_type, workflow_id, subpath, request, test=test)
 
-    return [(ingress.url + "/{subpath:path}", by_workflow_and_path, True), (ingress.url, by_workflow, False)]
+    return [(url + "/{subpath:path}", by_workflow_and_path, True), (url, by_workflow, False)]
 
 
 def _literal_segments(url: str) -> int:
@@ -395,19 +559,22 @@ def ingest_router(registry: NodeRegistry) -> APIRouter:
         order = (1 if ingress.subpath_param else 0, -_literal_segments(ingress.url))
         routes.append((order, ingress.url, node_type))
     router = APIRouter(tags=["triggers"])
-    for _, _, node_type in sorted(routes, key=lambda r: (r[0], r[1])):
-        assert node_type.ingress is not None
-        for path, endpoint, in_schema in _endpoints(node_type):
-            router.add_api_route(
-                path,
-                endpoint,
-                methods=list(node_type.ingress.methods),
-                status_code=202,
-                summary=f"Receive a {node_type.display_name} call",
-                description=node_type.description,
-                include_in_schema=in_schema,
-                operation_id=f"ingest_{node_type.type.replace('.', '_')}" + ("" if in_schema else "_root"),
-            )
+    for test in (False, True):  # production URLs first, then the test URLs (another prefix)
+        for _, _, node_type in sorted(routes, key=lambda r: (r[0], r[1])):
+            assert node_type.ingress is not None
+            for path, endpoint, in_schema in _endpoints(node_type, test=test):
+                kind = "test_" if test else ""
+                router.add_api_route(
+                    path,
+                    endpoint,
+                    methods=list(node_type.ingress.methods),
+                    status_code=202,
+                    summary=f"Receive a {node_type.display_name} {'test ' if test else ''}call",
+                    description=node_type.description,
+                    include_in_schema=in_schema,
+                    operation_id=f"ingest_{kind}{node_type.type.replace('.', '_')}"
+                    + ("" if in_schema else "_root"),
+                )
     return router
 
 

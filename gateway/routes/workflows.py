@@ -6,23 +6,32 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectflow_dagster import spec
 from connectflow_dagster.compiler import try_compile
 from connectflow_dagster.dagster_ui import request_reload
+from connectflow_dagster.dispatch.references import reference_problems
 from connectflow_dagster.errors import NotFound, Problem, WorkflowInvalid
 from connectflow_dagster.execution import RunTarget
+from connectflow_dagster.interop.n8n import import_n8n
+from connectflow_dagster.interop.n8n.exporter import export_connectflow, export_n8n
 from connectflow_dagster.registry import NodeRegistry
 from connectflow_dagster.store import workflows as store
 from connectflow_dagster.store.models import Credential, Workflow, WorkflowVersion
 from gateway.deps import CurrentUser, InstanceDep, RegistryDep, SessionDep
+from gateway.routes.webhooks import parse_json, require_json
 from gateway.runs import start_execution
 from gateway.schemas.common import ProblemPublic
 from gateway.schemas.workflows import (
     ExecuteRequest,
     ExecutionStarted,
+    ImportedWorkflow,
+    ImportedWorkflows,
+    ListenState,
+    TestUrl,
     VersionDetail,
     VersionPublic,
     VersionsPublic,
@@ -65,6 +74,7 @@ def _problems(
 ) -> list[Problem]:
     """Everything that stops the workflow from running, including credentials the owner lacks."""
     problems = spec.validate(workflow, registry)
+    problems.extend(reference_problems(session, owner_id, workflow))  # error workflow, call cycles
     for node in workflow.nodes:
         if not node.credential_id:
             continue
@@ -115,7 +125,13 @@ def _public(
 
 def _document(body: WorkflowCreate, workflow_id: str | None, name: str) -> spec.Workflow:
     return spec.Workflow(
-        id=workflow_id, name=name, nodes=body.nodes, edges=body.edges, settings=body.settings
+        id=workflow_id,
+        name=name,
+        nodes=body.nodes,
+        edges=body.edges,
+        settings=body.settings,
+        notes=body.notes,
+        meta=body.meta,
     )
 
 
@@ -131,6 +147,55 @@ def create_workflow(
     session.commit()
     request_reload()
     return _public(session, saved.workflow, registry, version_created=saved.created)
+
+
+@router.post("/import", status_code=201, response_model=ImportedWorkflows)
+async def import_workflows(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    name: str | None = Query(default=None, min_length=1, max_length=200, description="Name (one workflow)."),
+) -> ImportedWorkflows:
+    """Import an n8n workflow export (one workflow object, or an array of them) as new workflows of
+    the signed-in user, each with its import report: nodes mapped exactly / approximated (why) /
+    not supported (kept as placeholders), expressions translated / evaluated as JavaScript / left in
+    placeholders, credentials to choose. Malformed JSON is 400, a document that is not an n8n
+    workflow (or too large: 500 nodes, 100 workflows) 422, a body over the size limit 413."""
+    require_json(request)
+    data = parse_json(await request.body())
+    imported = import_n8n(data, name=name)
+    out = []
+    for item in imported:
+        saved = store.save_workflow(session, user.id, item.workflow)
+        out.append(
+            ImportedWorkflow(
+                id=saved.workflow.id,
+                name=saved.workflow.name,
+                version=saved.version.number,
+                report=item.report.as_dict(),
+            )
+        )
+    session.commit()
+    request_reload()
+    return ImportedWorkflows(workflows=out)
+
+
+@router.get("/{workflow_id}/export")
+def export_workflow(
+    workflow_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    format: str = Query(default="connectflow", pattern="^(n8n|connectflow)$"),
+) -> JSONResponse:
+    """The workflow's current version as n8n workflow JSON (``format=n8n``: n8n 1.x imports it) or
+    as ConnectFlow's own document (``format=connectflow``: for backup and version control)."""
+    wf = store.get_workflow(session, user.id, workflow_id)
+    version = store.current_version(session, wf) if wf.current_version_id is not None else None
+    document = store.version_spec(version) if version else spec.Workflow(id=wf.id, name=wf.name)
+    document = document.model_copy(update={"id": wf.id, "name": wf.name})
+    body = export_n8n(document) if format == "n8n" else export_connectflow(document)
+    filename = f"{wf.id}.{'n8n' if format == 'n8n' else 'connectflow'}.json"
+    return JSONResponse(body, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get("", response_model=WorkflowsPublic)
@@ -205,6 +270,93 @@ def rename_workflow(
     wf = store.rename_workflow(session, user.id, workflow_id, body.name)
     session.commit()
     return _public(session, wf, registry)
+
+
+def _set_active(
+    workflow_id: str, active: bool, session: Session, user_id: str, registry: NodeRegistry
+) -> WorkflowPublic:
+    wf = store.set_active(session, user_id, workflow_id, active)
+    session.commit()
+    request_reload()  # schedules of an inactive workflow leave the code location
+    return _public(session, wf, registry)
+
+
+@router.post("/{workflow_id}/activate", response_model=WorkflowPublic)
+def activate_workflow(
+    workflow_id: str, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> WorkflowPublic:
+    """Activate: its production triggers (webhook, Stripe, form, API key, schedules) accept calls."""
+    return _set_active(workflow_id, True, session, user.id, registry)
+
+
+@router.post("/{workflow_id}/deactivate", response_model=WorkflowPublic)
+def deactivate_workflow(
+    workflow_id: str, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> WorkflowPublic:
+    """Deactivate: its production trigger URLs answer 404 and its schedules stop. Manual Execute,
+    the test URL while listening and resume URLs of waiting executions keep working."""
+    return _set_active(workflow_id, False, session, user.id, registry)
+
+
+def _listen_state(session: Session, wf: Workflow, registry: NodeRegistry, request: Request) -> ListenState:
+    from connectflow_dagster.config import get_settings
+    from connectflow_dagster.store.listening import is_listening
+
+    urls: list[TestUrl] = []
+    if wf.current_version_id is not None:
+        document = store.version_spec(store.current_version(session, wf))
+        base = get_settings().public_url or str(request.base_url)
+        for node in spec.triggers_of(document, registry):
+            try:
+                ingress = registry.get(node.type, node.type_version).ingress
+            except KeyError:
+                continue
+            url = ingress.test_url_for(base, wf.id, node.params) if ingress is not None else None
+            if url is not None and not node.disabled:
+                urls.append(TestUrl(node_id=node.id, type=node.type, url=url))
+    listening = is_listening(wf)
+    return ListenState(
+        workflow_id=wf.id,
+        listening=listening,
+        listening_until=wf.listening_until if listening else None,
+        execution_id=wf.test_execution_id,
+        test_urls=urls,
+    )
+
+
+@router.post("/{workflow_id}/listen", response_model=ListenState)
+def listen_for_test_event(
+    workflow_id: str, request: Request, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> ListenState:
+    """Listen for a test event: the workflow's test URLs (``/api/webhook-test/…``) accept one call
+    for ``CONNECTFLOW_LISTEN_SECONDS`` (default 120), running the current saved version even when the
+    workflow is inactive; outside listening they answer 404. Poll ``GET …/listen`` for the execution."""
+    from connectflow_dagster.config import get_settings
+    from connectflow_dagster.store import listening
+
+    wf = listening.listen(session, user.id, workflow_id, get_settings().listen_seconds)
+    session.commit()
+    return _listen_state(session, wf, registry, request)
+
+
+@router.get("/{workflow_id}/listen", response_model=ListenState)
+def listen_state(
+    workflow_id: str, request: Request, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> ListenState:
+    """Whether the test URLs listen now, and the execution the last test call started."""
+    return _listen_state(session, store.get_workflow(session, user.id, workflow_id), registry, request)
+
+
+@router.delete("/{workflow_id}/listen", response_model=ListenState)
+def stop_listening(
+    workflow_id: str, request: Request, session: SessionDep, user: CurrentUser, registry: RegistryDep
+) -> ListenState:
+    """Stop listening: the test URLs answer 404 again."""
+    from connectflow_dagster.store import listening
+
+    wf = listening.stop(session, user.id, workflow_id)
+    session.commit()
+    return _listen_state(session, wf, registry, request)
 
 
 @router.delete("/{workflow_id}", status_code=204)

@@ -21,6 +21,17 @@ class WorkflowCreate(RequestBody):
     nodes: list[spec.Node] = Field(default_factory=list, max_length=spec.MAX_NODES)
     edges: list[spec.Edge] = Field(default_factory=list, max_length=spec.MAX_EDGES)
     settings: spec.WorkflowSettings = Field(default_factory=spec.WorkflowSettings)
+    notes: list[spec.StickyNote] = Field(default_factory=list, max_length=spec.MAX_NOTES)
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="Data other tools keep with the workflow (n8n import)."
+    )
+
+    @field_validator("meta", mode="before")
+    @classmethod
+    def _meta_depth(cls, value: Any) -> Any:
+        if spec.json_depth(value, spec.MAX_PARAMS_DEPTH) > spec.MAX_PARAMS_DEPTH:
+            raise ValueError(f"meta is nested deeper than {spec.MAX_PARAMS_DEPTH} levels")
+        return value
 
 
 class WorkflowSave(WorkflowCreate):
@@ -98,3 +109,31 @@ class ExecutionStarted(BaseModel):
     workflow_id: str
     version: int
     status: str
+
+
+class ImportedWorkflow(BaseModel):
+    id: str
+    name: str
+    version: int
+    report: dict[str, Any] = Field(description="What was mapped, approximated, not supported; expressions.")
+
+
+class ImportedWorkflows(BaseModel):
+    workflows: list[ImportedWorkflow]
+
+
+class TestUrl(BaseModel):
+    node_id: str
+    type: str
+    url: str
+
+
+class ListenState(BaseModel):
+    """ "Listen for test event": whether the workflow's test URLs accept a call now, until when, and
+    the execution the last test call started."""
+
+    workflow_id: str
+    listening: bool
+    listening_until: dt.datetime | None = None
+    execution_id: str | None = Field(default=None, description="Started by the last test call.")
+    test_urls: list[TestUrl] = Field(default_factory=list)

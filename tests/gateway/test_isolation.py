@@ -19,6 +19,8 @@ ID_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/api/workflows/{wf}/versions/1", None),
     ("POST", "/api/workflows/{wf}/versions/1/restore", None),
     ("POST", "/api/workflows/{wf}/execute", {"input": {"order_id": "X"}}),
+    ("GET", "/api/workflows/{wf}/export?format=n8n", None),
+    ("GET", "/api/workflows/{wf}/export?format=connectflow", None),
     ("GET", "/api/credentials/{cred}", None),
     ("PATCH", "/api/credentials/{cred}", {"name": "Taken over", "data": {"api_key": "attacker"}}),
     ("DELETE", "/api/credentials/{cred}", None),

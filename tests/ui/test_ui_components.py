@@ -10,6 +10,7 @@ import asyncio
 import json
 
 import httpx
+import panel as pn
 import pytest
 
 from connectflow_dagster.registry import get_registry
@@ -349,3 +350,184 @@ def test_api_client_asks_who_is_signed_in_and_sends_the_csrf_cookie() -> None:
     asyncio.run(scenario())
     assert [c.url.path for c in calls] == ["/api/auth/me", "/api/auth/me", "/api/auth/sign-out"]
     assert calls[2].headers["x-csrf-token"] == "tok"
+
+
+def test_node_settings_set_retries_and_on_error_and_the_canvas_shows_the_error_handle(
+    draft: WorkflowDraft,
+) -> None:
+    from ui.components.canvas import node_type_specs
+
+    trigger = draft.add_node("trigger.manual")["id"]
+    http = draft.add_node("http.request")["id"]
+    after = draft.add_node("set")["id"]
+    draft.connect(trigger, http)
+    canvas = Canvas(draft=draft)
+    settings = NodeSettings(draft=draft, on_error_mode=canvas.set_on_error)
+    settings.node_id = http
+    widgets = {
+        w.css_classes[0]: w
+        for w in settings._layout.select(lambda o: isinstance(o, pn.widgets.Widget))
+        if getattr(w, "css_classes", None)
+    }
+    widgets["cf-field-retries"].value = 3
+    widgets["cf-field-retry-delay"].value = 2.5
+    widgets["cf-field-retry-backoff"].value = "constant"
+    assert draft.node(http)["retry"] == {"max_retries": 3, "delay_seconds": 2.5, "backoff": "constant"}
+
+    assert "http.request+error" in node_type_specs(draft.catalogue)
+    assert "trigger.manual+error" not in node_type_specs(draft.catalogue)  # triggers never continue
+    widgets["cf-field-on-error"].value = "error_output"
+    assert draft.node(http)["on_error"] == "error_output"
+    flow_types = {n["id"]: n["type"] for n in canvas.flow.nodes}
+    assert flow_types[http] == "http.request+error"
+    assert draft.connect(http, after, "error") is None
+    assert draft.edges[-1] == {"source": http, "target": after, "source_handle": "error"}
+    canvas.flow.add_edge(canvas._flow_edge(draft.edges[-1]))
+
+    widgets["cf-field-on-error"].value = "continue"  # the error handle goes, and its connections
+    assert {n["id"]: n["type"] for n in canvas.flow.nodes}[http] == "http.request"
+    assert all(e.get("source_handle") != "error" for e in draft.edges)
+    assert all(e.get("sourceHandle") != "error" for e in canvas.flow.edges)
+    widgets["cf-field-on-error"].value = "stop"
+    assert "on_error" not in draft.node(http)
+    widgets["cf-field-retries"].value = 0
+    assert "retry" not in draft.node(http)
+
+
+def test_a_switch_on_the_canvas_has_one_handle_per_rule_and_a_fallback(draft: WorkflowDraft) -> None:
+    from ui.components.canvas import flow_type
+
+    trigger = draft.add_node("trigger.manual")["id"]
+    switch = draft.add_node("switch")["id"]
+    paid = draft.add_node("set")["id"]
+    draft.update_node(
+        switch, params={"mode": "value", "rules": [{"output": "paid", "equals": "p"}, {"equals": "r"}]}
+    )
+    canvas = Canvas(draft=draft)
+    assert draft.outputs(switch) == ["paid", "1", "fallback"]
+    kind = flow_type(draft.node(switch), draft.type_info(switch))
+    assert kind == "switch@paid|1|fallback"
+    assert [h["id"] for h in canvas.flow.node_types[kind]["outputs"]] == ["paid", "1", "fallback"]
+    assert draft.connect(trigger, switch) is None
+    canvas.flow._handle_msg(
+        {"type": "edge_added", "edge": {"id": "e", "source": switch, "target": paid, "sourceHandle": "paid"}}
+    )
+    assert draft.edges[-1] == {"source": switch, "target": paid, "source_handle": "paid"}
+
+    sent: list[dict] = []
+    canvas.flow._send_msg = sent.append
+    draft.update_node(switch, params={"mode": "value", "rules": [{"output": "open", "equals": "o"}]})
+    # The node takes the new handles; the connection from the rule that is gone goes with it.
+    assert {"type": "patch_node_props", "node_id": switch, "patch": {"type": "switch@open|fallback"}} in sent
+    assert "switch@open|fallback" in canvas.flow.node_types
+    assert all(e["source"] != switch or e.get("source_handle") != "paid" for e in draft.edges)
+
+
+def test_run_status_shows_items_per_node_and_the_canvas_label_counts_them(draft: WorkflowDraft) -> None:
+    trigger = draft.add_node("trigger.manual")["id"]
+    loop = draft.add_node("loop")["id"]
+    fetch = draft.add_node("http.request")["id"]
+    collect = draft.add_node("aggregate")["id"]
+    after = draft.add_node("set")["id"]
+    for source, target in [(trigger, loop), (loop, fetch), (fetch, collect), (collect, after)]:
+        assert draft.connect(source, target) is None
+    assert (draft.loop_of(fetch), draft.loop_of(collect), draft.loop_of(after)) == (loop, loop, None)
+    canvas = Canvas(draft=draft)
+    summaries: dict[str, dict] = {}
+
+    def on_items(node_id: str, summary: dict) -> None:
+        summaries[node_id] = summary
+        canvas.set_items(node_id, summary)
+
+    status = RunStatus(on_node=canvas.set_status, on_items=on_items, loop_of=draft.loop_of)
+    status.start("run-1")
+    status.apply_event({"event": "node", "node_id": loop, "status": "success", "items": 3})
+    for item, state in [(0, "running"), (1, "running"), (0, "success"), (1, "failed"), (2, "running")]:
+        status.apply_event({"event": "node", "node_id": fetch, "item": item, "status": state})
+    assert summaries[fetch] == {"success": 1, "failed": 1, "running": 1, "total": 3}
+    assert canvas.statuses[fetch] == "failed"
+    label = next(n["label"] for n in canvas.flow.nodes if n["id"] == fetch)
+    assert label.endswith("· 1/3 items · 1 failed")
+    canvas.reset_statuses()
+    assert next(n["label"] for n in canvas.flow.nodes if n["id"] == fetch) == draft.node(fetch)["name"]
+
+
+def test_sticky_notes_are_drawn_edited_moved_and_deleted_on_the_canvas(draft: WorkflowDraft) -> None:
+    from ui.components.canvas import NOTE_TYPE, note_canvas_id
+    from ui.components.note_settings import NoteSettings
+
+    draft.load(
+        {
+            "id": "wf1",
+            "name": "Annotated",
+            "nodes": [
+                {"id": "start", "type": "trigger.manual", "name": "Start", "position": {"x": 0, "y": 0}}
+            ],
+            "edges": [],
+            "notes": [
+                {
+                    "id": "n1",
+                    "text": "**Hello**",
+                    "position": {"x": 10, "y": -200},
+                    "size": {"width": 300, "height": 120},
+                    "color": "blue",
+                }
+            ],
+        }
+    )
+    canvas = Canvas(draft=draft)
+    [drawn] = [n for n in canvas.flow.nodes if n["id"] == note_canvas_id("n1")]
+    assert drawn["type"] == NOTE_TYPE and "cf-note-blue" in drawn["className"]
+    assert drawn["style"] == {"width": "300.0px", "height": "120.0px"}
+    assert canvas._note_views["n1"].object == "**Hello**"
+
+    settings = NoteSettings(draft=draft, canvas=canvas)
+    canvas.flow._handle_msg({"type": "selection_changed", "nodes": [note_canvas_id("n1")], "edges": []})
+    assert canvas.selected_note == "n1" and canvas.selected_node is None
+    settings.note_id = canvas.selected_note
+    assert settings._layout.visible and settings._text.value == "**Hello**"
+    settings._text.value_input = "## Why\nCalls billing."
+    settings._color.value = "green"
+    assert draft.note("n1")["text"] == "## Why\nCalls billing." and draft.note("n1")["color"] == "green"
+    assert canvas._note_views["n1"].object == "## Why\nCalls billing."
+    assert draft.dirty
+
+    canvas.flow._handle_msg(
+        {"type": "node_moved", "node_id": note_canvas_id("n1"), "position": {"x": 50, "y": 60}}
+    )
+    assert draft.note("n1")["position"] == {"x": 50.0, "y": 60.0}
+    canvas.flow._handle_msg(
+        {"type": "edge_added", "edge": {"id": "x", "source": "start", "target": note_canvas_id("n1")}}
+    )
+    assert draft.edges == [] and canvas.message == "both ends must be nodes of this workflow"
+
+    added = canvas.add_note(text="second")
+    assert [n["id"] for n in draft.notes] == ["n1", added]
+    assert draft.to_spec()["notes"][1]["text"] == "second"
+    assert [n["id"] for n in draft.nodes] == ["start"]  # notes are never workflow nodes
+
+    canvas.flow._handle_msg({"type": "node_deleted", "node_id": note_canvas_id("n1")})
+    assert [n["id"] for n in draft.notes] == [added]
+    settings.note_id = added
+    settings._remove()
+    assert draft.notes == [] and "notes" not in draft.to_spec()
+
+
+def test_a_code_param_gets_a_monospace_editor_and_is_kept_verbatim(catalogue) -> None:  # type: ignore[no-untyped-def]
+    schema = catalogue["code.js"]["params_schema"]
+    kinds = {s.name: s.kind for s in field_specs(schema)}
+    assert kinds["code"] == "code" and kinds["mode"] == "select"
+    form = SchemaForm(schema=schema, value={})
+    form.widgets["code"].value_input = "return {{ a: 1 }};"
+    assert form.value["code"] == "return {{ a: 1 }};"
+
+
+def test_the_http_request_lists_credentials_of_every_auth_type(catalogue) -> None:  # type: ignore[no-untyped-def]
+    choices = catalogue["http.request"]["credential_types"]
+    assert "oauth2_client_credentials" in choices and "http_bearer_auth" in choices
+    creds = [
+        {"id": "c1", "name": "API token", "type": "http_bearer_auth"},
+        {"id": "c2", "name": "Mail", "type": "smtp"},
+        {"id": "c3", "name": "Partner", "type": "oauth2_client_credentials"},
+    ]
+    assert list(credential_options(creds, choices).values()) == [None, "c1", "c3"]

@@ -13,12 +13,29 @@ from typing import Any
 
 import param
 
-__all__ = ["WorkflowDraft", "edge_key"]
+__all__ = ["WorkflowDraft", "edge_key", "node_outputs"]
 
 
 def _slug(text: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "node"
     return f"n_{slug}" if slug[0].isdigit() else slug
+
+
+def node_outputs(info: dict[str, Any], params: dict[str, Any] | None) -> list[str]:
+    """The output handles of one node: its type's ``outputs``, or, for a type whose outputs depend on
+    its params (Switch: ``outputs_from`` in ``GET /api/node-types``), one per entry of the list param
+    (the entry's ``key`` field, or its index), then the fixed ones (``fallback``). The engine's
+    ``OutputsFrom.handles`` computes the same from the same description."""
+    spec = info.get("outputs_from")
+    if not spec:
+        return list(info.get("outputs") or ["main"])
+    entries = (params or {}).get(spec.get("param", ""))
+    names: list[str] = []
+    if isinstance(entries, list):
+        for i, entry in enumerate(entries):
+            name = entry.get(spec.get("key", "")) if isinstance(entry, dict) else None
+            names.append(str(name) if isinstance(name, str | int) and str(name) else str(i))
+    return [*names, *(spec.get("then") or [])]
 
 
 def edge_key(edge: dict[str, Any]) -> str:
@@ -34,6 +51,8 @@ class WorkflowDraft(param.Parameterized):
     nodes = param.List(default=[], doc="Spec-shaped node dicts, in insertion order.")
     edges = param.List(default=[], doc="Spec-shaped edge dicts.")
     settings = param.Dict(default={})
+    notes = param.List(default=[], doc="Sticky notes: {id, text, position, size, color} (never run).")
+    kept = param.Dict(default={}, doc="Workflow fields the editor does not edit (meta): saved as loaded.")
     version = param.Integer(default=None, allow_None=True, doc="Saved version number being edited.")
     dirty = param.Boolean(default=False)
     catalogue = param.Dict(default={}, doc="Node type name → its /api/node-types entry.")
@@ -49,6 +68,8 @@ class WorkflowDraft(param.Parameterized):
             nodes=copy.deepcopy(spec.get("nodes") or []),
             edges=copy.deepcopy(spec.get("edges") or []),
             settings=copy.deepcopy(spec.get("settings") or {}),
+            notes=copy.deepcopy(spec.get("notes") or []),
+            kept={k: copy.deepcopy(spec[k]) for k in ("meta",) if spec.get(k)},
             version=_version_number(workflow),
             dirty=False,
         )
@@ -63,6 +84,9 @@ class WorkflowDraft(param.Parameterized):
             body["id"] = self.workflow_id
         if self.settings:
             body["settings"] = copy.deepcopy(self.settings)
+        if self.notes:
+            body["notes"] = copy.deepcopy(self.notes)
+        body.update(copy.deepcopy(self.kept))
         return body
 
     def mark_saved(self, saved: dict[str, Any] | None = None) -> None:
@@ -79,6 +103,32 @@ class WorkflowDraft(param.Parameterized):
 
     def type_info(self, node_id: str) -> dict[str, Any]:
         return self.catalogue.get(self.node(node_id)["type"], {})
+
+    def outputs(self, node_id: str) -> list[str]:
+        """The output handles of one node (per node for a Switch: one per rule, then fallback)."""
+        return node_outputs(self.type_info(node_id), self.node(node_id).get("params"))
+
+    def loop_of(self, node_id: str) -> str | None:
+        """The loop whose items ``node_id`` runs once for each (None: it runs once per run), as
+        the engine's ``spec.item_scopes`` decides: the nearest loop upstream not closed by an
+        aggregate on the way."""
+        seen: set[str] = set()
+        frontier = [e["source"] for e in self.edges if e["target"] == node_id]
+        while frontier:
+            current = frontier.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            try:
+                role = self.type_info(current).get("items")
+            except KeyError:
+                continue
+            if role == "split":
+                return current
+            if role == "collect":
+                continue
+            frontier.extend(e["source"] for e in self.edges if e["target"] == current)
+        return None
 
     def is_trigger(self, node_id: str) -> bool:
         return self.type_info(node_id).get("group") == "trigger"
@@ -179,7 +229,7 @@ class WorkflowDraft(param.Parameterized):
         node = self.node(node_id)
         changed = False
         for key, value in changes.items():
-            if value is None and key in ("credential_id", "retry"):
+            if value is None and key in ("credential_id", "retry", "on_error"):
                 if key in node:
                     node.pop(key)
                     changed = True
@@ -199,10 +249,12 @@ class WorkflowDraft(param.Parameterized):
             return "both ends must be nodes of this workflow"
         if self.is_trigger(target):
             return "a trigger cannot have incoming connections"
-        outputs = self.type_info(source).get("outputs") or ["main"]
+        outputs = self.outputs(source)
         handle = source_handle if source_handle and len(outputs) > 1 else None
         if len(outputs) > 1 and handle not in outputs:
             handle = outputs[0]
+        if source_handle == "error" and self.node(source).get("on_error") == "error_output":
+            handle = "error"  # the node's error output (on_error: error_output)
         edge = {"source": source, "target": target}
         if handle:
             edge["source_handle"] = handle
@@ -228,6 +280,52 @@ class WorkflowDraft(param.Parameterized):
         remaining = [e for e in self.edges if edge_key(e) not in gone]
         if len(remaining) != len(self.edges):
             self._changed(edges=remaining)
+
+    # ---- sticky notes ------------------------------------------------------------------------------
+
+    NOTE_COLORS = ("yellow", "blue", "green", "pink", "purple", "gray")
+
+    def note(self, note_id: str) -> dict[str, Any]:
+        for note in self.notes:
+            if note["id"] == note_id:
+                return note
+        raise KeyError(note_id)
+
+    def add_note(self, position: dict[str, float] | None = None, text: str = "") -> dict[str, Any]:
+        """Add a sticky note with a unique id; returns it."""
+        ids = {n["id"] for n in self.notes}
+        i = len(self.notes) + 1
+        while f"note_{i}" in ids:
+            i += 1
+        note = {
+            "id": f"note_{i}",
+            "text": text,
+            "position": {
+                "x": float((position or {}).get("x", 0.0)),
+                "y": float((position or {}).get("y", 0.0)),
+            },
+            "size": {"width": 240.0, "height": 160.0},
+            "color": "yellow",
+        }
+        self._changed(notes=[*self.notes, note])
+        return note
+
+    def update_note(self, note_id: str, **changes: Any) -> None:
+        """Change a note's ``text``, ``color``, ``position`` or ``size``."""
+        note = self.note(note_id)
+        changed = False
+        for key, value in changes.items():
+            if key not in ("text", "color", "position", "size") or note.get(key) == value:
+                continue
+            note[key] = copy.deepcopy(value)
+            changed = True
+        if changed:
+            self._changed(notes=list(self.notes))
+
+    def remove_note(self, note_id: str) -> None:
+        remaining = [n for n in self.notes if n["id"] != note_id]
+        if len(remaining) != len(self.notes):
+            self._changed(notes=remaining)
 
     def rename(self, name: str) -> None:
         if name and name != self.title:

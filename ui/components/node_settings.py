@@ -35,6 +35,13 @@ __all__ = ["NodeSettings", "credential_options", "own_secret_kind", "trigger_url
 OWN_SECRET_KINDS = ("shared", "signing")
 
 
+ON_ERROR_OPTIONS = {
+    "Stop the workflow": "stop",
+    "Continue (the error is the output)": "continue",
+    "Use the error output": "error_output",
+}
+
+
 def own_secret_kind(type_info: dict[str, Any]) -> str | None:
     """``shared`` or ``signing`` when the node type's trigger keeps its own secret, else None."""
     auth = (type_info.get("ingress") or {}).get("auth")
@@ -62,12 +69,14 @@ def _text(text: str) -> str:
 
 
 def credential_options(
-    credentials: list[dict[str, Any]], credential_type: str | None
+    credentials: list[dict[str, Any]], credential_type: str | list[str] | None
 ) -> dict[str, str | None]:
-    """Select options (label → id) for the credentials of ``credential_type``."""
+    """Select options (label → id) for the credentials of ``credential_type`` (or of any of a list:
+    the HTTP Request's, whose ``authentication`` param says which one it uses)."""
     options: dict[str, str | None] = {"— choose a credential —": None}
+    allowed = [credential_type] if isinstance(credential_type, str) else list(credential_type or [])
     for cred in credentials:
-        if credential_type and cred.get("type") != credential_type:
+        if allowed and cred.get("type") not in allowed:
             continue
         options[f"{cred.get('name') or cred['id']} ({cred.get('type')})"] = cred["id"]
     return options
@@ -82,6 +91,7 @@ class NodeSettings(Viewer):
     problems = param.List(default=[], doc="Validation problems of the whole workflow.")
     trigger_info = param.Dict(default={}, doc="Node id → the gateway's trigger settings (url, secret…).")
     run_results = param.Dict(default={}, doc="Node id → {status, error} in the run last shown.")
+    listen_state = param.Dict(default={}, doc="The gateway's 'listen for test event' state (test URLs).")
     base_url = param.String(default="", doc="The gateway's address as the browser reaches it.")
     manage_keys_url = param.String(default="/ui/api-keys")
 
@@ -91,9 +101,13 @@ class NodeSettings(Viewer):
         on_delete: Callable[[str], None] | None = None,
         on_generate_secret: Callable[[str], Any] | None = None,
         on_set_secret: Callable[[str, str], Any] | None = None,
+        on_error_mode: Callable[[str, str], None] | None = None,
+        on_listen: Callable[[], Any] | None = None,
         **params: Any,
     ) -> None:
         super().__init__(**params)
+        self._on_listen = on_listen
+        self._on_error_mode = on_error_mode
         self._on_rename = on_rename
         self._on_delete = on_delete
         self._on_generate_secret = on_generate_secret
@@ -143,10 +157,11 @@ class NodeSettings(Viewer):
         self._run_pane = html(self._run_html(), sizing_mode="stretch_width", css_classes=["cf-node-run"])
         parts: list[Any] = [header, self._run_pane, name, variable]
         credential_type = info.get("credential_type")
-        if credential_type:
-            options = credential_options(self.credentials, credential_type)
+        choices = info.get("credential_types") or ([credential_type] if credential_type else [])
+        if choices:
+            options = credential_options(self.credentials, choices)
             picker = pn.widgets.Select(
-                name=f"Credential ({credential_type})",
+                name=f"Credential ({credential_type or 'optional: one of ' + ', '.join(choices)})",
                 options=options,
                 value=node.get("credential_id") if node.get("credential_id") in options.values() else None,
                 sizing_mode="stretch_width",
@@ -174,18 +189,90 @@ class NodeSettings(Viewer):
             self._problems_html(), sizing_mode="stretch_width", css_classes=["cf-node-problems"]
         )
         parts.append(self._problems_pane)
+        if info.get("group") != "trigger":
+            parts += self._failure_widgets(node)
         if info.get("group") == "trigger":
             self._trigger_pane = html(
                 self._trigger_html(node), sizing_mode="stretch_width", css_classes=["cf-trigger-info"]
             )
             parts.append(self._trigger_pane)
             parts += self._secret_widgets(node, info)
+            parts += self._listen_widgets(info)
         delete = pn.widgets.Button(
             name="Delete node", button_type="danger", button_style="outline", css_classes=["cf-delete-node"]
         )
         delete.on_click(lambda _e: self._on_delete and self._on_delete(node_id))
         parts.append(delete)
         self._layout[:] = parts
+
+    def _failure_widgets(self, node: dict[str, Any]) -> list[Any]:
+        """Retries (count, delay, backoff) and what happens once they are exhausted (``on_error``)."""
+        node_id = node["id"]
+        retry = dict(node.get("retry") or {})
+        retries = pn.widgets.IntInput(
+            name="Retries",
+            value=int(retry.get("max_retries", 0)),
+            start=0,
+            end=10,
+            width=90,
+            css_classes=["cf-field-retries"],
+        )
+        delay = pn.widgets.FloatInput(
+            name="Delay (s)",
+            value=float(retry.get("delay_seconds", 1.0)),
+            start=0,
+            end=3600,
+            width=90,
+            css_classes=["cf-field-retry-delay"],
+        )
+        backoff = pn.widgets.Select(
+            name="Backoff",
+            options=["exponential", "constant"],
+            value=retry.get("backoff", "exponential"),
+            width=120,
+            css_classes=["cf-field-retry-backoff"],
+        )
+        on_error = pn.widgets.Select(
+            name="On error (after the retries)",
+            options=ON_ERROR_OPTIONS,
+            value=node.get("on_error") or "stop",
+            sizing_mode="stretch_width",
+            css_classes=["cf-field-on-error"],
+        )
+
+        def set_retry(_e: Any) -> None:
+            count = int(retries.value or 0)
+            self.draft.update_node(
+                node_id,
+                retry={
+                    "max_retries": count,
+                    "delay_seconds": float(delay.value or 0),
+                    "backoff": backoff.value,
+                }
+                if count
+                else None,
+            )
+
+        def set_on_error(event: Any) -> None:
+            self.draft.update_node(node_id, on_error=None if event.new == "stop" else event.new)
+            if self._on_error_mode is not None:
+                self._on_error_mode(node_id, event.new)
+
+        for widget in (retries, delay, backoff):
+            widget.param.watch(set_retry, "value")
+        on_error.param.watch(set_on_error, "value")
+        return [
+            html("<div class='cf-section'>When it fails</div>", sizing_mode="stretch_width"),
+            pn.Row(retries, delay, backoff, sizing_mode="stretch_width"),
+            on_error,
+            html(
+                "<div class='cf-hint'>Retries run first (HTTP 429 and 5xx, timeouts, resets). Then: "
+                '<b>stop</b> fails the run; <b>continue</b> makes <code>{"error": {"message": …}}</code> '
+                "this node's output; <b>error output</b> sends it along the node's <code>error</code> "
+                "handle instead.</div>",
+                sizing_mode="stretch_width",
+            ),
+        ]
 
     def _set_name(self, node_id: str, name: str) -> None:
         if not name.strip():
@@ -249,7 +336,22 @@ class NodeSettings(Viewer):
         )
         return f"<div class='cf-section'>Last run</div><div>{status_badge(result.get('status'))}</div>{error}"
 
-    @param.depends("trigger_info", watch=True)
+    def _listen_widgets(self, info: dict[str, Any]) -> list[Any]:
+        """n8n's "Listen for test event": the test URL takes one call, also while inactive."""
+        if not (info.get("ingress") or {}).get("test_url"):
+            return []
+        button = pn.widgets.Button(
+            name="Listen for test event", button_style="outline", css_classes=["cf-listen"]
+        )
+
+        async def listen(_e: Any) -> None:
+            if self._on_listen is not None:
+                await self._on_listen()
+
+        button.on_click(listen)
+        return [button]
+
+    @param.depends("trigger_info", "listen_state", watch=True)
     def _refresh_trigger(self) -> None:
         if (
             self.node_id
@@ -325,6 +427,21 @@ class NodeSettings(Viewer):
                     "<div>New secret (shown only now: copy it)</div>"
                     f"<pre class='cf-copy cf-trigger-secret'>{esc(info['secret'])}</pre>"
                 )
+        if ingress.get("test_url"):
+            test = next(
+                (u["url"] for u in self.listen_state.get("test_urls", []) if u.get("node_id") == node["id"]),
+                url.replace("/api/webhooks", "/api/webhook-test", 1),
+            )
+            state = (
+                f"Listening for a test event until {esc(str(self.listen_state.get('listening_until')))}"
+                if self.listen_state.get("listening")
+                else "Not listening: press “Listen for test event”, then call the test URL once"
+            )
+            rows.append(
+                "<div>Test URL (runs the saved version, also while inactive)</div>"
+                f"<pre class='cf-copy cf-test-url'>{esc(test)}</pre>"
+                f"<div class='cf-hint cf-listen-state'>{state}</div>"
+            )
         hint = _text(panel.get("hint") or "")
         if panel.get("api_keys_link"):
             hint += (

@@ -18,11 +18,22 @@ from panel.viewable import Viewer
 from ui.api_client import ApiError, GatewayClient
 from ui.theme import html, status_badge
 
-__all__ = ["TERMINAL", "RunStatus", "parse_event"]
+__all__ = ["TERMINAL", "RunStatus", "items_status", "parse_event"]
 
 TERMINAL = {"success", "failed", "canceled"}
 # Node statuses of an execution detail that the canvas shows under another name.
 _DETAIL_STATUS = {"pending": "queued"}
+
+
+_ITEM_ORDER = ("failed", "retrying", "running", "success", "skipped")
+
+
+def items_status(statuses: list[str]) -> str:
+    """A node's status from its items' (the read model's rule: failed > retrying > running > success)."""
+    for status in _ITEM_ORDER:
+        if status in statuses:
+            return status
+    return "queued"
 
 
 def parse_event(event: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
@@ -30,7 +41,8 @@ def parse_event(event: dict[str, Any]) -> tuple[str, str | None, str | None, str
 
     The gateway's events (``gateway/routes/events.py``, from ``connectflow_dagster.dispatch.live``):
     ``queued`` {execution_id}; ``run`` {status: running}; ``node`` {node_id, status: running | success
-    | failed | skipped | retrying, error?}; ``end`` {status: success | failed | canceled, error?}.
+    | failed | skipped | retrying, error?, item? (one item of a node inside a loop), items? (a loop's
+    item count)}; ``end`` {status: success | failed | canceled, error?}.
     ``kind`` is ``node``, ``run``, ``run_end`` or ``other``.
     """
     name = event.get("event")
@@ -55,9 +67,19 @@ class RunStatus(Viewer):
     finished = param.Boolean(default=False)
     events_seen = param.Integer(default=0)
 
-    def __init__(self, on_node: Callable[[str, str, str | None], None] | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        on_node: Callable[[str, str, str | None], None] | None = None,
+        on_items: Callable[[str, dict[str, int]], None] | None = None,
+        loop_of: Callable[[str], str | None] | None = None,
+        **params: Any,
+    ) -> None:
         super().__init__(**params)
         self._on_node = on_node
+        self._on_items = on_items
+        self._loop_of = loop_of or (lambda _node_id: None)
+        self._items: dict[str, dict[Any, str]] = {}  # node id → item index → status
+        self._totals: dict[str, int] = {}  # loop id → its number of items
         self._pane = html("", css_classes=["cf-run-status"])
         self._render()
 
@@ -70,12 +92,23 @@ class RunStatus(Viewer):
             finished=False,
             events_seen=0,
         )
+        self._items, self._totals = {}, {}
 
     def apply_event(self, event: dict[str, Any]) -> None:
         """Apply one live event (node status change or run end)."""
         kind, node_id, status, error = parse_event(event)
         self.events_seen += 1
-        if kind == "node" and node_id and status:
+        if kind == "node" and node_id and status and event.get("item") is not None:
+            # One item of a node inside a loop: the node shows the items' combined status and count.
+            items = self._items.setdefault(node_id, {})
+            items[event["item"]] = status
+            self._set_node(node_id, items_status(list(items.values())), error)
+            self._report_items(node_id)
+            if self.status in ("queued", "idle"):
+                self.status = "running"
+        elif kind == "node" and node_id and status:
+            if event.get("items") is not None:  # a loop: how many items its nodes run for
+                self._totals[node_id] = int(event["items"])
             self._set_node(node_id, status, error)
             if self.status in ("queued", "idle"):
                 self.status = "running"
@@ -83,6 +116,16 @@ class RunStatus(Viewer):
             self.param.update(status=status or self.status, finished=True, error=error or self.error)
         elif kind == "run" and status:
             self.status = status
+
+    def _report_items(self, node_id: str) -> None:
+        if self._on_items is None:
+            return
+        summary: dict[str, int] = {}
+        for status in self._items.get(node_id, {}).values():
+            summary[status] = summary.get(status, 0) + 1
+        loop = self._loop_of(node_id)
+        summary["total"] = max(self._totals.get(loop or "", 0), len(self._items.get(node_id, {})))
+        self._on_items(node_id, summary)
 
     def _set_node(self, node_id: str, status: str, error: str | None = None) -> None:
         self.node_statuses = {**self.node_statuses, node_id: status}
@@ -95,6 +138,8 @@ class RunStatus(Viewer):
             status = _DETAIL_STATUS.get(str(node.get("status")), str(node.get("status")))
             if status and status != "queued":
                 self._set_node(node["node_id"], status, node.get("error"))
+            if node.get("items_summary") and self._on_items is not None:
+                self._on_items(node["node_id"], dict(node["items_summary"]))
         status = execution.get("status") or self.status
         self.param.update(status=status, error=execution.get("error") or "", finished=status in TERMINAL)
 

@@ -22,6 +22,7 @@ from ui.api_client import ApiError, GatewayClient, ValidationFailed
 from ui.components.canvas import Canvas
 from ui.components.draft import WorkflowDraft
 from ui.components.node_settings import NodeSettings, own_secret_kind
+from ui.components.note_settings import NoteSettings
 from ui.components.palette import Palette
 from ui.components.status import RunStatus
 from ui.theme import html, page_shell
@@ -53,6 +54,7 @@ class EditorPage(Viewer):
     saving = param.Boolean(default=False)
     running = param.Boolean(default=False)
     run_input = param.String(default="", doc="Optional JSON input for Execute.")
+    active = param.Boolean(default=True, doc="Whether the workflow's production triggers accept calls.")
 
     def __init__(self, client: GatewayClient, **params: Any) -> None:
         super().__init__(**params)
@@ -61,7 +63,9 @@ class EditorPage(Viewer):
         self.canvas: Canvas | None = None
         self.palette: Palette | None = None
         self.settings: NodeSettings | None = None
-        self.run_status = RunStatus(on_node=self._on_node_status)
+        self.run_status = RunStatus(
+            on_node=self._on_node_status, on_items=self._on_node_items, loop_of=self._loop_of
+        )
         self.guard = UnsavedChangesGuard()
         self._follow_task: asyncio.Task[None] | None = None
         self._layout = pn.Column(
@@ -102,6 +106,7 @@ class EditorPage(Viewer):
                 catalogue[t["type"]] = t
         self.draft.catalogue = catalogue
         self.draft.load(workflow)
+        self.active = bool(workflow.get("active", True))
         self.build()
         await self.refresh_side_data()
 
@@ -165,11 +170,17 @@ class EditorPage(Viewer):
             draft=self.draft,
             on_rename=self.canvas.rename_node,
             on_delete=self.canvas.remove_node,
+            on_error_mode=self.canvas.set_on_error,
             on_generate_secret=self.generate_trigger_secret,
             on_set_secret=self.set_trigger_secret,
+            on_listen=self.listen,
             base_url=self.client.base_url,
         )
         self.canvas.param.watch(self._on_select, "selected_node")
+        self.note_settings = NoteSettings(draft=self.draft, canvas=self.canvas)
+        self.canvas.param.watch(lambda e: setattr(self.note_settings, "note_id", e.new), "selected_note")
+        self._add_note = pn.widgets.Button(name="+ Note", css_classes=["cf-add-note"])
+        self._add_note.on_click(lambda _e: self.add_note())
         self.canvas.param.watch(lambda e: e.new and setattr(self, "message", e.new), "message")
 
         self._name = pn.widgets.TextInput(value=self.draft.title, width=300, css_classes=["cf-workflow-name"])
@@ -179,6 +190,11 @@ class EditorPage(Viewer):
         self._save.on_click(self._on_save)
         self._execute = pn.widgets.Button(name="▶ Execute", button_type="success", css_classes=["cf-execute"])
         self._execute.on_click(self._on_execute)
+        self._active = pn.widgets.Switch(
+            value=self.active, width=40, margin=(16, 4), css_classes=["cf-active"]
+        )
+        self._active.param.watch(self._on_active, "value")
+        self._active_label = html(self._active_text(), margin=(14, 6), css_classes=["cf-active-label"])
         self._input = pn.widgets.TextAreaInput.from_param(
             self.param.run_input,
             name="",
@@ -198,6 +214,9 @@ class EditorPage(Viewer):
             self._name,
             self._dirty,
             pn.layout.HSpacer(),
+            self._add_note,
+            self._active,
+            self._active_label,
             self._input,
             self._execute,
             self._save,
@@ -214,7 +233,14 @@ class EditorPage(Viewer):
                 min_height=520,
                 styles={"background": "#fff", "border": "1px solid #e2e8f0", "border-radius": "10px"},
             ),
-            pn.Column(self.settings, self._problems, width=340, scroll=True, css_classes=["cf-sidebar"]),
+            pn.Column(
+                self.settings,
+                self.note_settings,
+                self._problems,
+                width=340,
+                scroll=True,
+                css_classes=["cf-sidebar"],
+            ),
             sizing_mode="stretch_both",
         )
         self._layout[:] = [toolbar, status_row, body, self.guard]
@@ -222,6 +248,11 @@ class EditorPage(Viewer):
         self._render_problems()
 
     # ---- actions -----------------------------------------------------------------------------------
+
+    def add_note(self) -> None:
+        """Add a sticky note and select it, so its text can be written in the side panel."""
+        if self.canvas is not None:
+            self.canvas.selected_note = self.canvas.add_note()
 
     def add_node(self, type_name: str) -> None:
         if self.canvas is not None:
@@ -251,6 +282,65 @@ class EditorPage(Viewer):
             self.settings.trigger_info = {}
             await self.load_trigger_info(self.settings.node_id)
         return True
+
+    def _active_text(self) -> str:
+        return "Active" if self.active else "Inactive"
+
+    async def set_active(self, active: bool) -> None:
+        """Activate or deactivate the saved workflow (its production trigger URLs and schedules)."""
+        if not self.workflow_id or active == self.active:
+            return
+        try:
+            saved = await self.client.set_workflow_active(self.workflow_id, active)
+        except ApiError as exc:
+            self.message = f"Could not {'activate' if active else 'deactivate'}: {exc.message}"
+            if hasattr(self, "_active"):
+                self._active.value = self.active
+            return
+        self.active = bool(saved.get("active", active))
+        if hasattr(self, "_active_label"):
+            self._active_label.object = self._active_text()
+        self.message = (
+            "Active: production trigger URLs and schedules are live."
+            if self.active
+            else "Inactive: production trigger URLs answer 404 and schedules stop; the test URL still works."
+        )
+
+    async def listen(self, poll_seconds: float = 1.0) -> str | None:
+        """ "Listen for test event": save if needed, open listening, wait for the one test call and
+        follow the execution it started live, as Execute does; returns its id (None: none came)."""
+        if (self.draft.dirty or self.draft.version is None) and not await self.save():
+            return None
+        try:
+            state = await self.client.listen(self.workflow_id)
+        except ApiError as exc:
+            self.message = f"Could not listen: {exc.message}"
+            return None
+        if self.settings is not None:
+            self.settings.listen_state = state
+        self.message = "Listening for a test event: call the test URL once."
+        while state.get("listening") and not state.get("execution_id"):
+            await asyncio.sleep(poll_seconds)  # the UI's own refresh, not a test's synchronisation
+            try:
+                state = await self.client.listen_state(self.workflow_id)
+            except ApiError as exc:
+                self.message = f"Stopped listening: {exc.message}"
+                return None
+        if self.settings is not None:
+            self.settings.listen_state = state
+        execution_id = state.get("execution_id")
+        if not execution_id:
+            self.message = "No test event arrived while listening."
+            return None
+        self.message = f"Test event received: execution {execution_id}."
+        if self.canvas is not None:
+            self.canvas.reset_statuses("queued")
+        self.running = True
+        self._follow_task = asyncio.ensure_future(self._follow(str(execution_id)))
+        return str(execution_id)
+
+    async def _on_active(self, event: Any) -> None:
+        await self.set_active(bool(event.new))
 
     async def _on_save(self, _event: Any = None) -> None:
         await self.save()
@@ -307,6 +397,16 @@ class EditorPage(Viewer):
                     "error": error or (previous.get("error") if status == "failed" else None),
                 },
             }
+
+    def _on_node_items(self, node_id: str, summary: dict[str, int]) -> None:
+        if self.canvas is not None:
+            self.canvas.set_items(node_id, summary)
+
+    def _loop_of(self, node_id: str) -> str | None:
+        try:
+            return self.draft.loop_of(node_id)
+        except KeyError:
+            return None
 
     def set_problems(self, problems: list[dict[str, Any]]) -> None:
         self.problems = list(problems)
