@@ -183,7 +183,7 @@ _V2_OPS = {
     "afterOrEquals": "gte",
     "beforeOrEquals": "lte",
 }
-_V1_OPS = {
+V1_OPS = {
     "equal": "equals",
     "notEqual": "not_equals",
     "larger": "gt",
@@ -239,7 +239,7 @@ def conditions_of(
     for kind in ("string", "number", "boolean", "dateTime"):
         for i, c in enumerate(raw.get(kind, []) or []):
             operation = c.get("operation", "equal" if kind != "dateTime" else "after")
-            found = _V1_OPS.get(operation) or {"after": "gt", "before": "lt"}.get(operation)
+            found = V1_OPS.get(operation) or {"after": "gt", "before": "lt"}.get(operation)
             if found is None:
                 raise Untranslatable(f"condition '{kind}: {operation}' has no ConnectFlow operator")
             mapped = found
