@@ -420,6 +420,8 @@ class Execution:
     context: dict[str, Any] | None = None
     # The continuation runs of a waiting execution (waits.py), in order; their nodes are merged in.
     continuations: list[str] = field(default_factory=list)
+    # While a Wait waits for a call: the URL that resumes it (what ``{{ execution.resume_url }}`` gave).
+    resume_url: str | None = None
     # Sub-workflows (dispatch/calls.py): the run whose node called this one, and the runs this
     # one's Execute Workflow nodes started ({"node_id", "execution_id"}).
     caller_id: str | None = None
@@ -619,6 +621,8 @@ def _follow_waits(instance: DagsterInstance, executions: list[Execution], *, wit
                         node.status = "not_run"
             if wait.status == waits.WAITING and wait.run_id in runs and runs[wait.run_id].status == "success":
                 execution.status, execution.finished_at, execution.duration_ms = "waiting", None, None
+                if wait.webhook:
+                    execution.resume_url = waits.resume_url(execution.id)
                 for node in execution.nodes:
                     if node.node_id == wait.node_id:
                         node.status, node.finished_at = "waiting", None

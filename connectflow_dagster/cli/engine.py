@@ -95,11 +95,10 @@ def print_execution(execution: Any) -> None:
     if execution.error and execution.status != "success":
         click.secho(f"  error: {execution.error}", fg="red")
     if execution.status == "waiting":
-        from connectflow_dagster.waits import resume_url
-
+        how = f": {execution.resume_url}" if getattr(execution, "resume_url", None) else ""
         click.echo(
-            f"  waiting: a running worker (`connectflow serve` or `connectflow worker`) continues it when its\n"
-            f"  time comes or when its resume URL is called: {resume_url(execution.id)}"
+            "  waiting: a running worker (`connectflow serve` or `connectflow worker`) continues it when its\n"
+            f"  time comes or when its resume URL is called{how}"
         )
 
 

@@ -126,6 +126,7 @@ def get_execution(
         failed_node=ex.failed_node,
         context=ex.context,
         continuations=ex.continuations,
+        resume_url=ex.resume_url,
     )
 
 

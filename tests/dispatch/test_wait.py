@@ -100,7 +100,8 @@ def test_a_long_wait_frees_the_worker_and_resumes_after_a_worker_restart(cf, liv
     waiting = wait_for(status_is(cf, first, "waiting", "failed"), what="the execution to wait")
     assert waiting.status == "waiting", waiting.error
     assert {n.node_id: n.status for n in waiting.nodes}["pause"] == "waiting"
-    assert owner.get(f"/api/executions/{first}").json()["status"] == "waiting"
+    shown = owner.get(f"/api/executions/{first}").json()
+    assert shown["status"] == "waiting" and shown["resume_url"].endswith(waiting.context["ask"]["url"][-80:])
     streamed = sse_events(owner, f"/api/executions/{first}/events")
     assert streamed[-2:] == [
         ("node", {"node_id": "pause", "status": "waiting", "at": streamed[-2][1]["at"]}),
