@@ -525,3 +525,24 @@ def test_error_trigger_and_execute_workflow_map_to_their_connectflow_types():
     assert wf.node("say").params["fields"]["m"] == (
         "{{ on_error.workflow.name | js_string }} failed: {{ on_error.execution.error.message | js_string }}"
     )
+
+
+def test_switch_v1_rules_sharing_an_output_become_one_rule_and_the_fallback_keeps_its_index():
+    doc = _doc(
+        [_n("Start", "manualTrigger"),
+         _n("Route", "switch", {"dataType": "string", "value1": "={{ $json.kind }}", "fallbackOutput": 2,
+                                "rules": {"rules": [{"operation": "equal", "value2": "a", "output": 0},
+                                                    {"operation": "equal", "value2": "b", "output": 0},
+                                                    {"operation": "contains", "value2": "c", "output": 1}]}}, 1),
+         _n("AB", "noOp"), _n("C", "noOp"), _n("Else", "noOp")],
+        _main(("Start", 0, "Route"), ("Route", 0, "AB"), ("Route", 1, "C"), ("Route", 2, "Else")),
+    )  # fmt: skip
+    wf = one(doc).workflow
+    rules = wf.node("route").params["rules"]
+    assert [(r["output"], [c["right"] for c in r["conditions"]], r["combine"]) for r in rules] == [
+        ("0", ["a", "b"], "or"),
+        ("1", ["c"], "or"),
+    ]
+    handles = {e.target: e.source_handle for e in wf.edges if e.source == "route"}
+    assert handles == {"ab": "0", "c": "1", "else": "fallback"}
+    assert validate(wf) == []

@@ -358,6 +358,8 @@ class _Importer:
             raise Untranslatable(f"'{name}' is not supported, so its output is not known")
         if view.kind == "item":  # after a Loop: the current item
             return jinja_path("item", path)
+        if view.kind == "combine":
+            raise Untranslatable(f"'{name}' combines two items: read as JavaScript")
         return jinja_path(self.ids[name], view.map(path) if view.kind != "overlay" else path)
 
     def _translator(self, name: str, records: list[ExpressionReport]):  # type: ignore[no-untyped-def]
@@ -449,6 +451,12 @@ class _Importer:
             )
         if view.kind == "item":
             out[name] = {"variable": "item", "kind": "identity"}
+            return
+        if view.kind == "combine":
+            inputs = [src for _, src, _ in self.main_inputs.get(name, [])]
+            out[name] = {"variable": self.ids[name], "kind": "combine", "inputs": inputs}
+            for source in inputs:
+                self._source_recipe(source, out, depth + 1, for_node)
             return
         recipe: dict[str, Any] = {"variable": self.ids[name], "kind": view.kind}
         if view.kind == "prefix":
