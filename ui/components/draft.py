@@ -156,9 +156,9 @@ class WorkflowDraft(param.Parameterized):
             out.append({"variable": "item_index", "node": f"its index in {name}", "node_id": loop})
         for ancestor in self.ancestors(node_id):
             node = self.node(ancestor)
-            if (
-                self.type_info(ancestor).get("items") != "collect"
-                and self.loop_of(ancestor) not in (None, loop)
+            if self.type_info(ancestor).get("items") != "collect" and self.loop_of(ancestor) not in (
+                None,
+                loop,
             ):
                 continue  # a node inside a loop this node is not in: its outputs are per item
             out.append(
