@@ -1,7 +1,8 @@
 """Code (JavaScript): n8n-style code over the node's input items, in the QuickJS sandbox.
 
 The code sees ``$input`` (the items of the node before it), ``items``, ``$json``, ``$('Node name')``
-and ``$node`` (earlier nodes' outputs) and returns items (``[{json: {...}}]`` or plain objects), run
+and ``$node`` (earlier nodes' outputs) and returns items (``[{json: {...}}]`` or plain objects; ``console.log`` goes to the run's event
+log), run
 once for all items or once for each item (``connectflow_dagster.sandbox.n8n``). The node's output is
 the list of returned JSON objects. No file, network or process access; memory and time are limited
 (``CONNECTFLOW_CODE_MEMORY_MB``, ``timeout_seconds``), and a stopped run leaves nothing behind: each
@@ -64,6 +65,7 @@ def execute(params: JsCodeParams, ctx: NodeContext[None]) -> list[dict[str, Any]
     settings = get_settings()
     timeout = min(params.timeout_seconds, settings.code_max_timeout_seconds)
     input_items, nodes = code_inputs(ctx)
+    logs: list[str] = []
     try:
         return n8n.run_code(
             params.code,
@@ -77,9 +79,13 @@ def execute(params: JsCodeParams, ctx: NodeContext[None]) -> list[dict[str, Any]
             },
             timeout=timeout,
             memory=settings.code_memory_mb * 1024 * 1024,
+            logs=logs,
         )
     except js.JsError as exc:
         raise NonRetriableNodeError(f"JavaScript: {exc}") from None
+    finally:
+        for line in logs:  # console.log output: the run's event log (Dagster UI), secrets scrubbed
+            ctx.log.info(ctx.scrub(f"console.{line}"))
 
 
 node = NodeType(

@@ -42,6 +42,8 @@ MAX_STACK_BYTES = 512 * 1024
 MAX_CODE_CHARS = 256 * 1024
 MAX_RESULT_CHARS = 16 * 1024 * 1024
 MAX_MESSAGE_CHARS = 2_000
+MAX_LOG_LINES = 200
+MAX_LOG_CHARS = 64 * 1024
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _FRAME_LINE = re.compile(r"<input>:(\d+)(?::(\d+))?")
 
@@ -118,6 +120,25 @@ _BOOT = r"""
   define(globalThis, "__cf_settle", fixed(function (promise) {
     apply(then, promise, [(v) => finish(true, v), (e) => finish(false, e)]);
   }));
+  // console.log & co. write into a bounded buffer the host reads after the run (logs, not results).
+  const lines = [];
+  let logged = 0;
+  function log(level) {
+    return function (...args) {
+      if (lines.length >= __cf_max_log_lines || logged > __cf_max_log_chars) return;
+      let text = args.map((a) => {
+        if (typeof a === "string") return a;
+        try { return apply(stringify, JSON, [a]); } catch (_) { return String(a); }
+      }).join(" ");
+      text = text.slice(0, __cf_max_log_chars - logged);
+      logged += text.length;
+      lines.push(level + " " + text);
+    };
+  }
+  define(globalThis, "console", { value: Object.freeze({
+    log: log("log"), info: log("info"), warn: log("warn"), error: log("error"), debug: log("debug"),
+  }), writable: true, configurable: true });
+  define(globalThis, "__cf_logs", fixed(() => apply(stringify, JSON, [lines])));
   define(globalThis, "__cf_read", fixed(() => outcome));
   define(globalThis, "__cf_read_ok", fixed(() => ok));
 })();
@@ -132,12 +153,15 @@ def evaluate(
     memory: int = DEFAULT_MEMORY,
     prelude: str = "",
     expression: bool = False,
+    logs: list[str] | None = None,
 ) -> Any:
     """Run ``code`` in a fresh sandbox and return its (JSON-ready) result.
 
     ``data``: globals for the code, each a JSON copy (keys must be JS identifiers). ``prelude``:
     trusted JavaScript run first in the same runtime (e.g. ``sandbox.n8n.PRELUDE``), under the same
     limits. ``expression``: ``code`` is one expression (``$json.a + 1``), not a function body.
+    ``logs``: a list that receives what ``console.log``/``info``/``warn``/``error`` wrote
+    (``"log text"`` lines, at most ``MAX_LOG_LINES`` and ``MAX_LOG_CHARS``), also when the code fails.
     Raises a ``JsError`` subclass with a user-facing message.
     """
     if len(code) > MAX_CODE_CHARS:
@@ -161,6 +185,7 @@ def evaluate(
     body = f"return (\n{code}\n);" if expression else code
     head = (
         f"globalThis.__cf_max_result = {MAX_RESULT_CHARS};\n"
+        + f"const __cf_max_log_lines = {MAX_LOG_LINES}, __cf_max_log_chars = {MAX_LOG_CHARS};\n"
         + _BOOT
         + "delete globalThis.__cf_max_result;\n"
         + "(function () { const d = JSON.parse(__cf_data); delete globalThis.__cf_data;\n"
@@ -181,6 +206,8 @@ def evaluate(
     except quickjs.JSException as exc:
         raise _translate(str(exc), offset, timeout, memory) from None
     finally:
+        if logs is not None:
+            logs.extend(_read_logs(ctx))
         del ctx
     if outcome is None:
         # Still pending: the code awaits a promise that nothing will ever settle.
@@ -200,6 +227,15 @@ def evaluate(
     if name == "InternalError" and "out of memory" in message:
         raise JsMemoryLimit(_memory_message(memory))
     raise _code_error(name, message, _user_line(error["stack"], offset))
+
+
+def _read_logs(ctx: quickjs.Context) -> list[str]:
+    try:
+        ctx.set_time_limit(1.0)  # a fresh budget: the code's own may be spent
+        lines = json.loads(ctx.eval("__cf_logs()"))
+    except Exception:  # out of memory, interrupted, or never defined (the script did not parse)
+        return []
+    return [str(line) for line in lines] if isinstance(lines, list) else []
 
 
 def _code_error(name: str, message: str, line: int | None) -> JsCodeError:

@@ -30,6 +30,13 @@ class NodeTypePublic(BaseModel):
     params_schema: dict[str, Any]
     output_schema: dict[str, Any] | None
     credential_type: str | None
+    credential_types: list[str] = Field(
+        default_factory=list,
+        description="Every credential type the node can use (the HTTP Request: one per authentication).",
+    )
+    enabled: bool = Field(
+        default=True, description="False: turned off on this server (the Python code node until enabled)."
+    )
     ingress: dict[str, Any] | None = Field(
         default=None,
         description="Triggers called over HTTP: URL template, secret kind, body format and what the "

@@ -192,7 +192,7 @@ def test_expressions_that_need_javascript_get_an_expressions_node_before_their_n
 @pytest.mark.parametrize(
     ("expression", "why"),
     [
-        ("={{ $now.toISO() }}", "Luxon"),
+        ("={{ DateTime.now().toISO() }}", "Luxon"),
         ("={{ $json.name.toTitleCase() }}", "toTitleCase"),
         ('={{ $("Web" + "hook").item.json.a ? 1 : 2 }}', "computed"),
         ("={{ $('Nobody').item.json.a ? 1 : 2 }}", "no node is named 'Nobody'"),
@@ -315,7 +315,7 @@ def test_an_edited_node_is_exported_from_its_params_with_n8n_expressions():
     [message] = [n for n in exported["nodes"] if n["name"] == "Message"]
     assert message["type"] == "n8n-nodes-base.set"
     assert message["parameters"]["assignments"]["assignments"][0]["value"] == (
-        '=Order {{ $("Webhook").item.json.body.orderId }} paid {{ $("Fetch order").item.json.amount }}!'
+        '=Order {{ $("Webhook").first().json.body.orderId }} paid {{ $("Fetch order").first().json.amount }}!'
     )
 
 
@@ -504,3 +504,45 @@ def test_an_aggregate_without_a_split_out_before_it_is_not_mapped():
     )
     [report] = [r for r in one(doc).report.nodes if r.name == "Collect"]
     assert report.status == "unsupported" and "no Split Out before it" in report.notes[0]
+
+
+def test_error_trigger_and_execute_workflow_map_to_their_connectflow_types():
+    parent = _doc(
+        [_n("Start", "manualTrigger"),
+         _n("Call", "executeWorkflow", {"source": "database", "workflowId": {"__rl": True, "value": "Ab12Cd34Ef56Gh78", "mode": "id"}}, 1.1)],
+        _main(("Start", 0, "Call")),
+    )  # fmt: skip
+    call = one(parent).workflow.node("call")
+    assert call.type == "workflow.execute" and call.params["workflow_id"] == "Ab12Cd34Ef56Gh78"
+    alert = _doc(
+        [_n("On error", "errorTrigger"),
+         _n("Say", "set", {"assignments": {"assignments": [{"id": "a", "name": "m", "type": "string",
+                                                             "value": "={{ $json.workflow.name }} failed: {{ $json.execution.error.message }}"}]}}, 3.4)],
+        _main(("On error", 0, "Say")),
+    )  # fmt: skip
+    wf = one(alert).workflow
+    assert wf.node("on_error").type == "trigger.error"
+    assert wf.node("say").params["fields"]["m"] == (
+        "{{ on_error.workflow.name | js_string }} failed: {{ on_error.execution.error.message | js_string }}"
+    )
+
+
+def test_switch_v1_rules_sharing_an_output_become_one_rule_and_the_fallback_keeps_its_index():
+    doc = _doc(
+        [_n("Start", "manualTrigger"),
+         _n("Route", "switch", {"dataType": "string", "value1": "={{ $json.kind }}", "fallbackOutput": 2,
+                                "rules": {"rules": [{"operation": "equal", "value2": "a", "output": 0},
+                                                    {"operation": "equal", "value2": "b", "output": 0},
+                                                    {"operation": "contains", "value2": "c", "output": 1}]}}, 1),
+         _n("AB", "noOp"), _n("C", "noOp"), _n("Else", "noOp")],
+        _main(("Start", 0, "Route"), ("Route", 0, "AB"), ("Route", 1, "C"), ("Route", 2, "Else")),
+    )  # fmt: skip
+    wf = one(doc).workflow
+    rules = wf.node("route").params["rules"]
+    assert [(r["output"], [c["right"] for c in r["conditions"]], r["combine"]) for r in rules] == [
+        ("0", ["a", "b"], "or"),
+        ("1", ["c"], "or"),
+    ]
+    handles = {e.target: e.source_handle for e in wf.edges if e.source == "route"}
+    assert handles == {"ab": "0", "c": "1", "else": "fallback"}
+    assert validate(wf) == []

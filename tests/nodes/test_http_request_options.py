@@ -88,6 +88,19 @@ def test_each_credential_type_reaches_the_server_and_never_the_output(
     assert encoded not in json.dumps(ex.context)
 
 
+def test_a_query_credential_is_not_in_httpx_request_log(run_action, book, http_server, caplog):
+    import logging
+
+    http_server.route("GET", "/me", echo)
+    cred = book.add("http_query_auth", name="api_key", value=SECRET)
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        ex, _ = run_action("http.request", {"url": f"{http_server.url}/me", "authentication": "query"}, cred)
+    assert ex.status == "success", ex.error
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any("api_key=***" in line for line in lines), lines
+    assert not any(SECRET in line for line in lines)
+
+
 def test_a_rejected_credential_fails_without_showing_it(run_action, book, http_server):
     http_server.route("GET", "/me", lambda r: (401, {}, {"error": f"bad key {r.headers.get('x-api-key')}"}))
     cred = book.add("http_header_auth", name="X-API-Key", value=SECRET)

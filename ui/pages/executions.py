@@ -72,7 +72,7 @@ class ExecutionsList(Viewer):
     executions = param.List(default=[])
     workflow_id = param.String(default=None, allow_None=True)
     status_filter = param.Selector(
-        default="all", objects=["all", "success", "failed", "running", "queued", "canceled"]
+        default="all", objects=["all", "success", "failed", "running", "queued", "waiting", "canceled"]
     )
     message = param.String(default="")
 

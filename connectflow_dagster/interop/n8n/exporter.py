@@ -71,6 +71,23 @@ class _Exporter:
         self.outputs: dict[str, list[str]] = {}
         self.extra_nodes: list[dict[str, Any]] = []
         self.extra_connections: list[tuple[str, str, int, str, int]] = []
+        self.per_item = self._per_item_nodes()
+
+    def _per_item_nodes(self) -> set[str]:
+        """Nodes after a Loop (and before its Aggregate): n8n pairs their items."""
+        found: set[str] = set()
+        frontier = [
+            e.target for e in self.wf.edges for n in self.wf.nodes if n.id == e.source and n.type == "loop"
+        ]
+        while frontier:
+            current = frontier.pop()
+            if current in found:
+                continue
+            found.add(current)
+            if any(n.id == current and n.type == "aggregate" for n in self.wf.nodes):
+                continue
+            frontier.extend(e.target for e in self.wf.edges if e.source == current)
+        return found
 
     @staticmethod
     def _is_original(node: Node) -> bool:
@@ -179,7 +196,9 @@ class _Exporter:
         mapped = view.unmap(tuple(path))
         if mapped is None:
             raise _NotExpressible(f"'{'.'.join(map(str, path))}' of '{target.name}' has no n8n equivalent")
-        out = f"$({json.dumps(target.name)}).item.json"
+        # ``.first()`` is a ConnectFlow output (one per run); per-item nodes (after a Loop) pair by item
+        accessor = "item" if target.id in self.per_item else "first()"
+        out = f"$({json.dumps(target.name)}).{accessor}.json"
         for part in mapped:
             out += (
                 f"[{part}]"
