@@ -327,7 +327,7 @@ class _Exporter:
                     "parameters": {},
                 }
             )
-            params = dict(base.get("parameters") or {})
+            params = dict(base["parameters"]) if isinstance(base.get("parameters"), dict) else {}
             params["content"] = note.text
             for key, value in (("width", note.size.width), ("height", note.size.height)):
                 if params.get(key) != value:
