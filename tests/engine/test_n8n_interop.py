@@ -595,3 +595,28 @@ def test_mutated_documents_import_and_export_or_are_refused_never_crash():
                     export_n8n(imported.workflow)
             except WorkflowInvalid:
                 pass
+
+
+def test_export_of_a_draft_with_params_that_do_not_fit_says_so_instead_of_failing():
+    from connectflow_dagster.spec import parse_workflow
+
+    wf = parse_workflow(
+        {
+            "name": "Draft",
+            "nodes": [
+                {"id": "start", "type": "trigger.manual", "name": "Start"},
+                {"id": "odd", "type": "set", "name": "Odd", "params": {"fields": "not a dict"}},
+                {
+                    "id": "http",
+                    "type": "http.request",
+                    "name": "Call",
+                    "params": {"query": [1, 2], "headers": 5},
+                },
+            ],
+            "edges": [{"source": "start", "target": "odd"}, {"source": "odd", "target": "http"}],
+        }
+    )
+    exported = export_n8n(wf)
+    kinds = {n["name"]: n["type"] for n in exported["nodes"]}
+    assert kinds["Odd"] == kinds["Call"] == "n8n-nodes-base.stopAndError"
+    assert exported["connections"]["Start"]["main"][0][0]["node"] == "Odd"
