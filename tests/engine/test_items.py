@@ -373,3 +373,20 @@ def test_a_failed_item_with_on_error_continue_leaves_the_other_items_results(cf,
         ("success", None),
     ]
     assert "404" in fetch.items[1].error and fetch.items_summary["on_error"] == 1
+
+
+def test_a_loops_concurrency_is_clipped_to_the_configured_maximum(monkeypatch):
+    from connectflow_dagster.compiler import loop_concurrency
+    from connectflow_dagster.config import get_settings
+
+    monkeypatch.setenv("CONNECTFLOW_ITEMS_MAX_CONCURRENCY", "6")
+    monkeypatch.setenv("CONNECTFLOW_ITEMS_CONCURRENCY", "3")
+    get_settings.cache_clear()
+    try:
+        node = spec.Node(id="each", type="loop", name="Each", params={"items": [1], "concurrency": 10**9})
+        assert loop_concurrency(node) == 6
+        assert loop_concurrency(node.model_copy(update={"params": {"items": [1]}})) == 3
+        templated = node.model_copy(update={"params": {"items": [1], "concurrency": "{{ trigger.n }}"}})
+        assert loop_concurrency(templated) == 3  # a template is not known when the job is built
+    finally:
+        get_settings.cache_clear()
