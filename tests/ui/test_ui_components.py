@@ -432,6 +432,10 @@ def test_run_status_shows_items_per_node_and_the_canvas_label_counts_them(draft:
     for source, target in [(trigger, loop), (loop, fetch), (fetch, collect), (collect, after)]:
         assert draft.connect(source, target) is None
     assert (draft.loop_of(fetch), draft.loop_of(collect), draft.loop_of(after)) == (loop, loop, None)
+    inside = [v["variable"] for v in draft.context_variables(fetch)]
+    assert inside[:2] == ["item", "item_index"] and "loop_over_items" in inside
+    after_vars = [v["variable"] for v in draft.context_variables(after)]
+    assert "item" not in after_vars and "http_request" not in after_vars and "aggregate" in after_vars
     canvas = Canvas(draft=draft)
     summaries: dict[str, dict] = {}
 
