@@ -169,7 +169,9 @@ class Settings(BaseSettings):
         default="", description="litellm model that classifies requests; empty: the rules-based classifier."
     )
     assistant_api_base: str = Field(default="", description="API root for the assistant's models (optional).")
-    assistant_api_key: SecretStr | None = Field(default=None, description="API key for the assistant's models.")
+    assistant_api_key: SecretStr | None = Field(
+        default=None, description="API key for the assistant's models."
+    )
     assistant_fallback_model: str = Field(
         default="", description="litellm model tried when the main one fails (provider error or timeout)."
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from connectflow_dagster.assistant.pipeline import Answer
@@ -51,9 +51,13 @@ def get_conversation(session: Session, owner_id: str, conversation_id: str) -> A
 
 def delete_conversation(session: Session, owner_id: str, conversation_id: str) -> None:
     row = get_conversation(session, owner_id, conversation_id)
-    for message in messages(session, row.id):
-        session.delete(message)
-    session.delete(row)
+    session.execute(delete(AssistantMessage).where(AssistantMessage.conversation_id == row.id))
+    session.execute(
+        update(AssistantGeneration)
+        .where(AssistantGeneration.conversation_id == row.id)
+        .values(conversation_id=None)
+    )
+    session.execute(delete(AssistantConversation).where(AssistantConversation.id == row.id))
     session.flush()
 
 
@@ -106,7 +110,9 @@ def record(
     session.add(AssistantMessage(conversation_id=conversation.id, role="user", content=request, meta={}))
     meta = {**answer.to_dict(), "credits": credits}
     meta.pop("message")
-    reply = AssistantMessage(conversation_id=conversation.id, role="assistant", content=answer.message, meta=meta)
+    reply = AssistantMessage(
+        conversation_id=conversation.id, role="assistant", content=answer.message, meta=meta
+    )
     session.add(reply)
     conversation.updated_at = reply.created_at = _now()
     session.flush()

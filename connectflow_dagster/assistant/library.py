@@ -20,9 +20,56 @@ from typing import Any
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    "a an and the to of in on for with from by into at as is are be it this that then when every each "
-    "i me my we our you your please want need would like can could should make create build set up "
-    "workflow automation automate".split()
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "to",
+        "of",
+        "in",
+        "on",
+        "for",
+        "with",
+        "from",
+        "by",
+        "into",
+        "at",
+        "as",
+        "is",
+        "are",
+        "be",
+        "it",
+        "this",
+        "that",
+        "then",
+        "when",
+        "every",
+        "each",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "please",
+        "want",
+        "need",
+        "would",
+        "like",
+        "can",
+        "could",
+        "should",
+        "make",
+        "create",
+        "build",
+        "set",
+        "up",
+        "workflow",
+        "automation",
+        "automate",
+    ]
 )
 # A few synonyms users write for what the templates call otherwise.
 _SYNONYMS = {
@@ -153,7 +200,12 @@ class BM25:
             for term in query:
                 f = tf.get(term, 0)
                 if f:
-                    s += self.idf[term] * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * length / self.avg))
+                    s += (
+                        self.idf[term]
+                        * f
+                        * (self.k1 + 1)
+                        / (f + self.k1 * (1 - self.b + self.b * length / self.avg))
+                    )
             out.append(s)
         return out
 

@@ -71,7 +71,9 @@ class ModelConfig:
             generator=endpoint(settings.assistant_model),
             classifier=endpoint(settings.assistant_classifier_model),
             fallback=endpoint(
-                settings.assistant_fallback_model, settings.assistant_fallback_api_base.strip() or base, fb_key
+                settings.assistant_fallback_model,
+                settings.assistant_fallback_api_base.strip() or base,
+                fb_key,
             ),
             timeout=settings.assistant_timeout_seconds,
             max_repairs=settings.assistant_max_repairs,

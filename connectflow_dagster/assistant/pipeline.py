@@ -86,7 +86,17 @@ def _known_services() -> set[str]:
     out: set[str] = set()
     for t in library.templates():
         out.update(t.integrations)
-    return out | {"http", "webhook", "schedule", "anthropic", "gemini", "email", "sheets", "notion", "telegram"}
+    return out | {
+        "http",
+        "webhook",
+        "schedule",
+        "anthropic",
+        "gemini",
+        "email",
+        "sheets",
+        "notion",
+        "telegram",
+    }
 
 
 def extract_entities(request: str) -> dict[str, Any]:
@@ -105,7 +115,12 @@ def extract_entities(request: str) -> dict[str, Any]:
     ]
     cron = _CRON.search(request)
     fields = re.findall(r"[\"'`]([A-Za-z_][A-Za-z0-9_ ]{0,40})[\"'`]", request)
-    return {"services": services, "triggers": triggers, "schedule": cron.group(1) if cron else None, "fields": fields}
+    return {
+        "services": services,
+        "triggers": triggers,
+        "schedule": cron.group(1) if cron else None,
+        "fields": fields,
+    }
 
 
 def classify_by_rules(request: str, has_current: bool) -> Classification:
@@ -115,7 +130,9 @@ def classify_by_rules(request: str, has_current: bool) -> Classification:
         return Classification("change_request", 0.7, entities, "rules")
     if _QUESTION_START.match(text) or (text.endswith("?") and not entities["services"]):
         return Classification("question", 0.75 if text.endswith("?") else 0.6, entities, "rules")
-    return Classification("workflow_request", 0.6 if entities["services"] or entities["triggers"] else 0.4, entities, "rules")
+    return Classification(
+        "workflow_request", 0.6 if entities["services"] or entities["triggers"] else 0.4, entities, "rules"
+    )
 
 
 def classify(
@@ -156,7 +173,13 @@ def classify(
 
 def _record(purpose: str, prompt: str, reply: Reply, status: str) -> GenerationRecord:
     return GenerationRecord(
-        purpose, prompt, reply.text, reply.model, status, reply.latency_ms, reply.prompt_tokens + reply.completion_tokens
+        purpose,
+        prompt,
+        reply.text,
+        reply.model,
+        status,
+        reply.latency_ms,
+        reply.prompt_tokens + reply.completion_tokens,
     )
 
 
@@ -190,7 +213,9 @@ def workflow_response_format() -> dict[str, Any]:
     }
 
 
-def check(workflow_data: Any, registry: NodeRegistry) -> tuple[spec.Workflow | None, list[Problem], list[dict[str, str]]]:
+def check(
+    workflow_data: Any, registry: NodeRegistry
+) -> tuple[spec.Workflow | None, list[Problem], list[dict[str, str]]]:
     """Validate and dry-compile: (workflow, problems to repair, credentials the user must pick).
 
     A missing credential is not the model's to fix: the node's credential is reported as one to pick,
@@ -226,10 +251,10 @@ def check(workflow_data: Any, registry: NodeRegistry) -> tuple[spec.Workflow | N
 
 def explain(workflow: spec.Workflow, registry: NodeRegistry, needed: list[dict[str, str]]) -> str:
     order = {nid: i for i, nid in enumerate(workflow.topological_order())}
-    steps = []
+    steps: list[str] = []
     for node in sorted(workflow.nodes, key=lambda n: order.get(n.id, 0)):
         try:
-            what = (registry.get(node.type, node.type_version).display_name or node.type)
+            what = registry.get(node.type, node.type_version).display_name or node.type
         except KeyError:
             what = node.type
         steps.append(f"{len(steps) + 1}. {node.name} ({what})")
@@ -248,19 +273,25 @@ def generate(
     matches: list[library.Match],
     log: list[GenerationRecord],
     current: dict[str, Any] | None = None,
-) -> tuple[dict[str, Any] | None, spec.Workflow | None, list[Problem], list[dict[str, str]], int, Reply | None]:
+) -> tuple[
+    dict[str, Any] | None, spec.Workflow | None, list[Problem], list[dict[str, str]], int, Reply | None
+]:
     """Generate and repair: (raw data, workflow, problems left, credentials, repairs, last reply)."""
     assert config.generator is not None
     hint = ""
     if matches:
         best = matches[0].template
         hint = f"A similar, valid template (adapt it, don't copy blindly):\n{json.dumps(best.workflow)}"
-    system = library.prompt("generate").replace("{node_types}", node_catalogue(registry)).replace(
-        "{template_hint}", hint
+    system = (
+        library.prompt("generate")
+        .replace("{node_types}", node_catalogue(registry))
+        .replace("{template_hint}", hint)
     )
     messages = [{"role": "system", "content": system}]
     if current is not None:
-        messages.append({"role": "system", "content": library.prompt("change").replace("{current}", json.dumps(current))})
+        messages.append(
+            {"role": "system", "content": library.prompt("change").replace("{current}", json.dumps(current))}
+        )
     messages.append({"role": "user", "content": request})
     data: Any = None
     workflow: spec.Workflow | None = None
@@ -294,7 +325,9 @@ def generate(
         messages.append(
             {
                 "role": "user",
-                "content": library.prompt("repair").replace("{problems}", "\n".join(f"- {p}" for p in problems)),
+                "content": library.prompt("repair").replace(
+                    "{problems}", "\n".join(f"- {p}" for p in problems)
+                ),
             }
         )
     return data, workflow, problems, needed, repairs, reply
@@ -334,7 +367,15 @@ def assist(
         elif not config.configured:
             _answer_from_template(matches, registry, answer)
         else:
-            _answer_with_model(request, config, registry, matches, answer, log, current if c.intent == "change_request" else None)
+            _answer_with_model(
+                request,
+                config,
+                registry,
+                matches,
+                answer,
+                log,
+                current if c.intent == "change_request" else None,
+            )
     finally:
         answer.tokens = sum(g.tokens for g in log)
         answer.latency_ms = sum(g.latency_ms for g in log)
@@ -404,7 +445,9 @@ def _answer_with_model(
 ) -> None:
     assert config.generator is not None
     try:
-        data, workflow, problems, needed, repairs, reply = generate(request, config, registry, matches, log, current)
+        data, workflow, problems, needed, repairs, reply = generate(
+            request, config, registry, matches, log, current
+        )
     except AssistantModelError as exc:
         log.append(GenerationRecord("generate", request, str(exc), config.generator.model, "error", 0, 0))
         answer.message = f"{exc}."

@@ -90,7 +90,9 @@ class ExchangePublic(BaseModel):
 
 
 def _conversation(row: Any) -> ConversationPublic:
-    return ConversationPublic(id=row.id, title=row.title, created_at=row.created_at, updated_at=row.updated_at)
+    return ConversationPublic(
+        id=row.id, title=row.title, created_at=row.created_at, updated_at=row.updated_at
+    )
 
 
 def _get(session: Any, user: Any, conversation_id: str) -> Any:
@@ -124,7 +126,9 @@ def list_conversations(session: SessionDep, user: CurrentUser) -> ConversationsP
 
 
 @router.post("/conversations", status_code=201, response_model=ConversationPublic)
-def create_conversation(body: ConversationCreate, session: SessionDep, user: CurrentUser) -> ConversationPublic:
+def create_conversation(
+    body: ConversationCreate, session: SessionDep, user: CurrentUser
+) -> ConversationPublic:
     row = history.create_conversation(session, user.id, body.title)
     session.commit()
     return _conversation(row)
@@ -160,7 +164,9 @@ async def post_message(
     answer = await _run(body.content, current, registry)
     history.record(session, user.id, row, body.content.strip(), answer, credits)
     session.commit()
-    return ExchangePublic(conversation=_conversation(row), answer=AnswerPublic(**answer.to_dict(), credits=credits))
+    return ExchangePublic(
+        conversation=_conversation(row), answer=AnswerPublic(**answer.to_dict(), credits=credits)
+    )
 
 
 @router.post("/generate", response_model=AnswerPublic)
@@ -179,7 +185,10 @@ async def generate(
 def list_templates(user: CurrentUser, q: str | None = None) -> dict[str, Any]:
     """The template library (``q``: ranked by relevance to a request)."""
     if q:
-        items = [{**m.template.summary(), "score": m.score} for m in library.match_templates(q[:MAX_REQUEST_CHARS], limit=20)]
+        items = [
+            {**m.template.summary(), "score": m.score}
+            for m in library.match_templates(q[:MAX_REQUEST_CHARS], limit=20)
+        ]
     else:
         items = [t.summary() for t in library.templates()]
     return {"data": items, "count": len(items)}

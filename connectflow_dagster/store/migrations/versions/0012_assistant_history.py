@@ -18,7 +18,9 @@ def upgrade() -> None:
     op.create_table(
         "cf_assistant_conversations",
         sa.Column("id", sa.String(length=32), primary_key=True),
-        sa.Column("owner_id", sa.String(length=32), sa.ForeignKey("cf_users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "owner_id", sa.String(length=32), sa.ForeignKey("cf_users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -42,7 +44,9 @@ def upgrade() -> None:
     op.create_table(
         "cf_assistant_generations",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("owner_id", sa.String(length=32), sa.ForeignKey("cf_users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "owner_id", sa.String(length=32), sa.ForeignKey("cf_users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column(
             "conversation_id",
             sa.String(length=32),
