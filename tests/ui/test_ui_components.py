@@ -535,3 +535,10 @@ def test_the_http_request_lists_credentials_of_every_auth_type(catalogue) -> Non
         {"id": "c3", "name": "Partner", "type": "oauth2_client_credentials"},
     ]
     assert list(credential_options(creds, choices).values()) == [None, "c1", "c3"]
+
+
+def test_the_palette_marks_a_node_type_turned_off_on_this_server(catalogue) -> None:  # type: ignore[no-untyped-def]
+    from ui.components.palette import palette_groups
+
+    labels = {i["type"]: i["label"] for g in palette_groups(list(catalogue.values())) for i in g["items"]}
+    assert labels["code.python"] == "Code (Python) (off)" and labels["code.js"] == "Code (JavaScript)"
