@@ -818,12 +818,18 @@ def _ancestors(workflow: spec.Workflow) -> dict[str, frozenset[str]]:
 
 
 def descendants(workflow: spec.Workflow, node_id: str) -> list[str]:
-    """``node_id`` and every node after it, in topological order (a continuation's steps)."""
+    """``node_id`` and every node after it, in topological order (a continuation's steps).
+
+    As Dagster step keys: a node inside a loop is its unresolved mapped step ``<node>[?]`` (its
+    items are mapped when the continuation runs the loop)."""
     after = {node_id}
     for current in workflow.topological_order():
         if any(e.source in after for e in workflow.upstream(current)):
             after.add(current)
-    return [n for n in workflow.topological_order() if n in after]
+    registry = get_registry()
+    types = {n.id: registry.get(n.type, n.type_version) for n in workflow.nodes}
+    loop_of = spec.item_scopes(workflow, types).loop_of
+    return [f"{n}[?]" if loop_of.get(n) else n for n in workflow.topological_order() if n in after]
 
 
 def _output_name(edge: spec.Edge, source_type: NodeType, source_params: Mapping[str, Any]) -> str:

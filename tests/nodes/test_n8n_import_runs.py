@@ -203,3 +203,41 @@ def test_now_and_today_are_dates_in_the_workflows_timezone(cf, mock_api):
         event_context(body={}, query={}, headers={}, method="POST", path=""),
     )
     assert ex.status == "failed" and "toRelative" in (ex.error or "")
+
+
+def test_merge_combine_by_position_gives_the_combined_item_to_javascript(cf, mock_api):
+    """Merge "combine by position" of two single items: {...input 1, ...input 2} (input 2 wins a clash),
+    read by the next node's expressions in JavaScript."""
+    doc = {
+        "name": "Combine",
+        "nodes": [
+            {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "position": [0, 0],
+             "parameters": {"httpMethod": "POST", "path": "c", "responseMode": "lastNode"}},
+            {"name": "A", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [200, -100],
+             "parameters": {"assignments": {"assignments": [{"id": "1", "name": "a", "value": 1, "type": "number"},
+                                                            {"id": "2", "name": "both", "value": "from a", "type": "string"}]}}},
+            {"name": "B", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [200, 100],
+             "parameters": {"assignments": {"assignments": [{"id": "1", "name": "b", "value": 2, "type": "number"},
+                                                            {"id": "2", "name": "both", "value": "from b", "type": "string"}]}}},
+            {"name": "Merge", "type": "n8n-nodes-base.merge", "typeVersion": 3, "position": [400, 0],
+             "parameters": {"mode": "combine", "combineBy": "combineByPosition", "options": {}}},
+            {"name": "Out", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [600, 0],
+             "parameters": {"assignments": {"assignments": [
+                 {"id": "1", "name": "sum", "value": "={{ $json.a + $json.b }}", "type": "number"},
+                 {"id": "2", "name": "both", "value": "={{ $json.both }}", "type": "string"}]}}},
+        ],
+        "connections": {
+            "Webhook": {"main": [[{"node": "A", "type": "main", "index": 0}, {"node": "B", "type": "main", "index": 0}]]},
+            "A": {"main": [[{"node": "Merge", "type": "main", "index": 0}]]},
+            "B": {"main": [[{"node": "Merge", "type": "main", "index": 1}]]},
+            "Merge": {"main": [[{"node": "Out", "type": "main", "index": 0}]]},
+        },
+    }  # fmt: skip
+    [imported] = import_n8n(doc)
+    assert imported.report.summary()["unsupported"] == 0, imported.report.as_dict()
+    ex = cf.run(
+        imported.workflow.model_dump(mode="json"),
+        event_context(body={}, query={}, headers={}, method="POST", path=""),
+    )
+    assert ex.status == "success", ex.error
+    assert ex.context["out"] == {"sum": 3, "both": "from b"}

@@ -212,7 +212,18 @@ def read_document(data: Any) -> list[dict[str, Any]]:
 def import_n8n(data: Any, *, name: str | None = None) -> list[Imported]:
     """Every workflow in an n8n export, converted; ``name`` renames a single workflow."""
     items = read_document(data)
-    results = [_Importer(item).run() for item in items]
+    results = []
+    for i, item in enumerate(items):
+        try:
+            results.append(_Importer(item).run())
+        except WorkflowInvalid:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+            # a shape no check above anticipated: a clear refusal, never a server error
+            label = item.get("name") if isinstance(item.get("name"), str) else f"#{i + 1}"
+            raise _bad(
+                f"workflow '{label}' has a part ConnectFlow cannot read ({type(exc).__name__}: {exc})"
+            ) from None
     if name and len(results) == 1:
         results[0].workflow.name = name[:200]
         results[0].report.workflow = results[0].workflow.name
@@ -262,8 +273,12 @@ class _Importer:
                 if not isinstance(by_index, list):
                     continue
                 for out_index, targets in enumerate(by_index):
-                    for target in targets or []:
-                        if not isinstance(target, dict) or target.get("node") not in self.by_name:
+                    if not isinstance(targets, list):
+                        continue
+                    for target in targets:
+                        if not isinstance(target, dict) or not isinstance(target.get("node"), str):
+                            continue
+                        if target["node"] not in self.by_name:
                             continue
                         in_index = target.get("index", 0) if isinstance(target.get("index", 0), int) else 0
                         if kind == "main":
@@ -358,6 +373,8 @@ class _Importer:
             raise Untranslatable(f"'{name}' is not supported, so its output is not known")
         if view.kind == "item":  # after a Loop: the current item
             return jinja_path("item", path)
+        if view.kind == "combine":
+            raise Untranslatable(f"'{name}' combines two items: read as JavaScript")
         return jinja_path(self.ids[name], view.map(path) if view.kind != "overlay" else path)
 
     def _translator(self, name: str, records: list[ExpressionReport]):  # type: ignore[no-untyped-def]
@@ -449,6 +466,12 @@ class _Importer:
             )
         if view.kind == "item":
             out[name] = {"variable": "item", "kind": "identity"}
+            return
+        if view.kind == "combine":
+            inputs = [src for _, src, _ in self.main_inputs.get(name, [])]
+            out[name] = {"variable": self.ids[name], "kind": "combine", "inputs": inputs}
+            for source in inputs:
+                self._source_recipe(source, out, depth + 1, for_node)
             return
         recipe: dict[str, Any] = {"variable": self.ids[name], "kind": view.kind}
         if view.kind == "prefix":
@@ -675,7 +698,8 @@ class _Importer:
                 "backoff": "constant",
             }
         if mapped.credential_type:
-            n8n_cred = next(iter((node.get("credentials") or {}).values()), None)
+            credentials = node.get("credentials")
+            n8n_cred = next(iter(credentials.values()), None) if isinstance(credentials, dict) else None
             report.credential = {
                 "expected_type": mapped.credential_type,
                 "n8n_credential": n8n_cred.get("name") if isinstance(n8n_cred, dict) else None,
