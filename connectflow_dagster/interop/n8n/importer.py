@@ -96,7 +96,7 @@ class NodeReport:
     name: str
     n8n_type: str
     type: str
-    status: str  # exact | approximated | unsupported | folded | note
+    status: str  # exact | approximated | unsupported | folded | note | inserted
     notes: list[str] = field(default_factory=list)
     credential: dict[str, Any] | None = None
 
@@ -602,7 +602,7 @@ class _Importer:
                 View(kind="opaque", reason=f"the items '{loop}' processed, collected in a list"),
             )
             note = f"collects what the loop of '{loop}' produced; the nodes after it run once (n8n: once per item)"
-            return mapped, NodeReport(name, "(done output)", "aggregate", "approximated", [note]), records
+            return mapped, NodeReport(name, "(done output)", "aggregate", "inserted", [note]), records
         fn = mappers.IMPORTERS.get(n8n_type)
         reason = ""
         if fn is None:
