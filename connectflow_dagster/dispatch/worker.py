@@ -257,11 +257,16 @@ class Worker:
         log.info("worker %s ready", self.worker_id)
         try:
             while not self.stop.is_set():
-                if self.run_one() is None and not self.stop.is_set():
-                    timeout = self.idle_timeout()
-                    self.idle.set()  # tests wait for this before they enqueue
-                    listener.wait(timeout)
+                try:
+                    if self.run_one() is None and not self.stop.is_set():
+                        timeout = self.idle_timeout()
+                        self.idle.set()  # tests wait for this before they enqueue
+                        listener.wait(timeout)
+                        self.idle.clear()
+                except Exception:  # a worker outlives any one failure (the inbox keeps the event)
                     self.idle.clear()
+                    log.exception("worker %s: unexpected error; looking again shortly", self.worker_id)
+                    self.stop.wait(self.safety_poll)
         finally:
             self.close()
         log.info("worker %s stopped", self.worker_id)
@@ -503,8 +508,12 @@ def run_in_process(
     is enqueued exactly as the API's Execute does, then this process executes it with the same
     worker code (if a running worker claims it first, this waits for that worker to finish it).
     ``then_error_workflow``: when the run failed and queued its error workflow, execute that too."""
+    from connectflow_dagster.compiler import compile_workflow
     from connectflow_dagster.execution import default_trigger
 
+    # A workflow that cannot run is refused here, with its problems (WorkflowInvalid), before anything
+    # is enqueued: the API's Execute refuses it the same way (422).
+    compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
     event_id, _ = inbox.enqueue(
         target.workflow.id or "",

@@ -257,3 +257,42 @@ def test_right_after_a_loop_the_input_is_the_current_item(cf):
     ex = cf.run(wf, {"rows": [{"a": 1}, {"a": 2}], "tag": "x"})
     assert ex.status == "success", ex.error
     assert ex.context["agg"]["data"] == [[{"a": 1, "tag": "x"}], [{"a": 2, "tag": "x"}]]
+
+
+def test_parallel_code_nodes_in_one_run_are_isolated(cf):
+    """Two branches at once on the worker's threads: one runaway, one normal; each gets its outcome."""
+    wf = {
+        "name": "parallel code",
+        "nodes": [
+            {**START},
+            js("runaway", "globalThis.shared = 'leak'; while (true) {}", timeout_seconds=1),
+            js("normal", "return {shared: typeof shared, n: $input.first().json.n + 1}"),
+        ],
+        "edges": [{"source": "start", "target": "runaway"}, {"source": "start", "target": "normal"}],
+    }
+    ex = cf.run(wf, {"n": 1})
+    assert ex.status == "failed"
+    assert node(ex, "normal").status == "success" and node(ex, "normal").output == [
+        {"shared": "undefined", "n": 2}
+    ]
+    assert "time limit" in (node(ex, "runaway").error or "")
+
+
+def test_after_an_http_request_the_items_are_the_response_body_as_in_n8n(cf, http_server):
+    http_server.route("GET", "/people", lambda r: (200, {}, [{"name": "Ada"}, {"name": "Grace"}]))
+    wf = chain(
+        {
+            "id": "call",
+            "type": "http.request",
+            "name": "Call",
+            "params": {"url": f"{http_server.url}/people"},
+        },
+        js(
+            "code",
+            "return {count: items.length, first: $('Call').first().json.name, all: $input.all().map(i => i.json.name)}",
+        ),
+    )
+    ex = cf.run(wf)
+    assert ex.status == "success", ex.error
+    assert ex.context["code"] == [{"count": 2, "first": "Ada", "all": ["Ada", "Grace"]}]
+    assert ex.context["call"]["status"] == 200  # templates still see the whole output

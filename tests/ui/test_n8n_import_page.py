@@ -81,3 +81,12 @@ def test_paste_and_upload_import_show_the_report_and_download_links(cf):  # type
             await client.aclose()
 
         asyncio.run(scenario())
+
+
+def test_a_placeholder_node_is_drawn_as_not_supported() -> None:
+    from ui.components.canvas import flow_node, node_class
+
+    node = {"id": "sheet", "type": "n8n.unsupported", "name": "Sheet", "position": {"x": 1, "y": 2}}
+    assert "cf-unsupported" in flow_node(node, "action")["className"].split()
+    assert "cf-unsupported" in node_class("trigger", "failed", False, "n8n.unsupported_trigger").split()
+    assert "cf-unsupported" not in node_class("action", "idle", False, "http.request").split()

@@ -432,6 +432,10 @@ def test_run_status_shows_items_per_node_and_the_canvas_label_counts_them(draft:
     for source, target in [(trigger, loop), (loop, fetch), (fetch, collect), (collect, after)]:
         assert draft.connect(source, target) is None
     assert (draft.loop_of(fetch), draft.loop_of(collect), draft.loop_of(after)) == (loop, loop, None)
+    inside = [v["variable"] for v in draft.context_variables(fetch)]
+    assert inside[:2] == ["item", "item_index"] and "loop_over_items" in inside
+    after_vars = [v["variable"] for v in draft.context_variables(after)]
+    assert "item" not in after_vars and "http_request" not in after_vars and "aggregate" in after_vars
     canvas = Canvas(draft=draft)
     summaries: dict[str, dict] = {}
 
@@ -531,3 +535,10 @@ def test_the_http_request_lists_credentials_of_every_auth_type(catalogue) -> Non
         {"id": "c3", "name": "Partner", "type": "oauth2_client_credentials"},
     ]
     assert list(credential_options(creds, choices).values()) == [None, "c1", "c3"]
+
+
+def test_the_palette_marks_a_node_type_turned_off_on_this_server(catalogue) -> None:  # type: ignore[no-untyped-def]
+    from ui.components.palette import palette_groups
+
+    labels = {i["type"]: i["label"] for g in palette_groups(list(catalogue.values())) for i in g["items"]}
+    assert labels["code.python"] == "Code (Python) (off)" and labels["code.js"] == "Code (JavaScript)"

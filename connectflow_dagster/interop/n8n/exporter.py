@@ -232,12 +232,19 @@ class _Exporter:
             status = "original"
         else:
             fn = mappers.EXPORTERS.get(node.type)
-            result = fn(node, ExportContext(self.expression(node))) if fn else None
+            try:
+                result = fn(node, ExportContext(self.expression(node))) if fn else None
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+                result = None  # params that do not fit their type (a saved draft): said below, not a crash
             if result is None:
                 out.update(
                     type="n8n-nodes-base.stopAndError",
                     typeVersion=1,
-                    parameters={"errorMessage": f"ConnectFlow node type '{node.type}' has no n8n equivalent"},
+                    parameters={
+                        "errorMessage": f"ConnectFlow node type '{node.type}' has no n8n equivalent"
+                        if fn is None
+                        else f"ConnectFlow node '{node.name}' could not be exported: its params do not fit '{node.type}'"
+                    },
                 )
                 self.report.nodes.append({"name": node.name, "type": node.type, "status": "unsupported"})
                 self.outputs[node.id] = ["main"]
@@ -327,7 +334,7 @@ class _Exporter:
                     "parameters": {},
                 }
             )
-            params = dict(base.get("parameters") or {})
+            params = dict(base["parameters"]) if isinstance(base.get("parameters"), dict) else {}
             params["content"] = note.text
             for key, value in (("width", note.size.width), ("height", note.size.height)):
                 if params.get(key) != value:

@@ -42,8 +42,9 @@ _NODE_REFS = (
     re.compile(r"\$items\(\s*(['\"])((?:(?!\1).)+)\1"),
 )
 _UNAVAILABLE = re.compile(
-    r"\$(now|today|vars|env|secrets|jmespath|fromAI|evaluateExpression|prevNode|binary)\b|\bDateTime\b|\bluxon\b"
+    r"\$(vars|env|secrets|jmespath|fromAI|evaluateExpression|prevNode|binary)\b|\bDateTime\b|\bluxon\b"
 )
+_DATES = re.compile(r"\$(now|today)\b")
 # n8n's data-transformation methods (not JavaScript's): the sandbox does not have them
 _EXTENSIONS = re.compile(
     r"\.(isEmpty|isNotEmpty|toDateTime|extractDomain|extractEmail|extractUrl|toTitleCase|toSentenceCase|"
@@ -63,9 +64,18 @@ def _js_unavailable(source: str) -> str:
     m = _UNAVAILABLE.search(source)
     if m:
         return (
-            f"`{m.group(0)}` (n8n's Luxon dates and instance data) is not available in the JavaScript sandbox"
+            f"`{m.group(0)}` (n8n's Luxon library, instance variables or AI helpers) is not available in the "
+            "JavaScript sandbox"
         )
-    m = _EXTENSIONS.search(source)
+    dates = _DATES.search(source) is not None  # $now/$today have plus, minus and format
+    m = next(
+        (
+            m
+            for m in _EXTENSIONS.finditer(source)
+            if not (dates and m.group(1) in ("plus", "minus", "format"))
+        ),
+        None,
+    )
     if m:
         return f"n8n's `.{m.group(1)}()` helper is not JavaScript and not available in the sandbox"
     if "$(" in source and not _NODE_REFS[0].search(source):
@@ -202,7 +212,18 @@ def read_document(data: Any) -> list[dict[str, Any]]:
 def import_n8n(data: Any, *, name: str | None = None) -> list[Imported]:
     """Every workflow in an n8n export, converted; ``name`` renames a single workflow."""
     items = read_document(data)
-    results = [_Importer(item).run() for item in items]
+    results = []
+    for i, item in enumerate(items):
+        try:
+            results.append(_Importer(item).run())
+        except WorkflowInvalid:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+            # a shape no check above anticipated: a clear refusal, never a server error
+            label = item.get("name") if isinstance(item.get("name"), str) else f"#{i + 1}"
+            raise _bad(
+                f"workflow '{label}' has a part ConnectFlow cannot read ({type(exc).__name__}: {exc})"
+            ) from None
     if name and len(results) == 1:
         results[0].workflow.name = name[:200]
         results[0].report.workflow = results[0].workflow.name
@@ -252,8 +273,12 @@ class _Importer:
                 if not isinstance(by_index, list):
                     continue
                 for out_index, targets in enumerate(by_index):
-                    for target in targets or []:
-                        if not isinstance(target, dict) or target.get("node") not in self.by_name:
+                    if not isinstance(targets, list):
+                        continue
+                    for target in targets:
+                        if not isinstance(target, dict) or not isinstance(target.get("node"), str):
+                            continue
+                        if target["node"] not in self.by_name:
                             continue
                         in_index = target.get("index", 0) if isinstance(target.get("index", 0), int) else 0
                         if kind == "main":
@@ -348,6 +373,8 @@ class _Importer:
             raise Untranslatable(f"'{name}' is not supported, so its output is not known")
         if view.kind == "item":  # after a Loop: the current item
             return jinja_path("item", path)
+        if view.kind == "combine":
+            raise Untranslatable(f"'{name}' combines two items: read as JavaScript")
         return jinja_path(self.ids[name], view.map(path) if view.kind != "overlay" else path)
 
     def _translator(self, name: str, records: list[ExpressionReport]):  # type: ignore[no-untyped-def]
@@ -398,6 +425,11 @@ class _Importer:
             sources: dict[str, dict[str, Any]] = {}
             for ref in referenced:
                 self._source_recipe(ref, sources, for_node=name)
+            if _DATES.search(source):
+                note = "$now/$today use ConnectFlow's stand-in for Luxon dates (docs/n8n.md); other methods fail the node"
+                notes = self.js_notes.setdefault(name, [])
+                if note not in notes:
+                    notes.append(note)
             pending = self.pending_js.setdefault(name, {"expressions": {}, "sources": {}})
             key = f"e{len(pending['expressions'])}"
             pending["expressions"][key] = source
@@ -435,6 +467,12 @@ class _Importer:
         if view.kind == "item":
             out[name] = {"variable": "item", "kind": "identity"}
             return
+        if view.kind == "combine":
+            inputs = [src for _, src, _ in self.main_inputs.get(name, [])]
+            out[name] = {"variable": self.ids[name], "kind": "combine", "inputs": inputs}
+            for source in inputs:
+                self._source_recipe(source, out, depth + 1, for_node)
+            return
         recipe: dict[str, Any] = {"variable": self.ids[name], "kind": view.kind}
         if view.kind == "prefix":
             recipe["prefix"] = list(view.prefix)
@@ -449,6 +487,10 @@ class _Importer:
             self._source_recipe(upstream, out, depth + 1, for_node)
             return
         out[name] = recipe
+
+    def _timezone(self) -> str:
+        tz = self.settings.get("timezone")
+        return tz if isinstance(tz, str) and "/" in tz else "UTC"
 
     def _js_variable(self, name: str) -> str:
         if name not in self.js_ids:
@@ -473,6 +515,7 @@ class _Importer:
                 "expressions": pending["expressions"],
                 "input": self._input_of(name),
                 "sources": pending["sources"],
+                "timezone": self._timezone(),
             },
             "meta": {"n8n_synthetic": {"for": target["id"]}},
         }
@@ -655,7 +698,8 @@ class _Importer:
                 "backoff": "constant",
             }
         if mapped.credential_type:
-            n8n_cred = next(iter((node.get("credentials") or {}).values()), None)
+            credentials = node.get("credentials")
+            n8n_cred = next(iter(credentials.values()), None) if isinstance(credentials, dict) else None
             report.credential = {
                 "expected_type": mapped.credential_type,
                 "n8n_credential": n8n_cred.get("name") if isinstance(n8n_cred, dict) else None,

@@ -1,0 +1,45 @@
+"""Attack run on the flow-logic and n8n surface (issues 12 and 13): code nodes, HTTP Request auth and
+pagination, Wait/test URLs, sub-workflows and error workflows, n8n import — as a hostile user or a
+hostile remote server would use them, against the real gateway (``live``) and a real worker.
+
+One test per finding; each failed before its fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.security.conftest import create_workflow, execute, finished
+
+
+def _js_workflow(code: str, **js: Any) -> dict[str, Any]:
+    return {
+        "nodes": [
+            {"id": "start", "name": "Start", "type": "trigger.manual", "params": {}},
+            {"id": "js", "name": "JS", "type": "code.js", "params": {"code": code}, **js},
+        ],
+        "edges": [{"source": "start", "target": "js"}],
+    }
+
+
+def test_an_output_nested_too_deeply_fails_its_node_clearly(live: Any) -> None:
+    """Finding: a node output nested ~900 deep (a code node's ``[[[…]]]``, a hostile API's answer)
+    crashed the IO manager's pickling with a RecursionError: the run failed with Dagster's opaque
+    "An exception was thrown during execution" and no node named. Now the node fails with a clear
+    message, before anything is stored, and ``on_error`` applies."""
+    alice = live.user()
+    deep = "let x = 1; for (let i = 0; i < 900; i++) x = [x]; return [{json: {x}}];"
+    execution = finished(alice, execute(alice, create_workflow(alice, _js_workflow(deep))))
+    assert execution["status"] == "failed"
+    assert "nested deeper than 128 levels" in execution["error"], execution["error"]
+    assert "node 'js'" in execution["error"]
+
+    tolerant = _js_workflow(deep, on_error="continue")
+    execution = finished(alice, execute(alice, create_workflow(alice, tolerant)))
+    assert execution["status"] == "success", execution["error"]
+    js = next(n for n in execution["nodes"] if n["node_id"] == "js")
+    assert "nested deeper than" in str(js["output"])
+
+    fine = "let x = 1; for (let i = 0; i < 100; i++) x = [x]; return [{json: {x}}];"
+    execution = finished(alice, execute(alice, create_workflow(alice, _js_workflow(fine))))
+    assert execution["status"] == "success", execution["error"]
