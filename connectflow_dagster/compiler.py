@@ -281,7 +281,7 @@ def _build_op(
     order: dict[str, int],
     first_trigger: str | None,
     credential_types: Mapping[str, CredentialType],
-    workflow_nodes: Mapping[str, tuple[str, str]],
+    workflow_nodes: Mapping[str, tuple[str, str, str]],
     ancestors: frozenset[str] = frozenset(),
     suspending: frozenset[str] = frozenset(),
     placement: _Placement = _Placement(),
@@ -699,7 +699,7 @@ def _compile(
     scopes = spec.item_scopes(workflow, types)
     variables = {n.id: n.variable_name for n in workflow.nodes}
     params = {n.id: n.params for n in workflow.nodes}
-    workflow_nodes = {n.id: (n.name, n.variable_name) for n in workflow.nodes}
+    workflow_nodes = {n.id: (n.name, n.variable_name, n.type) for n in workflow.nodes}
     node_defs = []
     dependencies: dict[NodeInvocation, dict[str, Any]] = {}
     ancestors = _ancestors(workflow)

@@ -420,6 +420,8 @@ class Execution:
     context: dict[str, Any] | None = None
     # The continuation runs of a waiting execution (waits.py), in order; their nodes are merged in.
     continuations: list[str] = field(default_factory=list)
+    # While a Wait waits for a call: the URL that resumes it (what ``{{ execution.resume_url }}`` gave).
+    resume_url: str | None = None
     # Sub-workflows (dispatch/calls.py): the run whose node called this one, and the runs this
     # one's Execute Workflow nodes started ({"node_id", "execution_id"}).
     caller_id: str | None = None
@@ -487,13 +489,20 @@ def list_executions(
         tags[TAG_OWNER] = owner_id
     if workflow_id:
         tags[TAG_WORKFLOW] = workflow_id
-    statuses = [s for s, name in RUN_STATUSES.items() if name == status] if status else []
-    if status and not statuses:
+    run_ids: list[str] | None = None
+    if status == "waiting":  # not a Dagster status: the executions with a Wait waiting (waits.py)
+        run_ids = _waiting_execution_ids(owner_id, workflow_id)
+        if not run_ids:
+            return []
+    statuses = [s for s, name in RUN_STATUSES.items() if name == status] if status and not run_ids else []
+    if status and not statuses and not run_ids:
         raise ValueError(
             f"unknown status '{status}' (use one of: {', '.join(sorted(set(RUN_STATUSES.values())))})"
         )
     records = instance.get_run_records(
-        filters=RunsFilter(tags=tags or None, statuses=statuses or None), limit=limit, cursor=cursor
+        filters=RunsFilter(tags=tags or None, statuses=statuses or None, run_ids=run_ids),
+        limit=limit,
+        cursor=cursor,
     )
     # A continuation run is part of its first run's execution (waits.py): listed once, as that one.
     out = [
@@ -505,12 +514,32 @@ def list_executions(
         for ex in out:
             _fill_nodes(instance, ex)
     _follow_waits(instance, out, with_nodes=with_nodes)
+    if status:  # a run that succeeded at a Wait reads "waiting", not "success"
+        out = [e for e in out if e.status == status]
     return out
+
+
+def _waiting_execution_ids(owner_id: str | None, workflow_id: str | None) -> list[str]:
+    from sqlalchemy import select
+
+    from connectflow_dagster import waits
+    from connectflow_dagster.store.db import session_scope
+    from connectflow_dagster.store.models import Wait
+
+    query = select(Wait.execution_id).where(Wait.status == waits.WAITING).distinct()
+    if owner_id:
+        query = query.where(Wait.owner_id == owner_id)
+    if workflow_id:
+        query = query.where(Wait.workflow_id == workflow_id)
+    with session_scope() as session:
+        return list(session.scalars(query))
 
 
 def count_executions(
     instance: DagsterInstance, *, owner_id: str, workflow_id: str | None = None, status: str | None = None
 ) -> int:
+    if status == "waiting":
+        return len(_waiting_execution_ids(owner_id, workflow_id))
     tags = {TAG_OWNER: owner_id}
     if workflow_id:
         tags[TAG_WORKFLOW] = workflow_id
@@ -596,6 +625,8 @@ def _follow_waits(instance: DagsterInstance, executions: list[Execution], *, wit
                         node.status = "not_run"
             if wait.status == waits.WAITING and wait.run_id in runs and runs[wait.run_id].status == "success":
                 execution.status, execution.finished_at, execution.duration_ms = "waiting", None, None
+                if wait.webhook:
+                    execution.resume_url = waits.resume_url(execution.id)
                 for node in execution.nodes:
                     if node.node_id == wait.node_id:
                         node.status, node.finished_at = "waiting", None
@@ -795,7 +826,7 @@ def _fill_nodes(instance: DagsterInstance, execution: Execution, run: Any = None
             ends = [i.finished_at for i in node.items if i.finished_at]
             node.started_at = min(starts) if starts else None
             node.finished_at = max(ends) if ends and len(ends) == len(node.items) else None
-            node.attempts = sum(i.attempts for i in node.items)
+            node.attempts = max(i.attempts for i in node.items)  # the most any item took
             if node.started_at and node.finished_at:
                 node.duration_ms = round((node.finished_at - node.started_at) * 1000, 2)
     if execution.status in ("success", "failed", "canceled"):

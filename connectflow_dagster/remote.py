@@ -238,6 +238,8 @@ def _execution(data: dict[str, Any]) -> Execution:
         error=data.get("error"),
         failed_node=data.get("failed_node"),
         context=data.get("context"),
+        continuations=list(data.get("continuations") or []),
+        resume_url=data.get("resume_url"),
     )
 
 

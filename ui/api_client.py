@@ -200,6 +200,11 @@ class GatewayClient:
         body = {"name": name, "nodes": nodes or [], "edges": edges or []}
         return await self.request("POST", "/api/workflows", json_body=body)
 
+    async def import_n8n(self, document: Any, name: str | None = None) -> list[dict[str, Any]]:
+        """Import an n8n export (object or array): the saved workflows, each with its report."""
+        body = await self.request("POST", "/api/workflows/import", json_body=document, params={"name": name})
+        return list(body.get("workflows") or [])
+
     async def save_workflow(self, workflow_id: str, workflow: dict[str, Any]) -> dict[str, Any]:
         """Save the whole workflow; the gateway stores it as a new immutable version."""
         return await self.request("PUT", f"/api/workflows/{workflow_id}", json_body=workflow)

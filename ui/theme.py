@@ -37,6 +37,7 @@ pre { background: #f8fafc; border: 1px solid #e2e8f0; border-radius: 8px; paddin
 .cf-badge-running { background: #3b82f6; } .cf-badge-queued { background: #94a3b8; }
 .cf-badge-skipped, .cf-badge-not_run { background: #64748b; } .cf-badge-canceled { background: #78716c; }
 .cf-badge-retrying { background: #f59e0b; }
+.cf-badge-waiting { background: #8b5cf6; }
 table.cf-table { border-collapse: collapse; width: 100%; font-size: 13px; }
 table.cf-table th { text-align: left; color: #64748b; font-weight: 600; border-bottom: 1px solid #e2e8f0;
   padding: 8px 10px; }

@@ -66,10 +66,17 @@ def load_workflow_file(path: Path):  # type: ignore[no-untyped-def]
         _fail(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
     except UnicodeDecodeError:
         _fail(f"{path} is not a text file")
+    if _looks_like_n8n(data):
+        _fail(f"{path} is an n8n workflow: import it first with `connectflow import {path}`")
     try:
         return spec.ensure_valid(spec.parse_workflow(data))
     except WorkflowInvalid as exc:
         _fail(f"{path}: {exc}")
+
+
+def _looks_like_n8n(data: Any) -> bool:
+    first = data[0] if isinstance(data, list) and data else data
+    return isinstance(first, dict) and "connections" in first and "edges" not in first
 
 
 def print_execution(execution: Any) -> None:
@@ -88,11 +95,10 @@ def print_execution(execution: Any) -> None:
     if execution.error and execution.status != "success":
         click.secho(f"  error: {execution.error}", fg="red")
     if execution.status == "waiting":
-        from connectflow_dagster.waits import resume_url
-
+        how = f": {execution.resume_url}" if getattr(execution, "resume_url", None) else ""
         click.echo(
-            f"  waiting: a running worker (`connectflow serve` or `connectflow worker`) continues it when its\n"
-            f"  time comes or when its resume URL is called: {resume_url(execution.id)}"
+            "  waiting: a running worker (`connectflow serve` or `connectflow worker`) continues it when its\n"
+            f"  time comes or when its resume URL is called{how}"
         )
 
 
@@ -146,7 +152,9 @@ def run(
 @click.command()
 @click.argument("execution_id", required=False)
 @click.option("--workflow", "workflow_id", help="Only this workflow's executions.")
-@click.option("--status", type=click.Choice(["success", "failed", "running", "queued", "canceled"]))
+@click.option(
+    "--status", type=click.Choice(["success", "failed", "running", "queued", "waiting", "canceled"])
+)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def executions(

@@ -130,13 +130,15 @@ def resolve(
     path_param: str = "path",
     owner_id: str | None = None,
     require_active: bool = True,
+    method: str | None = None,
 ) -> tuple[TriggerTarget, StoredSecret | None] | None:
     """The trigger that should receive this request and its secret (or None), or None (→ 404).
 
     One query reads the live workflow, its current version's id and hash, and its trigger secrets;
     the version's parsed spec comes from the cache. For a trigger with a sub-path (webhooks) ``path``
     picks the node whose ``params.<path_param>`` equals it; a node with an empty one catches any path
-    no other node of that type claims.
+    no other node of that type claims. With ``method``, a node whose params list ``methods`` answers
+    only those (a webhook's GET and POST may be two nodes on one path).
     """
     rows = connection.execute(_LIVE_TRIGGER, {"workflow_id": workflow_id}).all()
     if not rows:
@@ -145,6 +147,8 @@ def resolve(
     if (owner_id is not None and wf_owner != owner_id) or (require_active and not active):
         return None
     workflow, candidates = _parsed_by_hash(connection, workflow_id, version_id, content_hash, trigger_type)
+    if method is not None:  # a trigger whose params list its HTTP methods (webhook) takes only those
+        candidates = [(n, p) for n, p in candidates if method in (getattr(p, "methods", None) or (method,))]
     if path is not None:
         exact = [(n, p) for n, p in candidates if getattr(p, path_param, "").strip("/") == path.strip("/")]
         candidates = exact or [(n, p) for n, p in candidates if not getattr(p, path_param, "")]

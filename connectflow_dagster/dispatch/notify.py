@@ -28,6 +28,7 @@ import contextlib
 import errno
 import hashlib
 import logging
+import math
 import os
 import secrets
 import select
@@ -210,7 +211,13 @@ class Listener:
     def wait(self, timeout: float | None) -> list[Notification]:
         if self.closed:
             raise RuntimeError("the listener is closed")
-        ready, _, _ = select.select([*self._sources(), self._wake_r], [], [], timeout)
+        # poll(2), not select(2): select refuses descriptors above 1023, which a busy gateway (or a
+        # long test session) reaches; that killed the waiting worker thread.
+        poller = select.poll()
+        for source in (*self._sources(), self._wake_r):
+            poller.register(source, select.POLLIN)
+        millis = None if timeout is None else max(0, math.ceil(timeout * 1000))
+        ready = {fd for fd, _ in poller.poll(millis)}
         if self._wake_r in ready:
             try:
                 while os.read(self._wake_r, 512):

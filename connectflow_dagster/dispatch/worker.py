@@ -262,11 +262,16 @@ class Worker:
         log.info("worker %s ready", self.worker_id)
         try:
             while not self.stop.is_set():
-                if self.run_one() is None and not self.stop.is_set():
-                    timeout = self.idle_timeout()
-                    self.idle.set()  # tests wait for this before they enqueue
-                    listener.wait(timeout)
+                try:
+                    if self.run_one() is None and not self.stop.is_set():
+                        timeout = self.idle_timeout()
+                        self.idle.set()  # tests wait for this before they enqueue
+                        listener.wait(timeout)
+                        self.idle.clear()
+                except Exception:  # a worker outlives any one failure (the inbox keeps the event)
                     self.idle.clear()
+                    log.exception("worker %s: unexpected error; looking again shortly", self.worker_id)
+                    self.stop.wait(self.safety_poll)
         finally:
             self.close()
         log.info("worker %s stopped", self.worker_id)
@@ -451,11 +456,13 @@ class Worker:
         control = runctl.register(run_id, timeout_seconds, orchestrator=threading.get_ident())
         guard = _RunGuard(self, event_id, run_id, control)
         guard.start()
+        # A continuation run (waits.py) also notifies its execution's id: the live view follows it.
+        keys = tuple(dict.fromkeys((event_id, run_id, run.root_run_id or run_id)))
         try:
             try:
                 for dagster_event in iterate_created_run(self.instance, job, run):
                     if dagster_event.event_type in _PROGRESS:
-                        notify.publish_many(notify.RUN_PROGRESS, (event_id, run_id))
+                        notify.publish_many(notify.RUN_PROGRESS, keys)
                 guard.stop()
             except DagsterExecutionInterruptedError:
                 # Delivered just after the run returned (it was stopped at the very end): nothing to do.
@@ -486,7 +493,8 @@ class Worker:
             inbox.complete_event(session, event.id, self.worker_id)
         if queued:
             notify.publish(notify.INBOX)
-        notify.publish_many(notify.RUN_END, (event.id, run_id))
+        root = run.root_run_id if run is not None and run.root_run_id else run_id
+        notify.publish_many(notify.RUN_END, tuple(dict.fromkeys((event.id, run_id, root))))
         return Outcome(event.id, run_id, inbox.DONE)
 
 
@@ -505,8 +513,12 @@ def run_in_process(
     is enqueued exactly as the API's Execute does, then this process executes it with the same
     worker code (if a running worker claims it first, this waits for that worker to finish it).
     ``then_error_workflow``: when the run failed and queued its error workflow, execute that too."""
+    from connectflow_dagster.compiler import compile_workflow
     from connectflow_dagster.execution import default_trigger
 
+    # A workflow that cannot run is refused here, with its problems (WorkflowInvalid), before anything
+    # is enqueued: the API's Execute refuses it the same way (422).
+    compile_workflow(target.workflow, version=target.version_number, runtime=runtime)
     trigger_node_id = trigger_node_id or default_trigger(target.workflow)
     event_id, _ = inbox.enqueue(
         target.workflow.id or "",

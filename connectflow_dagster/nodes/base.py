@@ -179,9 +179,9 @@ class NodeContext(Generic[AuthT]):
     execution_id: str = ""
     # In a continuation run, for the node it resumes (Wait): what resumed it (waits.py); else None.
     resume: Any = None
-    # Every node of the workflow by id: (name, variable name). Code nodes resolve ``$('Node name')``
-    # and find their input's variable with it.
-    workflow_nodes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Every node of the workflow by id: (name, variable name, type). Code nodes resolve
+    # ``$('Node name')`` and find their input's variable with it.
+    workflow_nodes: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
     workflow_name: str = ""
     # The registry's credential types by name (given by the compiler): which fields are secrets.
     credential_types: Mapping[str, CredentialType] = field(default_factory=dict)
@@ -316,6 +316,9 @@ class NodeType:
     # Top-level params passed to the executor as written: not rendered or checked as templates (the
     # source of a code node, where ``{{`` is code, not a template).
     raw_params: frozenset[str] = frozenset()
+    # The field of the output that n8n-style code sees as this node's items (``$input``, ``$('Node')``):
+    # the HTTP Request's response body (``data``), as n8n's HTTP node outputs the body. None: all of it.
+    item_field: str | None = None
     # Credential types the node may use instead of ``credential``, chosen by its params (the HTTP
     # Request's ``authentication``): listed by the registry, loaded by the executor.
     credential_options: tuple[CredentialType[Any], ...] = ()

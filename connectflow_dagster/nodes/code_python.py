@@ -74,6 +74,13 @@ class _PythonCodeNodeType(NodeType):
             problems.append(Problem(TURNED_OFF, node_id=node.id, field="type"))
         return problems
 
+    def describe(self) -> dict[str, Any]:
+        described = super().describe()
+        described["enabled"] = enabled()
+        if not described["enabled"]:
+            described["description"] += " Turned off on this server (CONNECTFLOW_PYTHON_CODE=on enables it)."
+        return described
+
 
 node = _PythonCodeNodeType(
     type="code.python",

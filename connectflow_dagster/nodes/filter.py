@@ -35,7 +35,7 @@ class FilterOutput(BaseModel):
 
 
 def execute(params: FilterParams, ctx: NodeContext) -> dict[str, Any]:
-    values = resolve_items(params.items, ctx.context, limit=items_limit())
+    values = resolve_items(params.items, ctx.context, limit=items_limit(), node_id=ctx.node_id)
     raw = [c.model_dump() for c in params.conditions]
     kept: list[Any] = []
     for index, value in enumerate(values):
@@ -67,5 +67,5 @@ node = NodeType(
     output=FilterOutput,
     execute=execute,
     icon="filter",
-    deferred_params=("conditions",),
+    deferred_params=("items", "conditions"),
 )

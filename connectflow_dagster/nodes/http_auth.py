@@ -23,7 +23,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectflow_dagster.errors import CredentialError, NonRetriableNodeError
 from connectflow_dagster.nodes.base import CredentialFields, CredentialType, NodeContext
-from connectflow_dagster.transport import normalize_base_url, send
+from connectflow_dagster.transport import normalize_base_url, register_url_secret, send
 
 Authentication = Literal["none", "header", "bearer", "basic", "query", "oauth2_client_credentials"]
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$"  # an HTTP token (RFC 9110)
@@ -190,6 +190,7 @@ class Authenticator:
             self.ctx.add_secret(basic)
             headers = {**_without(headers, "authorization"), "Authorization": "Basic " + basic}
         elif self.kind == "query":
+            register_url_secret(auth.value.get_secret_value())  # the URL is in httpx's request log
             query = {**query, auth.name: auth.value.get_secret_value()}
         elif self.kind == "oauth2_client_credentials":
             token = self._access_token()

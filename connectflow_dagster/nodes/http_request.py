@@ -32,6 +32,7 @@ from connectflow_dagster.transport import raise_for_status, send
 
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 MAX_COLLECTED_ITEMS = 100_000
+MAX_PAGINATED_BYTES = 64 * 1024 * 1024  # all pages together
 MAX_REDIRECTS = 5
 
 
@@ -257,12 +258,19 @@ def _paginate(
     pages = 0
     more = False
     response: httpx.Response | None = None
+    total_bytes = 0
     while True:
         if paging.mode == "page":
             query = {**query, paging.page_param: page_number}
         seen_urls.add(str(url.copy_merge_params(query) if query else url))
         response = _checked(requester.request(url, query), params)
         pages += 1
+        total_bytes += len(response.content)
+        if total_bytes > MAX_PAGINATED_BYTES:
+            raise NonRetriableNodeError(
+                f"pagination read more than {MAX_PAGINATED_BYTES} bytes after {pages} pages; "
+                "lower max_pages or ask for smaller pages"
+            )
         data = _parse(response)
         items = _dig(data, paging.items_path)
         if items is None:
@@ -330,4 +338,5 @@ node = _HttpRequestNodeType(
     execute=execute,
     icon="globe",
     credential_options=tuple(AUTH_TYPES.values()),
+    item_field="data",  # code nodes see the response body as the items, as n8n's HTTP node outputs it
 )

@@ -97,6 +97,9 @@ class Ingress:
     dedup_key: Callable[[IncomingEvent, Any], str | None] = field(default=lambda event, context: None)
     after_run: Callable[[Any], AfterRun | None] | None = None
     served: bool = True  # False: the URL belongs to another route (the manual trigger's execute API)
+    # The params' ``authentication`` ("none" | "basic" | "header") asks callers for the node's stored
+    # credential (``http_basic_auth`` / ``http_header_auth``), besides any shared secret.
+    credential_auth: bool = False
     panel: TriggerPanel = field(default_factory=TriggerPanel)
 
     def url_for(self, base_url: str, workflow_id: str, params: Mapping[str, Any]) -> str:

@@ -1,8 +1,8 @@
 """Lists of items: where a Loop or a Filter finds its list, and how many items it may hold.
 
-``items`` params take a template (``{{ fetch_orders.data.orders }}``), a path into the context
-(``fetch_orders.data.orders``: no template size limit applies, so it suits long lists) or a literal
-JSON list. Every list is bounded by ``CONNECTFLOW_ITEMS_MAX`` (docs/items.md).
+``items`` params take a template (``{{ fetch_orders.data.orders }}``; a lone path like this one is
+looked up directly, so no template size limit applies to a long list), a path into the context
+(``fetch_orders.data.orders``) or a literal JSON list. The node renders it itself (``deferred_params``). Every list is bounded by ``CONNECTFLOW_ITEMS_MAX`` (docs/items.md).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from connectflow_dagster.errors import NonRetriableNodeError
+from connectflow_dagster.errors import NonRetriableNodeError, TemplateError
+from connectflow_dagster.templates import is_template, render
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -69,13 +70,28 @@ def items_limit(own: int | None = None) -> int:
     return min(own, ceiling) if own else ceiling
 
 
-def resolve_items(value: Any, context: Mapping[str, Any], *, limit: int, what: str = "items") -> list[Any]:
-    """The list ``value`` names (a rendered template's result, a path, or a literal list), checked
-    to be a list of at most ``limit`` items."""
+_LONE_PATH = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+|\[\d+\])*)\s*\}\}$")
+
+
+def resolve_items(
+    value: Any, context: Mapping[str, Any], *, limit: int, what: str = "items", node_id: str | None = None
+) -> list[Any]:
+    """The list ``value`` names, checked to be a list of at most ``limit`` items: a template
+    (``{{ orders.data }}``: a lone path is looked up directly, so the template size limit does not
+    apply to a long list; anything else is rendered), a path, or a literal list."""
     described = "the value"
     if isinstance(value, str):
         described = f"'{value}'"
-        value = lookup_path(context, value.strip())
+        lone = _LONE_PATH.match(value.strip())
+        if lone is not None:
+            value = lookup_path(context, lone.group(1))
+        elif is_template(value):
+            try:
+                value = render(value, context, node_id=node_id, field=f"params.{what}")
+            except TemplateError as exc:
+                raise NonRetriableNodeError(str(exc)) from None
+        else:
+            value = lookup_path(context, value.strip())
     if not isinstance(value, list):
         hint = ""
         if isinstance(value, Mapping):

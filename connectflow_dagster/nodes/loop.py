@@ -49,7 +49,9 @@ class LoopOutput(BaseModel):
 
 
 def execute(params: LoopParams, ctx: NodeContext) -> Split:
-    values = resolve_items(params.items, ctx.context, limit=items_limit(params.max_items))
+    values = resolve_items(
+        params.items, ctx.context, limit=items_limit(params.max_items), node_id=ctx.node_id
+    )
     size = params.batch_size
     batches = values if size == 1 else [values[i : i + size] for i in range(0, len(values), size)]
     return Split(items=batches, output={"count": len(values), "batches": len(batches), "batch_size": size})
@@ -66,4 +68,5 @@ node = NodeType(
     execute=execute,
     icon="repeat",
     items="split",
+    deferred_params=("items",),
 )

@@ -12,12 +12,15 @@ Request's ``data`` is n8n's ``$json``), evaluates every expression in the QuickJ
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
 from connectflow_dagster.errors import NonRetriableNodeError
 from connectflow_dagster.nodes.base import NodeContext, NodeType, Params
+from connectflow_dagster.nodes.n8n_dates import PRELUDE as DATES_PRELUDE
 from connectflow_dagster.sandbox import js, n8n
 
 MAX_EXPRESSIONS = 200
@@ -33,6 +36,9 @@ class Source(Params):
     input: str | None = Field(
         default=None, description="passthrough / overlay: the n8n node it reads through."
     )
+    inputs: list[str] = Field(
+        default_factory=list, description="combine: the n8n nodes whose items it merges."
+    )
 
 
 class ExpressionsParams(Params):
@@ -41,6 +47,7 @@ class ExpressionsParams(Params):
     )
     input: str | None = Field(default=None, description="The n8n name of the node whose item is $json.")
     sources: dict[str, Source] = Field(default_factory=dict, description="n8n node name → how to read it.")
+    timezone: str = Field(default="UTC", description="$now and $today are in this timezone.")
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
@@ -66,6 +73,12 @@ def n8n_json(name: str, sources: dict[str, Source], context: dict[str, Any], dep
     source = sources.get(name)
     if source is None or depth > 50:
         return None
+    if source.kind == "combine":  # n8n's Merge "combine": input 1's fields, then input 2's (it wins)
+        merged: dict[str, Any] = {}
+        for name_in in source.inputs:
+            value = n8n_json(name_in, sources, context, depth + 1)
+            merged.update(value if isinstance(value, dict) else {})
+        return merged
     if source.kind == "passthrough":
         return n8n_json(source.input, sources, context, depth + 1) if source.input else None
     if source.variable not in context:
@@ -103,6 +116,18 @@ def execute(params: ExpressionsParams, ctx: NodeContext) -> dict[str, Any]:
             "execution_id": ctx.run_id,
         },
     )
+    now = dt.datetime.now(dt.UTC)
+    try:
+        zone = ZoneInfo(params.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise NonRetriableNodeError(f"unknown timezone '{params.timezone}'") from None
+    offset = now.astimezone(zone).utcoffset() or dt.timedelta(0)
+    data.update(
+        __cf_now_ms=int(now.timestamp() * 1000),
+        __cf_offset_min=int(offset.total_seconds() // 60),
+        __cf_utc=params.timezone in ("UTC", "Etc/UTC"),
+    )
+    prelude = n8n.PRELUDE + "\n" + DATES_PRELUDE + "\n__cf_set_index(0);"
     out: dict[str, Any] = {}
     for key, source in params.expressions.items():
         try:
@@ -110,7 +135,7 @@ def execute(params: ExpressionsParams, ctx: NodeContext) -> dict[str, Any]:
             out[key] = js.evaluate(
                 source,
                 data,
-                prelude=n8n.PRELUDE + "\n__cf_set_index(0);",
+                prelude=prelude,
                 expression=True,
                 timeout=params.timeout_seconds,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectflow_dagster.nodes.base import NodeContext, NodeType, Params
+from connectflow_dagster.nodes.inputs import input_of
 
 
 class NoOpParams(Params):
@@ -12,12 +13,9 @@ class NoOpParams(Params):
 
 
 def execute(params: NoOpParams, ctx: NodeContext[None]) -> Any:
-    """The output of the node before it (the latest upstream that delivered), or null."""
-    for node_id in reversed(ctx.upstream_node_ids):
-        ref = ctx.workflow_nodes.get(node_id)
-        if ref is not None and ref[1] in ctx.context:
-            return ctx.context[ref[1]]
-    return None
+    """The output of the node before it (the latest upstream that delivered; right after a loop, the
+    current item), or null."""
+    return input_of(ctx)
 
 
 node = NodeType(

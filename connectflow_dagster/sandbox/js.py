@@ -42,6 +42,8 @@ MAX_STACK_BYTES = 512 * 1024
 MAX_CODE_CHARS = 256 * 1024
 MAX_RESULT_CHARS = 16 * 1024 * 1024
 MAX_MESSAGE_CHARS = 2_000
+MAX_LOG_LINES = 200
+MAX_LOG_CHARS = 64 * 1024
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _FRAME_LINE = re.compile(r"<input>:(\d+)(?::(\d+))?")
 
@@ -71,42 +73,75 @@ class JsResultError(JsError):
     """The code's result cannot be returned: not JSON (a function, a cycle, a BigInt) or too large."""
 
 
-# Helpers defined before the prelude and the user's code. ``__cf_finish`` records the outcome as a
-# JSON string so the result crosses into Python in one piece (and its size is checked in JS first).
+# Defined before the prelude and the user's code, in a closure the code cannot reach: ``__cf_settle``
+# waits for the code's promise (with ``then`` and ``Reflect.apply`` captured first, so replacing
+# them changes nothing) and records the outcome as a JSON string, read back with ``__cf_read()``;
+# the globals are non-writable and non-configurable.
 _BOOT = r"""
-globalThis.__cf_outcome = null;
-globalThis.__cf_ok = false;
-globalThis.__cf_finish = function (ok, value) {
-  if (ok) {
-    let text;
-    try {
-      text = value === undefined ? "null" : JSON.stringify(value);
-    } catch (e) {
-      globalThis.__cf_outcome = JSON.stringify({ result_error: "the result is not JSON: " + String(e && e.message || e) });
+(function () {
+  const stringify = JSON.stringify, apply = Reflect.apply, then = Promise.prototype.then;
+  const define = Object.defineProperty, max = __cf_max_result;
+  let outcome = null, ok = false;
+  function fail(name, message, stack) {
+    outcome = apply(stringify, JSON, [{ error: { name: name, message: message, stack: stack } }]);
+  }
+  function finish(isOk, value) {
+    if (isOk) {
+      let text;
+      try {
+        text = value === undefined ? "null" : apply(stringify, JSON, [value]);
+      } catch (e) {
+        outcome = apply(stringify, JSON, [{ result_error: "the result is not JSON: " + String(e && e.message || e) }]);
+        return;
+      }
+      if (text === undefined) text = "null";  // a function or a symbol
+      if (text.length > max) {
+        outcome = apply(stringify, JSON, [{ result_error: "the result is larger than " + max + " characters of JSON" }]);
+        return;
+      }
+      ok = true;  // the outcome is the result's JSON as it is (no concatenation: a
+      outcome = text;  // concatenated string is a rope the binding cannot read)
       return;
     }
-    if (text === undefined) text = "null";  // a function or a symbol
-    if (text.length > __cf_max_result) {
-      globalThis.__cf_outcome = JSON.stringify({ result_error: "the result is larger than " + __cf_max_result + " characters of JSON" });
-      return;
-    }
-    globalThis.__cf_ok = true;  // the outcome is the result's JSON as it is (no concatenation: a
-    globalThis.__cf_outcome = text;  // concatenated string is a rope the binding cannot read)
-  } else {
     const e = value;
-    let name = "Error", message, stack = "";
     if (e === null) {
       // QuickJS throws null when it runs out of memory while creating the error object.
-      name = "InternalError"; message = "out of memory (null thrown)";
+      fail("InternalError", "out of memory (null thrown)", "");
     } else if (e instanceof Error) {
-      name = e.name || "Error"; message = String(e.message); stack = String(e.stack || "");
+      fail(String(e.name || "Error"), String(e.message), String(e.stack || ""));
     } else {
-      try { message = "uncaught " + (typeof e === "string" ? JSON.stringify(e) : String(JSON.stringify(e))); }
+      let message;
+      try { message = "uncaught " + (typeof e === "string" ? apply(stringify, JSON, [e]) : String(apply(stringify, JSON, [e]))); }
       catch (_) { message = "uncaught " + String(e); }
+      fail("Error", message, "");
     }
-    globalThis.__cf_outcome = JSON.stringify({ error: { name: name, message: message, stack: stack } });
   }
-};
+  const fixed = (value) => ({ value: value, writable: false, configurable: false, enumerable: false });
+  define(globalThis, "__cf_settle", fixed(function (promise) {
+    apply(then, promise, [(v) => finish(true, v), (e) => finish(false, e)]);
+  }));
+  // console.log & co. write into a bounded buffer the host reads after the run (logs, not results).
+  const lines = [];
+  let logged = 0;
+  function log(level) {
+    return function (...args) {
+      if (lines.length >= __cf_max_log_lines || logged > __cf_max_log_chars) return;
+      let text = args.map((a) => {
+        if (typeof a === "string") return a;
+        try { return apply(stringify, JSON, [a]); } catch (_) { return String(a); }
+      }).join(" ");
+      text = text.slice(0, __cf_max_log_chars - logged);
+      logged += text.length;
+      lines.push(level + " " + text);
+    };
+  }
+  define(globalThis, "console", { value: Object.freeze({
+    log: log("log"), info: log("info"), warn: log("warn"), error: log("error"), debug: log("debug"),
+  }), writable: true, configurable: true });
+  define(globalThis, "__cf_logs", fixed(() => apply(stringify, JSON, [lines])));
+  define(globalThis, "__cf_read", fixed(() => outcome));
+  define(globalThis, "__cf_read_ok", fixed(() => ok));
+})();
 """
 
 
@@ -118,12 +153,15 @@ def evaluate(
     memory: int = DEFAULT_MEMORY,
     prelude: str = "",
     expression: bool = False,
+    logs: list[str] | None = None,
 ) -> Any:
     """Run ``code`` in a fresh sandbox and return its (JSON-ready) result.
 
     ``data``: globals for the code, each a JSON copy (keys must be JS identifiers). ``prelude``:
     trusted JavaScript run first in the same runtime (e.g. ``sandbox.n8n.PRELUDE``), under the same
     limits. ``expression``: ``code`` is one expression (``$json.a + 1``), not a function body.
+    ``logs``: a list that receives what ``console.log``/``info``/``warn``/``error`` wrote
+    (``"log text"`` lines, at most ``MAX_LOG_LINES`` and ``MAX_LOG_CHARS``), also when the code fails.
     Raises a ``JsError`` subclass with a user-facing message.
     """
     if len(code) > MAX_CODE_CHARS:
@@ -146,33 +184,39 @@ def evaluate(
     deadline = time.monotonic() + timeout
     body = f"return (\n{code}\n);" if expression else code
     head = (
-        _BOOT
-        + f"globalThis.__cf_max_result = {MAX_RESULT_CHARS};\n"
+        f"globalThis.__cf_max_result = {MAX_RESULT_CHARS};\n"
+        + f"const __cf_max_log_lines = {MAX_LOG_LINES}, __cf_max_log_chars = {MAX_LOG_CHARS};\n"
+        + _BOOT
+        + "delete globalThis.__cf_max_result;\n"
         + "(function () { const d = JSON.parse(__cf_data); delete globalThis.__cf_data;\n"
         + "  for (const k of Object.keys(d)) globalThis[k] = d[k]; })();\n"
         + prelude
-        + "\n(async function () {\n"
+        + "\n__cf_settle((async function () {\n"
     )
     offset = head.count("\n")
-    script = head + body + "\n})().then(v => __cf_finish(true, v), e => __cf_finish(false, e));\n"
+    script = head + body + "\n})());\n"
     try:
         ctx.set("__cf_data", data_json)
         ctx.eval(script)
         while ctx.execute_pending_job():
             if time.monotonic() > deadline:
                 raise JsTimeout(_timeout_message(timeout))
-        outcome = ctx.eval("__cf_outcome")
-        ok = ctx.eval("__cf_ok")
+        outcome = ctx.eval("__cf_read()")
+        ok = ctx.eval("__cf_read_ok()")
     except quickjs.JSException as exc:
         raise _translate(str(exc), offset, timeout, memory) from None
     finally:
+        if logs is not None:
+            logs.extend(_read_logs(ctx))
         del ctx
     if outcome is None:
         # Still pending: the code awaits a promise that nothing will ever settle.
         raise JsCodeError("the code awaited a promise that never settles")
     try:
         parsed = json.loads(outcome)
-    except ValueError as exc:  # not expected: the outcome is written by __cf_finish
+    except RecursionError:
+        raise JsResultError("the result is nested too deeply") from None
+    except ValueError as exc:  # not expected: the outcome is written by __cf_settle
         raise JsResultError(f"the result could not be read: {exc}") from None
     if ok is True:
         return parsed
@@ -183,6 +227,15 @@ def evaluate(
     if name == "InternalError" and "out of memory" in message:
         raise JsMemoryLimit(_memory_message(memory))
     raise _code_error(name, message, _user_line(error["stack"], offset))
+
+
+def _read_logs(ctx: quickjs.Context) -> list[str]:
+    try:
+        ctx.set_time_limit(1.0)  # a fresh budget: the code's own may be spent
+        lines = json.loads(ctx.eval("__cf_logs()"))
+    except Exception:  # out of memory, interrupted, or never defined (the script did not parse)
+        return []
+    return [str(line) for line in lines] if isinstance(lines, list) else []
 
 
 def _code_error(name: str, message: str, line: int | None) -> JsCodeError:

@@ -176,10 +176,17 @@ def run_code(
     meta: Mapping[str, str] | None = None,
     timeout: float = js.DEFAULT_TIMEOUT,
     memory: int = js.DEFAULT_MEMORY,
+    logs: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run n8n-style Code-node JavaScript; its returned items as a list of JSON objects."""
+    """Run n8n-style Code-node JavaScript; its returned items as a list of JSON objects
+    (``logs`` receives its ``console`` output, see ``js.evaluate``)."""
     body = code if mode == "all" else _EACH_HEAD + code + _EACH_TAIL
     result = js.evaluate(
-        body, globals_for(input_items, nodes, meta), timeout=timeout, memory=memory, prelude=PRELUDE
+        body,
+        globals_for(input_items, nodes, meta),
+        timeout=timeout,
+        memory=memory,
+        prelude=PRELUDE,
+        logs=logs,
     )
     return from_items(result)

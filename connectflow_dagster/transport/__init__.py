@@ -37,7 +37,7 @@ from connectflow_dagster.transport._policy import (
     current_policy,
     pinned_addresses,
 )
-from connectflow_dagster.transport._redaction import redact_url_secrets
+from connectflow_dagster.transport._redaction import redact_url_secrets, register_url_secret
 
 __all__ = [
     "ALLOW_ENV",
@@ -58,6 +58,7 @@ __all__ = [
     "pinned_addresses",
     "raise_for_status",
     "redact_url_secrets",
+    "register_url_secret",
     "retry_after_seconds",
     "send",
 ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections import OrderedDict
 
 _TOKEN_PATHS = (
     re.compile(r"(/webhooks/[^/\s?#]+/)[^/\s?#\"']+"),  # Discord: /api[/v10]/webhooks/{id}/{token}
@@ -19,10 +21,37 @@ _TOKEN_PATHS = (
 _REPLACEMENTS = (r"\1***", r"\1***", r"\1***@")
 
 
+# Secrets a node put into a URL itself (the HTTP Request's query-parameter credential): redacted
+# wherever they appear. Bounded, most recent kept.
+_URL_SECRETS: OrderedDict[str, None] = OrderedDict()
+_URL_SECRETS_LOCK = threading.Lock()
+MAX_URL_SECRETS = 1024
+
+
+def register_url_secret(value: str) -> None:
+    """Redact ``value`` (and its URL-encoded form) from httpx's request log from now on."""
+    from urllib.parse import quote, quote_plus
+
+    if len(value) < 4:
+        return
+    with _URL_SECRETS_LOCK:
+        for form in {value, quote(value, safe=""), quote_plus(value)}:
+            _URL_SECRETS[form] = None
+            _URL_SECRETS.move_to_end(form)
+        while len(_URL_SECRETS) > MAX_URL_SECRETS:
+            _URL_SECRETS.popitem(last=False)
+
+
 def redact_url_secrets(text: str) -> str:
     """``…/webhooks/123/abc?wait=true`` → ``…/webhooks/123/***?wait=true`` (Slack's form and userinfo too)."""
     for pattern, replacement in zip(_TOKEN_PATHS, _REPLACEMENTS, strict=True):
         text = pattern.sub(replacement, text)
+    if _URL_SECRETS:
+        with _URL_SECRETS_LOCK:
+            secrets = sorted(_URL_SECRETS, key=len, reverse=True)
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
     return text
 
 

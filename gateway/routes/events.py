@@ -6,7 +6,11 @@ Read from the Dagster event log (``connectflow_dagster.dispatch.live``)::
     event: run      data: {"status": "running", "at": …}   the run started
     event: node     data: {"node_id": …, "status": "running" | "success" | "failed" | "skipped"
                            | "retrying", "at": …, "error"?: …}
-    event: end      data: {"status": "success" | "failed" | "canceled", "error"?: …}   then the stream closes
+    event: end      data: {"status": "success" | "failed" | "canceled" | "waiting", "error"?: …}
+                                                           then the stream closes
+
+An execution that waited (Wait node) streams as one: its continuation runs' events follow the first
+run's; one waiting now ends with its Wait node ``waiting`` and ``end`` ``waiting``.
 
 The stream sleeps until the worker executing the run notifies a change (``dispatch.notify``,
 ``RUN_PROGRESS`` / ``RUN_END``), then reads the event log from its cursor; a slow safety poll covers
@@ -53,19 +57,21 @@ def _owner_of(session: Session, execution_id: str) -> str | None:
 
 async def _stream(request: Request, execution_id: str) -> AsyncIterator[bytes]:
     instance = get_instance()
-    reader = RunEventReader(instance, execution_id)
+    current = execution_id  # the run being read: the execution's first, then each continuation
+    reader = RunEventReader(instance, current)
     safety = get_dispatch_settings().safety_poll_seconds
     watcher = request.app.state.run_watcher
     # Subscribed before the first read, so a change between a read and the wait is never missed.
-    subscription = watcher.subscribe(execution_id, (notify.RUN_PROGRESS, notify.RUN_END))
-    run_seen = False
+    subscription = watcher.subscribe(current, (notify.RUN_PROGRESS, notify.RUN_END))
+    run_seen = switched = False
+    pending_end = None
     last_sent = time.monotonic()
     try:
         while True:
             if not run_seen:
-                run_seen = await asyncio.to_thread(instance.get_run_by_id, execution_id) is not None
+                run_seen = await asyncio.to_thread(instance.get_run_by_id, current) is not None
                 if not run_seen:
-                    status, error = await asyncio.to_thread(_event_state, execution_id)
+                    status, error = await asyncio.to_thread(_event_state, current)
                     if status == inbox.FAILED:  # given up before any run could be made
                         yield _sse("end", {"status": "failed", "error": error})
                         return
@@ -74,9 +80,36 @@ async def _stream(request: Request, execution_id: str) -> AsyncIterator[bytes]:
                         return
             if run_seen:
                 for change in await asyncio.to_thread(reader.poll):
+                    if change.kind == "end" and change.data.get("status") == "success":
+                        # A run that ended at a Wait: the execution goes on in a continuation run.
+                        after = await asyncio.to_thread(_after_success, execution_id, current)
+                        if after is not None and after[0] == "waiting":
+                            yield _sse("node", {"node_id": after[1], "status": "waiting", "at": time.time()})
+                            if not after[2]:  # resumed by a call, or not soon: the stream ends here
+                                yield _sse("end", {"status": "waiting"})
+                                return
+                            pending_end = change  # a timer resumes it soon: follow on
+                            break
+                        if after is not None:  # resumed: follow the continuation
+                            current, run_seen = after[1], False
+                            reader = RunEventReader(instance, current)
+                            switched = True
+                            break
                     yield _sse(change.kind, change.data)
                     last_sent = time.monotonic()
-                if reader.finished:
+                if switched:  # look for the continuation's run at once
+                    switched = False
+                    continue
+                if pending_end is not None:  # waiting for a timer: look again when woken
+                    after = await asyncio.to_thread(_after_success, execution_id, current)
+                    if after is not None and after[0] == "continued":
+                        current, run_seen, pending_end = after[1], False, None
+                        reader = RunEventReader(instance, current)
+                        continue
+                    if after is None:  # canceled while it waited
+                        yield _sse("end", {"status": "canceled"})
+                        return
+                elif reader.finished:
                     return
             if await request.is_disconnected():
                 return
@@ -87,6 +120,33 @@ async def _stream(request: Request, execution_id: str) -> AsyncIterator[bytes]:
             await subscription.wait_async(min(safety, KEEPALIVE_SECONDS - (time.monotonic() - last_sent)))
     finally:
         watcher.unsubscribe(subscription)
+
+
+FOLLOW_TIMED_WAITS_SECONDS = 300.0  # a timed Wait resuming sooner than this is followed live
+
+
+def _after_success(execution_id: str, run_id: str) -> tuple[str, str, bool] | None:
+    """After ``run_id`` of the execution succeeded: ("waiting", wait node, follow on?) when a Wait
+    suspended it (followed when a timer resumes it within ``FOLLOW_TIMED_WAITS_SECONDS``),
+    ("continued", continuation run id, True) once resumed, None when the execution is over."""
+    import datetime as dt
+
+    from connectflow_dagster import waits
+
+    with session_scope() as session:
+        rows = [w for w in waits.of_executions(session, [execution_id]) if w.run_id == run_id]
+    for wait in rows:
+        if wait.status == waits.RESUMED and wait.continuation_id:
+            return ("continued", wait.continuation_id, True)
+    now = dt.datetime.now(dt.UTC)
+    for wait in rows:
+        if wait.status == waits.WAITING:
+            due = wait.resume_at
+            if due is not None and due.tzinfo is None:
+                due = due.replace(tzinfo=dt.UTC)
+            soon = due is not None and (due - now).total_seconds() <= FOLLOW_TIMED_WAITS_SECONDS
+            return ("waiting", wait.node_id, soon)
+    return None
 
 
 def _event_state(execution_id: str) -> tuple[str | None, str | None]:

@@ -26,7 +26,7 @@ from gateway.schemas.executions import (
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])
 
-STATUSES = ("queued", "running", "success", "failed", "canceling", "canceled")
+STATUSES = ("queued", "running", "waiting", "success", "failed", "canceling", "canceled")
 
 
 def _names(session: Session, owner_id: str, workflow_ids: set[str]) -> dict[str, str]:
@@ -125,6 +125,8 @@ def get_execution(
         error=ex.error,
         failed_node=ex.failed_node,
         context=ex.context,
+        continuations=ex.continuations,
+        resume_url=ex.resume_url,
     )
 
 

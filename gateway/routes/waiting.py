@@ -23,7 +23,8 @@ from gateway.routes.webhooks import check_headers, parse_json_or_form, read_body
 
 router = APIRouter(tags=["triggers"])
 
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+# Not HEAD: link checkers and mail scanners send it to every URL they see; it must not resume.
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _NOT_WAITING = "no execution is waiting for this URL"
 
 

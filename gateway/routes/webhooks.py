@@ -130,13 +130,20 @@ def _target(
     path_param: str = "path",
     *,
     test: bool = False,
+    method: str | None = None,
 ) -> tuple[TriggerTarget, keys.StoredSecret | None]:
     """The trigger and its secret (or None): one Core query, the connection returned at once (it is
     never held across an ``await``). ``test``: the test URL, live only while its editor listens
     (also for an inactive workflow)."""
     with get_engine().connect() as connection:
         found = resolve(
-            connection, workflow_id, trigger_type, path=path, path_param=path_param, require_active=not test
+            connection,
+            workflow_id,
+            trigger_type,
+            path=path,
+            path_param=path_param,
+            require_active=not test,
+            method=method,
         )
         if found is not None and test and not _listening(connection, workflow_id):
             found = None
@@ -359,16 +366,64 @@ def _authenticate(
             raise HTTPException(401, ingress.rejection)
 
 
-def _headers(request: Request) -> dict[str, str]:
-    return dict(request.headers)  # Starlette's header names are lower-case
+def _authenticate_caller(ingress: Ingress, target: TriggerTarget, request: Request) -> frozenset[str]:
+    """A trigger with ``credential_auth``: the caller must present the node's stored credential
+    (``authentication`` basic or header; constant-time comparison). Missing: 401; wrong: 403.
+    Returns the header names that carried it (kept out of the run's context)."""
+    import base64
+    import hmac
+
+    from connectflow_dagster.errors import CredentialError
+    from connectflow_dagster.store.credentials import decrypt_for_owner
+
+    kind = getattr(target.params, "authentication", "none") if ingress.credential_auth else "none"
+    if kind not in ("basic", "header"):
+        return frozenset()
+    expected_type = "http_basic_auth" if kind == "basic" else "http_header_auth"
+    try:
+        if not target.node.credential_id:
+            raise CredentialError("no credential chosen")
+        fields = decrypt_for_owner(target.owner_id, target.node.credential_id, expected_type)
+    except CredentialError:
+        raise HTTPException(
+            500, "this trigger's authentication credential is missing: its owner must fix it"
+        ) from None
+    if kind == "basic":
+        presented = request.headers.get("authorization", "")
+        if presented[:6].lower() != "basic ":
+            raise HTTPException(
+                401, "send HTTP basic auth", headers={"WWW-Authenticate": 'Basic realm="webhook"'}
+            )
+        try:
+            decoded = base64.b64decode(presented[6:].strip(), validate=True)
+        except ValueError:
+            decoded = b""
+        expected = f"{fields.get('username', '')}:{fields.get('password', '')}".encode()
+        if not hmac.compare_digest(decoded, expected):
+            raise HTTPException(403, "wrong credentials")
+        return frozenset({"authorization"})
+    name = str(fields.get("name", "")).lower()
+    value = request.headers.get(name)
+    if value is None:
+        raise HTTPException(401, f"send the {fields.get('name', '')} header")
+    if not hmac.compare_digest(value.encode(), str(fields.get("value", "")).encode()):
+        raise HTTPException(403, "wrong credentials")
+    return frozenset({name})
 
 
-async def _event(ingress: Ingress, request: Request, body: bytes, path: str) -> IncomingEvent:
+def _headers(request: Request, hidden: frozenset[str] = frozenset()) -> dict[str, str]:
+    # Starlette's header names are lower-case
+    return {k: v for k, v in request.headers.items() if k not in hidden}
+
+
+async def _event(
+    ingress: Ingress, request: Request, body: bytes, path: str, *, hidden: frozenset[str] = frozenset()
+) -> IncomingEvent:
     parsed = await parse_body(ingress.body, request, body)
     return IncomingEvent(
         body=parsed,
         raw_body=body,
-        headers=_headers(request),
+        headers=_headers(request, hidden),
         query=dict(request.query_params),
         method=request.method,
         path=path,
@@ -390,13 +445,15 @@ async def ingest(
         path=path if ingress.subpath_param else None,
         path_param=ingress.subpath_param or "path",
         test=test,
+        method=request.method,
     )
     check_headers(request)
     body = await read_body(request)
     if ingress.body == "json":
         require_json(request)
     _authenticate(ingress, row, request, body)
-    event = await _event(ingress, request, body, path)
+    hidden = await asyncio.to_thread(_authenticate_caller, ingress, target, request)
+    event = await _event(ingress, request, body, path, hidden=hidden)
     context = ingress.context(event, target.params)  # TriggerEventInvalid: 400 (gateway/errors.py)
     if ingress.ignore is not None:
         ignored = ingress.ignore(target.params, context)

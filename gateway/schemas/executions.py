@@ -70,6 +70,13 @@ class ChildExecution(BaseModel):
 
 
 class ExecutionPublic(ExecutionSummary):
+    resume_url: str | None = Field(
+        default=None, description="While a Wait waits for a call: the URL that resumes it (keep it private)."
+    )
+    continuations: list[str] = Field(
+        default_factory=list,
+        description="Runs that continued this execution after a Wait (their nodes are merged in here).",
+    )
     caller_id: str | None = Field(
         default=None, description="A sub-workflow's execution: the execution whose node called it."
     )

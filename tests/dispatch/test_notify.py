@@ -152,3 +152,32 @@ def test_a_listener_on_a_dead_process_is_cleaned_up(cf):
         assert [n.payload for n in listener.wait(30)] == ["hello"]
     assert not stale.exists()
     assert list(directory.glob("*.sock")) == []  # a closed listener removes its own socket
+
+
+def test_a_worker_in_a_process_with_many_open_files_still_wakes(cf, backend, slow_safety_poll, empty_inbox):
+    """A busy gateway holds more than 1024 descriptors; select(2) refused them and killed the worker."""
+    import os
+    import resource
+
+    from connectflow_dagster.dispatch.worker import Worker
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"the open-files limit ({soft}) is too low to reach descriptor 1024")
+    padding = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        worker = Worker(instance=empty_inbox.instance)  # its notification sockets land above 1024
+        thread = threading.Thread(target=worker.run_forever, daemon=True)
+        thread.start()
+        assert worker.idle.wait(120), "the worker never went idle"
+        owner = cf.new_user()
+        wid, vid = save(manual_set_workflow(), owner)
+        event_id, _ = inbox.enqueue(wid, owner, vid, "start", {"name": "Ada"})
+        assert finished_execution(cf, event_id, timeout=120).status == "success"
+        assert thread.is_alive()
+        worker.stop.set()
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    finally:
+        for fd in padding:
+            os.close(fd)

@@ -100,7 +100,13 @@ def test_a_long_wait_frees_the_worker_and_resumes_after_a_worker_restart(cf, liv
     waiting = wait_for(status_is(cf, first, "waiting", "failed"), what="the execution to wait")
     assert waiting.status == "waiting", waiting.error
     assert {n.node_id: n.status for n in waiting.nodes}["pause"] == "waiting"
-    assert owner.get(f"/api/executions/{first}").json()["status"] == "waiting"
+    shown = owner.get(f"/api/executions/{first}").json()
+    assert shown["status"] == "waiting" and shown["resume_url"].endswith(waiting.context["ask"]["url"][-80:])
+    streamed = sse_events(owner, f"/api/executions/{first}/events")
+    assert streamed[-2:] == [
+        ("node", {"node_id": "pause", "status": "waiting", "at": streamed[-2][1]["at"]}),
+        ("end", {"status": "waiting"}),
+    ]
 
     # The one worker is free: another run executes while the first waits.
     second = owner.post(f"/api/workflows/{other}/execute", json={"input": {"name": "Bob"}}).json()
@@ -130,6 +136,7 @@ def test_a_long_wait_frees_the_worker_and_resumes_after_a_worker_restart(cf, liv
         "after": "success",
     }
     [continuation] = final.continuations
+    assert owner.get(f"/api/executions/{first}").json()["continuations"] == [continuation]
     run = cf.instance.get_run_by_id(continuation)
     assert run.parent_run_id == first and run.root_run_id == first  # linked in the Dagster UI
     assert run.job_name == cf.instance.get_run_by_id(first).job_name  # the same versioned job
@@ -164,6 +171,11 @@ def test_a_timed_wait_resumes_by_itself_and_a_merge_after_it_runs_once(
     wid, _ = save(workflow, owner.user_id)
     one_worker()
     first = owner.post(f"/api/workflows/{wid}/execute", json={}).json()["execution_id"]
+    # The live stream follows the execution into its continuation: one end, after the Merge ran.
+    events = sse_events(owner, f"/api/executions/{first}/events")
+    ends = [data for kind, data in events if kind == "end"]
+    assert ends == [{"status": "success", "at": ends[0]["at"]}], events
+    assert ("node", "join", "success") in [(k, d.get("node_id"), d.get("status")) for k, d in events]
     final = wait_for(status_is(cf, first, "success", "failed"), what="the timed wait to resume")
     assert final.status == "success", final.error
     assert final.context["wait"]["resumed_by"] == "timer"
@@ -178,6 +190,22 @@ def test_a_timed_wait_resumes_by_itself_and_a_merge_after_it_runs_once(
     assert not _produced(cf, first, "join") and _produced(cf, continuation, "join")
     assert sorted(starts(continuation)) == ["join", "pause"]  # the steps before the Wait are not re-run
     assert {n.node_id: n.status for n in final.nodes}["join"] == "success"
+
+
+def sse_events(client, path: str) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+    """Every server-sent event of ``path`` until the stream closes (after its ``end``)."""
+    import json
+
+    events: list[tuple[str, dict]] = []
+    kind = ""
+    with client.stream("GET", path, timeout=120) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line[6:])))
+    return events
 
 
 def _produced(cf, run_id: str, step: str) -> bool:  # type: ignore[no-untyped-def]
@@ -203,6 +231,9 @@ def test_resume_urls_refuse_strangers_huge_bodies_and_resume_once_under_concurre
     wait_for(status_is(cf, other["execution_id"], "waiting"), what="theirs to wait")
     client = live_gateway.client()
     base = waits.RESUME_PATH
+    listed = owner.get("/api/executions?status=waiting").json()
+    assert [e["id"] for e in listed["data"]] == [mine] and listed["count"] == 1
+    assert owner.get("/api/executions?status=success").json()["data"] == []
     # Another execution's signature, an unknown execution, a malformed one: all 404, nothing resumed.
     assert client.post(f"{base}/{mine}/{waits.signature(other['execution_id'])}").status_code == 404
     assert client.post(f"{base}/nope/{waits.signature('nope')}").status_code == 404
@@ -269,3 +300,59 @@ def test_the_wait_for_webhook_example_runs_with_the_cli_and_resumes(cf, cli):  #
     final = execution(cf, waiting["id"])
     assert final.status == "success", final.error
     assert final.context["record_the_decision"] == {"order": "A-1042", "decision": "approved"}
+
+
+def test_the_sensor_path_submits_a_continuation_like_the_worker_creates_it(cf, empty_inbox, monkeypatch):
+    from dagster import DagsterRunStatus, build_sensor_context
+
+    from connectflow_dagster import waits
+    from connectflow_dagster.dispatch import inbox
+    from connectflow_dagster.dispatch.config import get_dispatch_settings
+    from connectflow_dagster.dispatch.dagster_defs import inbox_sensor
+    from connectflow_dagster.dispatch.worker import Worker
+    from connectflow_dagster.store.db import session_scope
+    from connectflow_dagster.tags import TAG_RESUMED
+
+    owner = cf.new_user()
+    wid, vid = save(webhook_wait_workflow(), owner)
+    first, _ = inbox.enqueue(wid, owner, vid, "start", {"who": "Ada"})
+    Worker(instance=cf.instance).run_one()
+    assert execution(cf, first).status == "waiting"
+    with session_scope() as session:
+        wait = waits.pending_webhook_wait(session, first)
+        continuation = waits.resume(session, wait, {"body": {"answer": "ok"}, "method": "POST"})
+
+    monkeypatch.setenv("CONNECTFLOW_DISPATCH", "sensor")
+    get_dispatch_settings.cache_clear()
+    with build_sensor_context(instance=cf.instance) as context:
+        result = inbox_sensor().evaluate_tick(context)
+    assert continuation in result.skip_message
+    run = cf.instance.get_run_by_id(continuation)
+    assert run.status == DagsterRunStatus.QUEUED  # handed to the run coordinator / launcher
+    assert run.parent_run_id == first and run.root_run_id == first
+    assert sorted(run.step_keys_to_execute) == ["after", "pause"]
+    assert run.tags[TAG_RESUMED] == "pause"
+    config = run.run_config["resources"]["cf_trigger"]["config"]
+    assert config["resume_node"] == "pause" and '"answer": "ok"' in config["resume_json"]
+    assert run.job_name == cf.instance.get_run_by_id(first).job_name
+
+
+def test_a_webhook_wait_with_a_time_limit_resumes_by_itself_and_its_url_is_dead_after(
+    cf, live_gateway, one_worker
+):
+    from connectflow_dagster import waits
+
+    owner = live_gateway.user()
+    workflow = webhook_wait_workflow()
+    workflow["nodes"][2]["params"] = {"resume": "webhook", "limit_seconds": 1}
+    workflow["nodes"][3]["params"] = {"fields": {"answer": "{{ wait.timed_out }}"}}
+    wid, _ = save(workflow, owner.user_id)
+    one_worker()
+    first = owner.post(f"/api/workflows/{wid}/execute", json={"input": {"who": "A"}}).json()["execution_id"]
+    client = live_gateway.client()
+    url = f"{waits.RESUME_PATH}/{first}/{waits.signature(first)}"
+    assert client.head(url).status_code == 405  # a link checker's HEAD never resumes it
+    final = wait_for(status_is(cf, first, "success", "failed"), what="the time limit to resume it")
+    assert final.status == "success", final.error
+    assert final.context["wait"]["resumed_by"] == "timer" and final.context["after"] == {"answer": True}
+    assert client.post(url, json={}).status_code == 404

@@ -77,6 +77,7 @@ def step_events(cf, run_id: str, event_type) -> list:
     return [e.dagster_event for e in cf.instance.all_logs(run_id, of_type=event_type)]
 
 
+@pytest.mark.usefixtures("backend")  # SQLite and PostgreSQL storage
 def test_items_run_as_dagster_mapped_steps_and_aggregate_keeps_their_order(cf, http_server):
     # The three requests wait for each other (they run at once) and answer in reverse item order;
     # the aggregate still lists them in item order.
@@ -122,6 +123,7 @@ def test_batches_of_n_items(cf, http_server):
     assert [i["name"] for i in ex.context["collect"]["data"]] == ["name-2", "name-2", "name-1"]
 
 
+@pytest.mark.usefixtures("backend")  # SQLite and PostgreSQL storage
 def test_each_item_is_retried_on_its_own(cf, http_server):
     failures = {"o1": 1}
     lock = threading.Lock()
@@ -144,6 +146,7 @@ def test_each_item_is_retried_on_its_own(cf, http_server):
     assert sorted(calls) == ["o0", "o1", "o1", "o2"]
 
 
+@pytest.mark.usefixtures("backend")  # SQLite and PostgreSQL storage
 def test_the_concurrency_bound_is_honoured(cf, http_server):
     in_flight = 0
     peak = 0
@@ -173,7 +176,7 @@ def test_a_list_above_the_max_items_limit_fails_with_a_clear_error(cf, http_serv
     body = b"[" + b",".join([b"0"] * 1_000_000) + b"]"
     http_server.route("GET", "/items", lambda _r: (200, {"Content-Type": "application/json"}, body))
     wf = loop_workflow(http_server.url)
-    wf["nodes"][2]["params"]["items"] = "list.data"  # a path: no template size limit applies
+    # a lone path in a template is looked up directly: the template size limit does not cut it short
     ex = cf.run(wf)
     assert ex.status == "failed"
     assert ex.failed_node == "each"
@@ -370,3 +373,44 @@ def test_a_failed_item_with_on_error_continue_leaves_the_other_items_results(cf,
         ("success", None),
     ]
     assert "404" in fetch.items[1].error and fetch.items_summary["on_error"] == 1
+
+
+def test_a_loops_concurrency_is_clipped_to_the_configured_maximum(monkeypatch):
+    from connectflow_dagster.compiler import loop_concurrency
+    from connectflow_dagster.config import get_settings
+
+    monkeypatch.setenv("CONNECTFLOW_ITEMS_MAX_CONCURRENCY", "6")
+    monkeypatch.setenv("CONNECTFLOW_ITEMS_CONCURRENCY", "3")
+    get_settings.cache_clear()
+    try:
+        node = spec.Node(id="each", type="loop", name="Each", params={"items": [1], "concurrency": 10**9})
+        assert loop_concurrency(node) == 6
+        assert loop_concurrency(node.model_copy(update={"params": {"items": [1]}})) == 3
+        templated = node.model_copy(update={"params": {"items": [1], "concurrency": "{{ trigger.n }}"}})
+        assert loop_concurrency(templated) == 3  # a template is not known when the job is built
+    finally:
+        get_settings.cache_clear()
+
+
+def test_error_output_inside_a_loop_routes_only_the_failed_item(cf, http_server):
+    serve_items(
+        http_server, 3, on_item=lambda q: (404, {}, {"error": "gone"}) if q["id"][0] == "o1" else None
+    )
+    wf = loop_workflow(http_server.url)
+    wf["nodes"][3]["on_error"] = "error_output"
+    wf["nodes"][4]["params"] = {
+        "value": "{{ fetch_item.data.name if fetch_item.data is defined else note.text }}"
+    }
+    wf["nodes"].append(
+        {"id": "note", "type": "set", "name": "Note", "params": {"fields": {"text": "missing {{ item.id }}"}}}
+    )
+    wf["nodes"][5]["params"] = {"fields": {"n": "{{ collect.count }}"}}
+    wf["edges"] += [
+        {"source": "fetch", "target": "note", "source_handle": "error"},
+        {"source": "note", "target": "collect"},
+    ]
+    ex = cf.run(wf)
+    assert ex.status == "success", ex.error
+    assert ex.context["collect"]["data"] == ["name-o0", "missing o1", "name-o2"]
+    note = next(n for n in ex.nodes if n.node_id == "note")
+    assert [i.status for i in note.items] == ["skipped", "success", "skipped"]

@@ -47,7 +47,23 @@ def test_import_statements_do_not_parse():
 def test_the_global_object_holds_only_builtins_and_the_given_data():
     names = js.evaluate("return Object.getOwnPropertyNames(globalThis)", {"a": 1}, **SMALL)
     assert "a" in names
-    assert not {"require", "process", "fetch", "std", "os", "print", "console", "setTimeout"} & set(names)
+    assert not {"require", "process", "fetch", "std", "os", "print", "setTimeout"} & set(names)
+
+
+def test_console_output_is_collected_bounded_and_kept_when_the_code_fails():
+    logs: list[str] = []
+    assert (
+        js.evaluate("console.log('hi', {a: 1}); console.error(new Error('x').message); return 1", logs=logs)
+        == 1
+    )
+    assert logs == ['log hi {"a":1}', "error x"]
+    logs.clear()
+    with pytest.raises(js.JsTimeout):
+        js.evaluate("console.info('before the loop'); while (true) {}", logs=logs, **SMALL)
+    assert logs == ["info before the loop"]
+    logs.clear()
+    js.evaluate("for (let i = 0; i < 10000; i++) console.log('x'.repeat(1000)); return 1", logs=logs)
+    assert len(logs) <= js.MAX_LOG_LINES and sum(map(len, logs)) <= js.MAX_LOG_CHARS + 10 * js.MAX_LOG_LINES
 
 
 def test_each_evaluation_starts_from_a_fresh_runtime():
@@ -285,3 +301,24 @@ def test_an_n8n_expression_evaluates_with_the_same_globals():
         expression=True,
     )
     assert value == "Ada @ acme"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "Promise.prototype.then = () => {}; return {ok: 1}",
+        "JSON.stringify = () => '[[[['; return {ok: 1}",
+        "Reflect.apply = () => null; return {ok: 1}",
+        "try { globalThis.__cf_read = () => '{\"ok\": 2}'; } catch (e) {} return {ok: 1}",
+        "try { Object.defineProperty(globalThis, '__cf_read_ok', {value: () => true}); } catch (e) {} return {ok: 1}",
+    ],
+)
+def test_the_code_cannot_tamper_with_how_its_result_is_returned(code):
+    assert js.evaluate(code, **SMALL) == {"ok": 1}
+
+
+def test_a_result_nested_too_deeply_is_refused():
+    code = "let a = []; for (let i = 0; i < 100000; i++) a = [a]; return a"
+    with pytest.raises((js.JsResultError, js.JsCodeError)) as caught:
+        js.evaluate(code, timeout=5.0, memory=64 << 20)
+    assert "nested too deeply" in str(caught.value) or "stack" in str(caught.value).lower()

@@ -192,7 +192,7 @@ def test_expressions_that_need_javascript_get_an_expressions_node_before_their_n
 @pytest.mark.parametrize(
     ("expression", "why"),
     [
-        ("={{ $now.toISO() }}", "Luxon"),
+        ("={{ DateTime.now().toISO() }}", "Luxon"),
         ("={{ $json.name.toTitleCase() }}", "toTitleCase"),
         ('={{ $("Web" + "hook").item.json.a ? 1 : 2 }}', "computed"),
         ("={{ $('Nobody').item.json.a ? 1 : 2 }}", "no node is named 'Nobody'"),
@@ -315,7 +315,7 @@ def test_an_edited_node_is_exported_from_its_params_with_n8n_expressions():
     [message] = [n for n in exported["nodes"] if n["name"] == "Message"]
     assert message["type"] == "n8n-nodes-base.set"
     assert message["parameters"]["assignments"]["assignments"][0]["value"] == (
-        '=Order {{ $("Webhook").item.json.body.orderId }} paid {{ $("Fetch order").item.json.amount }}!'
+        '=Order {{ $("Webhook").first().json.body.orderId }} paid {{ $("Fetch order").first().json.amount }}!'
     )
 
 
@@ -385,3 +385,238 @@ def test_garbage_inside_known_nodes_becomes_a_placeholder_not_a_crash():
     imported = one(doc)
     assert len(imported.workflow.nodes) == 4
     assert {n.status for n in imported.report.nodes} <= {"exact", "approximated", "unsupported"}
+
+
+# ---- flow nodes, loops, settings ---------------------------------------------------------------
+
+
+def _doc(nodes: list[dict], connections: dict) -> dict:
+    return {"name": "T", "nodes": nodes, "connections": connections}
+
+
+def _n(name: str, typ: str, params: dict | None = None, version: float = 1, **extra) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "name": name,
+        "type": f"n8n-nodes-base.{typ}",
+        "typeVersion": version,
+        "parameters": params or {},
+        "position": [0, 0],
+        **extra,
+    }
+
+
+def _main(*pairs: tuple[str, int, str]) -> dict:
+    out: dict = {}
+    for source, index, target in pairs:
+        outputs = out.setdefault(source, {"main": []})["main"]
+        while len(outputs) <= index:
+            outputs.append([])
+        outputs[index].append({"node": target, "type": "main", "index": 0})
+    return out
+
+
+def test_a_node_reading_an_unsupported_node_is_mapped_and_says_so():
+    doc = _doc(
+        [_n("Start", "manualTrigger"), _n("Sheet", "googleSheets", {"operation": "read"}, 4),
+         _n("Use", "set", {"assignments": {"assignments": [{"id": "a", "name": "x", "value": "={{ $json.email }}", "type": "string"}]}}, 3.4)],
+        _main(("Start", 0, "Sheet"), ("Sheet", 0, "Use")),
+    )  # fmt: skip
+    imported = one(doc)
+    use = next(r for r in imported.report.nodes if r.name == "Use")
+    assert use.type == "set" and use.status == "approximated"
+    assert any("'Sheet' (not supported yet)" in note for note in use.notes)
+    assert imported.workflow.node("use_expr").params["sources"]["Sheet"] == {
+        "variable": "sheet",
+        "kind": "identity",
+    }
+    assert {e.status for e in imported.report.expressions if e.node == "Use"} == {"js"}
+
+
+def test_an_n8n_loop_back_edge_is_left_out_with_a_note():
+    doc = _doc(
+        [_n("Start", "manualTrigger"), _n("A", "noOp"), _n("B", "noOp")],
+        _main(("Start", 0, "A"), ("A", 0, "B"), ("B", 0, "A")),
+    )
+    imported = one(doc)
+    assert [(e.source, e.target) for e in imported.workflow.edges] == [("start", "a"), ("a", "b")]
+    assert validate(imported.workflow) == []
+    [a] = [r for r in imported.report.nodes if r.name == "A"]
+    assert "connection back from 'B'" in " ".join(a.notes)
+
+
+def test_filter_switch_wait_respond_and_on_error_map():
+    cond = {
+        "conditions": {
+            "conditions": [
+                {
+                    "leftValue": "={{ $json.body.n }}",
+                    "rightValue": 1,
+                    "operator": {"type": "number", "operation": "gt"},
+                }
+            ],
+            "combinator": "and",
+        }
+    }
+    doc = _doc(
+        [_n("Hook", "webhook", {"httpMethod": "POST", "path": "p", "responseMode": "responseNode"}, 2),
+         _n("Keep", "filter", cond, 2),
+         _n("Pause", "wait", {"amount": 3, "unit": "minutes"}, 1.1),
+         _n("Route", "switch", {"rules": {"values": [cond, cond]}, "options": {"fallbackOutput": "extra"}}, 3.2),
+         _n("Reply", "respondToWebhook", {"respondWith": "text", "responseBody": "=ok {{ $json.body.n }}", "options": {"responseCode": 201}}, 1.1,
+            onError="continueRegularOutput"),
+         _n("Other", "noOp")],
+        _main(("Hook", 0, "Keep"), ("Keep", 0, "Pause"), ("Pause", 0, "Route"), ("Route", 1, "Reply"), ("Route", 2, "Other")),
+    )  # fmt: skip
+    wf = one(doc).workflow
+    assert wf.node("hook").params["response_mode"] == "respond_node"
+    assert (wf.node("keep").type, wf.node("keep").params["conditions"][0]["left"]) == (
+        "if",
+        "{{ hook.body.n }}",
+    )
+    assert wf.node("pause").params == {"resume": "after_interval", "amount": 3, "unit": "minutes"}
+    assert [r["output"] for r in wf.node("route").params["rules"]] == ["0", "1"]
+    reply = wf.node("reply")
+    assert reply.params == {
+        "respond_with": "text",
+        "body": "ok {{ hook.body.n | js_string }}",
+        "status_code": 201,
+    }
+    assert reply.on_error == "continue"
+    handles = {(e.source, e.target): e.source_handle for e in wf.edges}
+    assert handles[("keep", "pause")] == "true"
+    assert handles[("route", "reply")] == "1" and handles[("route", "other")] == "fallback"
+    assert validate(wf) == []
+
+
+def test_split_out_becomes_a_loop_whose_items_the_next_nodes_read_and_aggregate_collects():
+    wf = one(load("items_flow.json")).workflow
+    assert wf.node("orders").params == {"items": "{{ webhook.body.orders }}"}
+    assert wf.node("big_ones").params["conditions"][0]["left"] == "{{ item.amount }}"
+    assert wf.node("notify").params["body"] == {"id": "{{ item.id }}", "amount": "{{ item.amount }}"}
+    assert wf.node("collect").params == {"value": "{{ notify.data.received }}"}
+    assert wf.node("summary").params["fields"]["count"] == "{{ (collect.data | length) }}"
+
+
+def test_an_aggregate_without_a_split_out_before_it_is_not_mapped():
+    doc = _doc(
+        [_n("Start", "manualTrigger"), _n("Collect", "aggregate", {"aggregate": "aggregateAllItemData"})],
+        _main(("Start", 0, "Collect")),
+    )
+    [report] = [r for r in one(doc).report.nodes if r.name == "Collect"]
+    assert report.status == "unsupported" and "no Split Out before it" in report.notes[0]
+
+
+def test_error_trigger_and_execute_workflow_map_to_their_connectflow_types():
+    parent = _doc(
+        [_n("Start", "manualTrigger"),
+         _n("Call", "executeWorkflow", {"source": "database", "workflowId": {"__rl": True, "value": "Ab12Cd34Ef56Gh78", "mode": "id"}}, 1.1)],
+        _main(("Start", 0, "Call")),
+    )  # fmt: skip
+    call = one(parent).workflow.node("call")
+    assert call.type == "workflow.execute" and call.params["workflow_id"] == "Ab12Cd34Ef56Gh78"
+    alert = _doc(
+        [_n("On error", "errorTrigger"),
+         _n("Say", "set", {"assignments": {"assignments": [{"id": "a", "name": "m", "type": "string",
+                                                             "value": "={{ $json.workflow.name }} failed: {{ $json.execution.error.message }}"}]}}, 3.4)],
+        _main(("On error", 0, "Say")),
+    )  # fmt: skip
+    wf = one(alert).workflow
+    assert wf.node("on_error").type == "trigger.error"
+    assert wf.node("say").params["fields"]["m"] == (
+        "{{ on_error.workflow.name | js_string }} failed: {{ on_error.execution.error.message | js_string }}"
+    )
+
+
+def test_switch_v1_rules_sharing_an_output_become_one_rule_and_the_fallback_keeps_its_index():
+    doc = _doc(
+        [_n("Start", "manualTrigger"),
+         _n("Route", "switch", {"dataType": "string", "value1": "={{ $json.kind }}", "fallbackOutput": 2,
+                                "rules": {"rules": [{"operation": "equal", "value2": "a", "output": 0},
+                                                    {"operation": "equal", "value2": "b", "output": 0},
+                                                    {"operation": "contains", "value2": "c", "output": 1}]}}, 1),
+         _n("AB", "noOp"), _n("C", "noOp"), _n("Else", "noOp")],
+        _main(("Start", 0, "Route"), ("Route", 0, "AB"), ("Route", 1, "C"), ("Route", 2, "Else")),
+    )  # fmt: skip
+    wf = one(doc).workflow
+    rules = wf.node("route").params["rules"]
+    assert [(r["output"], [c["right"] for c in r["conditions"]], r["combine"]) for r in rules] == [
+        ("0", ["a", "b"], "or"),
+        ("1", ["c"], "or"),
+    ]
+    handles = {e.target: e.source_handle for e in wf.edges if e.source == "route"}
+    assert handles == {"ab": "0", "c": "1", "else": "fallback"}
+    assert validate(wf) == []
+
+
+def test_mutated_documents_import_and_export_or_are_refused_never_crash():
+    """Random junk in every corner of real n8n documents (fixed seed): the import and the export
+    either work or refuse with WorkflowInvalid (a 422 at the API), never another exception."""
+    import copy
+    import random
+
+    rnd = random.Random(13)
+    junk = [
+        None,
+        0,
+        -1,
+        1.5,
+        "",
+        "x",
+        "={{",
+        "={{ $json }}",
+        [],
+        {},
+        [1, "a"],
+        {"a": None},
+        True,
+        "={{ $('No').item.json.x }}",
+    ]
+
+    def mutate(value, depth=0):  # type: ignore[no-untyped-def]
+        if depth > 6:
+            return value
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                roll = rnd.random()
+                if roll < 0.1:
+                    continue
+                out[key] = rnd.choice(junk) if roll < 0.2 else mutate(item, depth + 1)
+            return out
+        if isinstance(value, list):
+            return [mutate(item, depth + 1) for item in value if rnd.random() > 0.05]
+        return value
+
+    for path in FILES:
+        original = json.loads(path.read_text())
+        for _ in range(6):
+            try:
+                for imported in import_n8n(mutate(copy.deepcopy(original))):
+                    export_n8n(imported.workflow)
+            except WorkflowInvalid:
+                pass
+
+
+def test_export_of_a_draft_with_params_that_do_not_fit_says_so_instead_of_failing():
+    from connectflow_dagster.spec import parse_workflow
+
+    wf = parse_workflow(
+        {
+            "name": "Draft",
+            "nodes": [
+                {"id": "start", "type": "trigger.manual", "name": "Start"},
+                {"id": "odd", "type": "set", "name": "Odd", "params": {"fields": "not a dict"}},
+                {
+                    "id": "http",
+                    "type": "http.request",
+                    "name": "Call",
+                    "params": {"query": [1, 2], "headers": 5},
+                },
+            ],
+            "edges": [{"source": "start", "target": "odd"}, {"source": "odd", "target": "http"}],
+        }
+    )
+    exported = export_n8n(wf)
+    kinds = {n["name"]: n["type"] for n in exported["nodes"]}
+    assert kinds["Odd"] == kinds["Call"] == "n8n-nodes-base.stopAndError"
+    assert exported["connections"]["Start"]["main"][0][0]["node"] == "Odd"

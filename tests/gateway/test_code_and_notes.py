@@ -97,3 +97,12 @@ def test_duplicate_note_ids_are_a_problem(gateway):
     assert saved["problems"] == [
         {"message": "duplicate sticky note id 'n1'", "node_id": None, "field": "notes"}
     ]
+
+
+def test_the_catalogue_lists_the_http_credential_types_and_the_python_node_as_off(gateway):
+    ada = gateway.user()
+    types = {t["type"]: t for t in ada.get("/api/node-types").json()["data"]}
+    assert "oauth2_client_credentials" in types["http.request"]["credential_types"]
+    assert types["code.python"]["enabled"] is False and types["code.js"]["enabled"] is True
+    listed = {t["type"] for t in ada.get("/api/credential-types").json()["data"]}
+    assert {"http_header_auth", "http_bearer_auth", "http_basic_auth", "http_query_auth"} <= listed

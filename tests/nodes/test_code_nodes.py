@@ -64,6 +64,14 @@ def test_input_is_the_previous_node_and_earlier_nodes_are_reached_by_name(cf):
     assert ex.context["pass"] == ex.context["each"]  # No Op: its output is its input
 
 
+def test_console_log_goes_to_the_event_log(cf):
+
+    ex = cf.run(chain(js("code", "console.log('total', 42); return {}")))
+    assert ex.status == "success", ex.error
+    messages = [entry.user_message for entry in cf.instance.all_logs(ex.id)]
+    assert any("console.log total 42" in m for m in messages)
+
+
 def test_code_is_not_a_template(cf):
     """``{{`` in JavaScript is code: neither rendered nor reported as a template syntax error."""
     code = "const o = {a: {b: 1}}; const t = `{{ not jinja }}` + '{% raw %}'; return [{json: {t, b: o.a.b}}]"
@@ -151,6 +159,10 @@ def test_the_python_node_is_off_by_default(cf):
         "authors, and an operator enables it with CONNECTFLOW_PYTHON_CODE=on"
     ]
     # Saving through the API reports it and refuses to execute: tests/gateway/test_code_and_notes.py.
+    from connectflow_dagster.registry import get_registry
+
+    described = get_registry().get("code.python").describe()
+    assert described["enabled"] is False and "Turned off on this server" in described["description"]
 
 
 @pytest.mark.usefixtures("python_on")
@@ -223,3 +235,64 @@ def test_the_cpu_limit_stops_a_busy_loop_before_the_wall_clock_does():
             memory=64 << 20,
             cpu_seconds=1,
         )
+
+
+def test_right_after_a_loop_the_input_is_the_current_item(cf):
+    wf = {
+        "name": "loop code",
+        "nodes": [
+            {**START},
+            {"id": "each", "type": "loop", "name": "Each row", "params": {"items": "{{ trigger.rows }}"}},
+            js("code", "return {...$json, tag: $('Start').first().json.tag}", mode="each_item"),
+            {"id": "pass", "type": "noop", "name": "Pass"},
+            {"id": "agg", "type": "aggregate", "name": "Agg"},
+        ],
+        "edges": [
+            {"source": "start", "target": "each"},
+            {"source": "each", "target": "code"},
+            {"source": "code", "target": "pass"},
+            {"source": "pass", "target": "agg"},
+        ],
+    }
+    ex = cf.run(wf, {"rows": [{"a": 1}, {"a": 2}], "tag": "x"})
+    assert ex.status == "success", ex.error
+    assert ex.context["agg"]["data"] == [[{"a": 1, "tag": "x"}], [{"a": 2, "tag": "x"}]]
+
+
+def test_parallel_code_nodes_in_one_run_are_isolated(cf):
+    """Two branches at once on the worker's threads: one runaway, one normal; each gets its outcome."""
+    wf = {
+        "name": "parallel code",
+        "nodes": [
+            {**START},
+            js("runaway", "globalThis.shared = 'leak'; while (true) {}", timeout_seconds=1),
+            js("normal", "return {shared: typeof shared, n: $input.first().json.n + 1}"),
+        ],
+        "edges": [{"source": "start", "target": "runaway"}, {"source": "start", "target": "normal"}],
+    }
+    ex = cf.run(wf, {"n": 1})
+    assert ex.status == "failed"
+    assert node(ex, "normal").status == "success" and node(ex, "normal").output == [
+        {"shared": "undefined", "n": 2}
+    ]
+    assert "time limit" in (node(ex, "runaway").error or "")
+
+
+def test_after_an_http_request_the_items_are_the_response_body_as_in_n8n(cf, http_server):
+    http_server.route("GET", "/people", lambda r: (200, {}, [{"name": "Ada"}, {"name": "Grace"}]))
+    wf = chain(
+        {
+            "id": "call",
+            "type": "http.request",
+            "name": "Call",
+            "params": {"url": f"{http_server.url}/people"},
+        },
+        js(
+            "code",
+            "return {count: items.length, first: $('Call').first().json.name, all: $input.all().map(i => i.json.name)}",
+        ),
+    )
+    ex = cf.run(wf)
+    assert ex.status == "success", ex.error
+    assert ex.context["code"] == [{"count": 2, "first": "Ada", "all": ["Ada", "Grace"]}]
+    assert ex.context["call"]["status"] == 200  # templates still see the whole output

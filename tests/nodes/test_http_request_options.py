@@ -88,6 +88,19 @@ def test_each_credential_type_reaches_the_server_and_never_the_output(
     assert encoded not in json.dumps(ex.context)
 
 
+def test_a_query_credential_is_not_in_httpx_request_log(run_action, book, http_server, caplog):
+    import logging
+
+    http_server.route("GET", "/me", echo)
+    cred = book.add("http_query_auth", name="api_key", value=SECRET)
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        ex, _ = run_action("http.request", {"url": f"{http_server.url}/me", "authentication": "query"}, cred)
+    assert ex.status == "success", ex.error
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any("api_key=***" in line for line in lines), lines
+    assert not any(SECRET in line for line in lines)
+
+
 def test_a_rejected_credential_fails_without_showing_it(run_action, book, http_server):
     http_server.route("GET", "/me", lambda r: (401, {}, {"error": f"bad key {r.headers.get('x-api-key')}"}))
     cred = book.add("http_header_auth", name="X-API-Key", value=SECRET)
@@ -441,3 +454,35 @@ def test_raw_body_with_its_content_type(run_action, http_server):
         None,
     )
     assert ex.context["out"]["data"] == {"content_type": "application/xml", "body": "<order id='1'/>"}
+
+
+def test_pagination_stops_at_its_byte_budget(run_action, http_server, monkeypatch):
+    from connectflow_dagster.nodes import http_request
+
+    monkeypatch.setattr(http_request, "MAX_PAGINATED_BYTES", 50_000)
+    http_server.route("GET", "/big", lambda r: (200, {}, [{"blob": "x" * 20_000}]))
+    ex, node = run_action(
+        "http.request",
+        {"url": f"{http_server.url}/big", "pagination": {"mode": "page", "max_pages": 100}},
+        None,
+    )
+    assert ex.status == "failed" and "pagination read more than 50000 bytes after 3 pages" in node.error
+    assert len(http_server.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"files": [{"field": "f", "text": "x"}] * 101}, "params.files"),
+        ({"files": [{"field": "f", "text": "x", "base64": "eA=="}]}, "params.files.0"),
+        ({"pagination": {"mode": "page", "max_pages": 10_000}}, "params.pagination.max_pages"),
+        ({"authentication": "kerberos"}, "params.authentication"),
+        ({"body_type": "xml"}, "params.body_type"),
+    ],
+)
+def test_hostile_options_are_problems_on_save(params, field):
+    from connectflow_dagster import spec
+    from tests.nodes.node_runs import action_workflow
+
+    wf = spec.parse_workflow(action_workflow("http.request", {"url": "http://x.test/", **params}, None))
+    assert any((p.field or "").startswith(field) for p in spec.validate(wf)), spec.validate(wf)

@@ -29,6 +29,8 @@ RUNNABLE = [
     "if_set_versions",
     "js_expressions",
     "code_nodes",
+    "items_flow",
+    "switch_wait",
 ]
 
 
@@ -78,11 +80,11 @@ def test_imported_workflow_answers_what_n8n_answered(cf, mock_api, case):
 
 
 def test_what_neither_translates_nor_runs_as_javascript_fails_clearly_when_run(cf, mock_api):
-    """``$now`` (n8n's Luxon dates) has no equivalent: the node stays a placeholder, and a run that
+    """``DateTime`` (n8n's Luxon library) has no equivalent: the node stays a placeholder, and a run that
     reaches it fails naming it; it never computes something else."""
     doc = _load("js_expressions", mock_api.url)
     doc["nodes"][1]["parameters"]["assignments"]["assignments"].append(
-        {"id": "now", "name": "now", "value": "={{ $now.toISO() }}", "type": "string"}
+        {"id": "now", "name": "now", "value": "={{ DateTime.now().toISO() }}", "type": "string"}
     )
     [imported] = import_n8n(doc)
     context = event_context(body={"amount": 9900}, query={}, headers={}, method="POST", path="")
@@ -156,3 +158,86 @@ def test_stripe_openai_email_fixture_sends_the_summary(cf, book, fake_llm, smtp_
     [delivered] = smtp_starttls.messages
     assert delivered.rcpt_tos == [obj["receipt_email"]]
     assert delivered.body().strip() == "Thank you for your payment of 99 usd."
+
+
+def test_now_and_today_are_dates_in_the_workflows_timezone(cf, mock_api):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    doc = _load("js_expressions", mock_api.url)
+    doc["settings"]["timezone"] = "Asia/Tokyo"  # no DST: the offset is +09:00 all year
+    doc["nodes"][1]["parameters"]["assignments"]["assignments"] = [
+        {"id": "a", "name": "year", "value": "={{ $now.toFormat('yyyy') }}", "type": "string"},
+        {"id": "b", "name": "today", "value": "={{ $today.toISO() }}", "type": "string"},
+        {
+            "id": "c",
+            "name": "yesterday",
+            "value": "={{ $today.minus({days: 1}).toISODate() }}",
+            "type": "string",
+        },
+        {"id": "d", "name": "label", "value": "=Report {{ $now.toFormat('yyyy-MM-dd') }}", "type": "string"},
+    ]
+    [imported] = import_n8n(doc)
+    assert any("stand-in for Luxon" in n for r in imported.report.nodes for n in r.notes)
+    zone = ZoneInfo("Asia/Tokyo")
+    before = dt.datetime.now(zone).date()
+    ex = cf.run(
+        imported.workflow.model_dump(mode="json"),
+        event_context(body={}, query={}, headers={}, method="POST", path=""),
+    )
+    after = dt.datetime.now(zone).date()
+    assert ex.status == "success", ex.error
+    out = ex.context["computed"]
+    candidates = [before, after]
+    assert out["year"] in {str(d.year) for d in candidates}
+    assert out["today"] in {f"{d.isoformat()}T00:00:00.000+09:00" for d in candidates}
+    assert out["yesterday"] in {(d - dt.timedelta(days=1)).isoformat() for d in candidates}
+    assert out["label"] in {f"Report {d.isoformat()}" for d in candidates}
+
+    doc["nodes"][1]["parameters"]["assignments"]["assignments"] = [
+        {"id": "a", "name": "x", "value": "={{ $now.toRelative() }}", "type": "string"}
+    ]
+    [imported] = import_n8n(doc)
+    ex = cf.run(
+        imported.workflow.model_dump(mode="json"),
+        event_context(body={}, query={}, headers={}, method="POST", path=""),
+    )
+    assert ex.status == "failed" and "toRelative" in (ex.error or "")
+
+
+def test_merge_combine_by_position_gives_the_combined_item_to_javascript(cf, mock_api):
+    """Merge "combine by position" of two single items: {...input 1, ...input 2} (input 2 wins a clash),
+    read by the next node's expressions in JavaScript."""
+    doc = {
+        "name": "Combine",
+        "nodes": [
+            {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "position": [0, 0],
+             "parameters": {"httpMethod": "POST", "path": "c", "responseMode": "lastNode"}},
+            {"name": "A", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [200, -100],
+             "parameters": {"assignments": {"assignments": [{"id": "1", "name": "a", "value": 1, "type": "number"},
+                                                            {"id": "2", "name": "both", "value": "from a", "type": "string"}]}}},
+            {"name": "B", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [200, 100],
+             "parameters": {"assignments": {"assignments": [{"id": "1", "name": "b", "value": 2, "type": "number"},
+                                                            {"id": "2", "name": "both", "value": "from b", "type": "string"}]}}},
+            {"name": "Merge", "type": "n8n-nodes-base.merge", "typeVersion": 3, "position": [400, 0],
+             "parameters": {"mode": "combine", "combineBy": "combineByPosition", "options": {}}},
+            {"name": "Out", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [600, 0],
+             "parameters": {"assignments": {"assignments": [
+                 {"id": "1", "name": "sum", "value": "={{ $json.a + $json.b }}", "type": "number"},
+                 {"id": "2", "name": "both", "value": "={{ $json.both }}", "type": "string"}]}}},
+        ],
+        "connections": {
+            "Webhook": {"main": [[{"node": "A", "type": "main", "index": 0}, {"node": "B", "type": "main", "index": 0}]]},
+            "A": {"main": [[{"node": "Merge", "type": "main", "index": 0}]]},
+            "B": {"main": [[{"node": "Merge", "type": "main", "index": 1}]]},
+            "Merge": {"main": [[{"node": "Out", "type": "main", "index": 0}]]},
+        },
+    }  # fmt: skip
+    [imported] = import_n8n(doc)
+    assert imported.report.summary()["unsupported"] == 0, imported.report.as_dict()
+    ex = cf.run(
+        imported.workflow.model_dump(mode="json"),
+        event_context(body={}, query={}, headers={}, method="POST", path=""),
+    )
+    assert ex.status == "success", ex.error
+    assert ex.context["out"] == {"sum": 3, "both": "from b"}

@@ -151,3 +151,23 @@ def test_filter_bad_comparison_names_the_item(cf):
     gt = [{"left": "{{ item.id }}", "operator": "gt", "right": "many"}]
     ex = cf.run(filter_workflow(gt), ORDERS)
     assert ex.status == "failed" and "item 0: condition #1 (gt): cannot compare 1 with 'many'" in ex.error
+
+
+def test_filter_items_may_be_any_template_or_a_literal_list(cf):
+    paid = [{"left": "{{ item.status }}", "operator": "equals", "right": "paid"}]
+    ex = cf.run(
+        filter_workflow(paid, items="{{ trigger.orders | rejectattr('id', 'equalto', 1) | list }}"), ORDERS
+    )
+    assert ex.context["paid_orders"] == {"data": [{"id": 3, "status": "paid"}], "kept": 1, "discarded": 1}
+    literal = filter_workflow([{"left": "{{ item }}", "operator": "gt", "right": 1}])
+    literal["nodes"][1]["params"]["items"] = [1, 2, 3]
+    assert cf.run(literal).context["paid_orders"] == {"data": [2, 3], "kept": 2, "discarded": 1}
+
+
+def test_hostile_switch_rules_are_refused_on_save():
+    too_many = switch_workflow({"mode": "value", "value": 1, "rules": [{"equals": i} for i in range(65)]})
+    too_many["edges"] = too_many["edges"][:1]
+    assert any("at most 64 items" in p for p in _problems(too_many))
+    odd = switch_workflow({"mode": "value", "value": 1, "rules": [{"output": "a|b<script>", "equals": 1}]})
+    odd["edges"] = odd["edges"][:1]
+    assert any("rules.0.output" in p and "pattern" in p for p in _problems(odd))

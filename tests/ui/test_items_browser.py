@@ -2,7 +2,8 @@
 
 Drag Manual → Loop Over Items → HTTP Request → Aggregate, loop over three ids, call a local server per
 item (the third answers 404), execute, and see the HTTP node count its items as they finish: two of
-three succeeded, one failed, and the node is marked failed. Screenshot in test-artifacts/ui/.
+three succeeded, one failed, and the node is marked failed. Then a Switch: one handle per rule and a
+fallback, redrawn as its rules change. Screenshot in test-artifacts/ui/.
 """
 
 from __future__ import annotations
@@ -69,4 +70,29 @@ def test_a_loop_built_in_the_editor_shows_per_item_statuses(
     expect(http).to_have_class(re.compile(r"\bcf-status-failed\b"))
     expect(_node(page, "loop")).to_have_class(re.compile(r"\bcf-status-success\b"))
     page.screenshot(path=str(ARTIFACTS / "editor-loop-items.png"))
+    # The execution page lists the node's items, each with its status and output or error.
+    with page.expect_popup() as popup:
+        page.locator(".cf-open-execution").click()
+    detail = popup.value
+    rows = detail.locator(".cf-node-card[data-node-id='http_request'] .cf-item-row")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0).locator(".cf-badge")).to_have_text("success")
+    expect(rows.nth(2).locator(".cf-badge")).to_have_text("failed")
+    expect(rows.nth(2)).to_contain_text("404")
+    expect(detail.locator(".cf-node-card[data-node-id='http_request'] .cf-items-summary")).to_contain_text(
+        "3 items: 2 success, 1 failed"
+    )
+    detail.screenshot(path=str(ARTIFACTS / "execution-loop-items.png"), full_page=True)
+    detail.close()
     assert sorted(r.path for r in http_server.requests) == ["/item?id=1", "/item?id=2", "/item?id=3"]
+
+    # A Switch draws one output handle per rule, then fallback, and redraws them as the rules change.
+    page.locator(".cf-palette-item[data-type='switch']").drag_to(pane, target_position={"x": 300, "y": 420})
+    switch = _node(page, "switch")
+    expect(switch.locator(".react-flow__handle.source")).to_have_count(1)  # fallback alone
+    switch.click()
+    page.locator(".cf-field-mode select").select_option("value")
+    page.locator(".cf-field-rules textarea").fill('[{"output": "paid", "equals": "p"}, {"equals": "r"}]')
+    handles = switch.locator(".react-flow__handle.source")
+    expect(handles).to_have_count(3)
+    assert [handles.nth(i).get_attribute("data-handleid") for i in range(3)] == ["paid", "1", "fallback"]

@@ -432,6 +432,10 @@ def test_run_status_shows_items_per_node_and_the_canvas_label_counts_them(draft:
     for source, target in [(trigger, loop), (loop, fetch), (fetch, collect), (collect, after)]:
         assert draft.connect(source, target) is None
     assert (draft.loop_of(fetch), draft.loop_of(collect), draft.loop_of(after)) == (loop, loop, None)
+    inside = [v["variable"] for v in draft.context_variables(fetch)]
+    assert inside[:2] == ["item", "item_index"] and "loop_over_items" in inside
+    after_vars = [v["variable"] for v in draft.context_variables(after)]
+    assert "item" not in after_vars and "http_request" not in after_vars and "aggregate" in after_vars
     canvas = Canvas(draft=draft)
     summaries: dict[str, dict] = {}
 
@@ -527,3 +531,30 @@ def test_the_execution_page_links_caller_children_and_the_reported_failure() -> 
     assert "href='/ui/executions?id=c0ffee00-1'" in html_ and "called by execution" in html_
     assert "node quote called execution" in html_ and "<script>" not in html_  # escaped
     assert "href='/ui/executions?id=deadbeef-2'" in html_ and "reports the failure" in html_
+
+
+def test_a_code_param_gets_a_monospace_editor_and_is_kept_verbatim(catalogue) -> None:  # type: ignore[no-untyped-def]
+    schema = catalogue["code.js"]["params_schema"]
+    kinds = {s.name: s.kind for s in field_specs(schema)}
+    assert kinds["code"] == "code" and kinds["mode"] == "select"
+    form = SchemaForm(schema=schema, value={})
+    form.widgets["code"].value_input = "return {{ a: 1 }};"
+    assert form.value["code"] == "return {{ a: 1 }};"
+
+
+def test_the_http_request_lists_credentials_of_every_auth_type(catalogue) -> None:  # type: ignore[no-untyped-def]
+    choices = catalogue["http.request"]["credential_types"]
+    assert "oauth2_client_credentials" in choices and "http_bearer_auth" in choices
+    creds = [
+        {"id": "c1", "name": "API token", "type": "http_bearer_auth"},
+        {"id": "c2", "name": "Mail", "type": "smtp"},
+        {"id": "c3", "name": "Partner", "type": "oauth2_client_credentials"},
+    ]
+    assert list(credential_options(creds, choices).values()) == [None, "c1", "c3"]
+
+
+def test_the_palette_marks_a_node_type_turned_off_on_this_server(catalogue) -> None:  # type: ignore[no-untyped-def]
+    from ui.components.palette import palette_groups
+
+    labels = {i["type"]: i["label"] for g in palette_groups(list(catalogue.values())) for i in g["items"]}
+    assert labels["code.python"] == "Code (Python) (off)" and labels["code.js"] == "Code (JavaScript)"

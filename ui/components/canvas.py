@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 DROP_TYPE = "application/x-connectflow-node"
-STATUSES = ("idle", "queued", "running", "success", "failed", "skipped", "retrying", "not_run")
+STATUSES = ("idle", "queued", "running", "success", "failed", "skipped", "retrying", "not_run", "waiting")
 
 CANVAS_CSS = """
 .react-flow__node.cf-node {
@@ -55,6 +55,8 @@ CANVAS_CSS = """
 .react-flow__node.cf-status-running::after { content: "running…"; background: #3b82f6; }
 .react-flow__node.cf-status-retrying { border-color: #f59e0b; }
 .react-flow__node.cf-status-retrying::after { content: "retrying"; background: #f59e0b; }
+.react-flow__node.cf-status-waiting { border-color: #8b5cf6; border-style: dashed; }
+.react-flow__node.cf-status-waiting::after { content: "⏸ waiting"; background: #8b5cf6; }
 .react-flow__node.cf-status-success { border-color: #16a34a; background: #f0fdf4; }
 .react-flow__node.cf-status-success::after { content: "✓ success"; background: #16a34a; }
 .react-flow__node.cf-status-failed { border-color: #dc2626; background: #fef2f2; }
@@ -63,6 +65,8 @@ CANVAS_CSS = """
 .react-flow__node.cf-status-skipped::after { content: "skipped"; background: #64748b; }
 .react-flow__node.cf-status-not_run { opacity: .6; }
 .react-flow__node.cf-invalid { border-color: #f97316; border-width: 2px; }
+.react-flow__node.cf-unsupported { border: 2px dashed #dc2626; background: #fef2f2; }
+.react-flow__node.cf-unsupported::before { content: "✖ not supported (n8n)"; color: #dc2626; }
 .react-flow__node.cf-invalid.cf-status-idle::after { content: "⚠ fix settings"; background: #f97316; }
 .react-flow__node.cf-note {
   border-radius: 6px; border: 1px solid rgba(15,23,42,.12); box-shadow: 0 2px 6px rgba(15,23,42,.10);
@@ -172,11 +176,17 @@ def variant_spec(type_name: str, info: dict[str, Any]) -> NodeType:
     )
 
 
-def node_class(group: str | None, status: str = "idle", invalid: bool = False) -> str:
+# Placeholders of imported n8n nodes without an equivalent (docs/n8n.md): shown as "not supported".
+UNSUPPORTED_TYPES = frozenset({"n8n.unsupported", "n8n.unsupported_trigger"})
+
+
+def node_class(group: str | None, status: str = "idle", invalid: bool = False, node_type: str = "") -> str:
     """The CSS classes of a canvas node: its group, run status and validity."""
     classes = ["cf-node", f"cf-group-{group or 'action'}", f"cf-status-{status}"]
     if invalid:
         classes.append("cf-invalid")
+    if node_type in UNSUPPORTED_TYPES:
+        classes.append("cf-unsupported")
     return " ".join(classes)
 
 
@@ -188,7 +198,7 @@ def flow_node(node: dict[str, Any], group: str | None, info: dict[str, Any] | No
         "label": node["name"],
         "position": dict(node.get("position") or {"x": 0.0, "y": 0.0}),
         "data": {"status": "idle"},
-        "className": node_class(group),
+        "className": node_class(group, node_type=str(node.get("type", ""))),
     }
 
 
@@ -351,9 +361,14 @@ class Canvas(Viewer):
 
     def add_note(self, position: dict[str, float] | None = None, text: str = "") -> str:
         """Add a sticky note to the draft and the canvas; returns its id."""
-        if position is None:
-            position = self.draft.next_position()
-            position = {"x": position["x"], "y": position["y"] - 200.0}
+        if position is None:  # above the graph, right of the notes already there
+            xs = [float(n["position"]["x"]) for n in self.draft.nodes] or [0.0]
+            ys = [float(n["position"]["y"]) for n in self.draft.nodes] or [200.0]
+            rights = [
+                float(n["position"]["x"]) + float((n.get("size") or {}).get("width", 240)) + 20.0
+                for n in self.draft.notes
+            ]
+            position = {"x": max([min(xs), *rights]), "y": min(ys) - 200.0}
         note = self.draft.add_note(position, text)
         self.flow.add_node(flow_note(note, self._note_view(note)))
         return str(note["id"])
@@ -443,7 +458,15 @@ class Canvas(Viewer):
     def _restyle(self, node_id: str) -> None:
         status = self.statuses.get(node_id, "idle")
         self.flow.patch_node_props(
-            node_id, {"className": node_class(self._group(node_id), status, node_id in self.invalid_nodes)}
+            node_id,
+            {
+                "className": node_class(
+                    self._group(node_id),
+                    status,
+                    node_id in self.invalid_nodes,
+                    str(self.draft.node(node_id).get("type", "")),
+                )
+            },
         )
 
     def set_status(self, node_id: str, status: str, error: str | None = None) -> None:

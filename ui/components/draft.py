@@ -52,6 +52,7 @@ class WorkflowDraft(param.Parameterized):
     edges = param.List(default=[], doc="Spec-shaped edge dicts.")
     settings = param.Dict(default={})
     notes = param.List(default=[], doc="Sticky notes: {id, text, position, size, color} (never run).")
+    kept = param.Dict(default={}, doc="Workflow fields the editor does not edit (meta): saved as loaded.")
     version = param.Integer(default=None, allow_None=True, doc="Saved version number being edited.")
     dirty = param.Boolean(default=False)
     catalogue = param.Dict(default={}, doc="Node type name → its /api/node-types entry.")
@@ -68,6 +69,7 @@ class WorkflowDraft(param.Parameterized):
             edges=copy.deepcopy(spec.get("edges") or []),
             settings=copy.deepcopy(spec.get("settings") or {}),
             notes=copy.deepcopy(spec.get("notes") or []),
+            kept={k: copy.deepcopy(spec[k]) for k in ("meta",) if spec.get(k)},
             version=_version_number(workflow),
             dirty=False,
         )
@@ -84,6 +86,7 @@ class WorkflowDraft(param.Parameterized):
             body["settings"] = copy.deepcopy(self.settings)
         if self.notes:
             body["notes"] = copy.deepcopy(self.notes)
+        body.update(copy.deepcopy(self.kept))
         return body
 
     def mark_saved(self, saved: dict[str, Any] | None = None) -> None:
@@ -143,10 +146,21 @@ class WorkflowDraft(param.Parameterized):
         return seen
 
     def context_variables(self, node_id: str) -> list[dict[str, str]]:
-        """The template variables a node can use: each upstream node's ``variable_name``."""
+        """The template variables a node can use: each upstream node's ``variable_name``; inside a
+        loop also ``item`` and ``item_index`` (docs/items.md)."""
         out = []
+        loop = self.loop_of(node_id) if node_id in {n["id"] for n in self.nodes} else None
+        if loop is not None:
+            name = self.node(loop)["name"]
+            out.append({"variable": "item", "node": f"the current item of {name}", "node_id": loop})
+            out.append({"variable": "item_index", "node": f"its index in {name}", "node_id": loop})
         for ancestor in self.ancestors(node_id):
             node = self.node(ancestor)
+            if self.type_info(ancestor).get("items") != "collect" and self.loop_of(ancestor) not in (
+                None,
+                loop,
+            ):
+                continue  # a node inside a loop this node is not in: its outputs are per item
             out.append(
                 {
                     "variable": node.get("variable_name") or _slug(node["name"]),

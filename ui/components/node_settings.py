@@ -69,12 +69,14 @@ def _text(text: str) -> str:
 
 
 def credential_options(
-    credentials: list[dict[str, Any]], credential_type: str | None
+    credentials: list[dict[str, Any]], credential_type: str | list[str] | None
 ) -> dict[str, str | None]:
-    """Select options (label → id) for the credentials of ``credential_type``."""
+    """Select options (label → id) for the credentials of ``credential_type`` (or of any of a list:
+    the HTTP Request's, whose ``authentication`` param says which one it uses)."""
     options: dict[str, str | None] = {"— choose a credential —": None}
+    allowed = [credential_type] if isinstance(credential_type, str) else list(credential_type or [])
     for cred in credentials:
-        if credential_type and cred.get("type") != credential_type:
+        if allowed and cred.get("type") not in allowed:
             continue
         options[f"{cred.get('name') or cred['id']} ({cred.get('type')})"] = cred["id"]
     return options
@@ -155,10 +157,11 @@ class NodeSettings(Viewer):
         self._run_pane = html(self._run_html(), sizing_mode="stretch_width", css_classes=["cf-node-run"])
         parts: list[Any] = [header, self._run_pane, name, variable]
         credential_type = info.get("credential_type")
-        if credential_type:
-            options = credential_options(self.credentials, credential_type)
+        choices = info.get("credential_types") or ([credential_type] if credential_type else [])
+        if choices:
+            options = credential_options(self.credentials, choices)
             picker = pn.widgets.Select(
-                name=f"Credential ({credential_type})",
+                name=f"Credential ({credential_type or 'optional: one of ' + ', '.join(choices)})",
                 options=options,
                 value=node.get("credential_id") if node.get("credential_id") in options.values() else None,
                 sizing_mode="stretch_width",
@@ -293,7 +296,8 @@ class NodeSettings(Viewer):
         else:
             body = "".join(
                 f"<div class='cf-var'><code>{{{{ {_html.escape(v['variable'])} }}}}</code>"
-                f"<span> output of {_html.escape(v['node'])}</span></div>"
+                f"<span> {'' if v['variable'] in ('item', 'item_index') else 'output of '}"
+                f"{_html.escape(v['node'])}</span></div>"
                 for v in variables
             )
         return (

@@ -23,11 +23,16 @@ class FieldSpec(param.Parameterized):
 
     name = param.String()
     label = param.String()
-    kind = param.Selector(objects=["text", "secret", "select", "boolean", "integer", "number", "json"])
+    kind = param.Selector(
+        objects=["text", "code", "secret", "select", "boolean", "integer", "number", "json"]
+    )
     options = param.List(default=[])
     required = param.Boolean(default=False)
     description = param.String(default="")
     default = param.Parameter(default=None)
+
+
+CODE_CSS = "textarea { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }"
 
 
 def _resolve(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -54,6 +59,8 @@ def _kind(prop: dict[str, Any]) -> tuple[str, list[Any]]:
     if kind == "string":
         if prop.get("format") == "password" or prop.get("writeOnly"):
             return "secret", []
+        if prop.get("format") == "code":  # a code node's source: a monospace editor, not a template
+            return "code", []
         return "text", []
     if kind == "boolean":
         return "boolean", []
@@ -149,6 +156,15 @@ class SchemaForm(Viewer):
         elif spec.kind in ("integer", "number") and not (isinstance(current, str) and "{{" in current):
             cls = pn.widgets.IntInput if spec.kind == "integer" else pn.widgets.FloatInput
             widget = cls(value=current if isinstance(current, int | float) else None, **common)
+        elif spec.kind == "code":
+            widget = pn.widgets.TextAreaInput(
+                value="" if current is None else str(current),
+                rows=10,
+                auto_grow=True,
+                max_rows=30,
+                stylesheets=[CODE_CSS],
+                **common,
+            )
         elif spec.kind == "json":
             widget = pn.widgets.TextAreaInput(
                 value=_json_text(current), placeholder="JSON", auto_grow=True, max_rows=12, rows=3, **common
@@ -181,7 +197,7 @@ class SchemaForm(Viewer):
                 value[spec.name] = raw
             else:
                 value.pop(spec.name, None)
-        elif spec.kind == "text":
+        elif spec.kind in ("text", "code"):
             if raw == "" and not spec.required:
                 value.pop(spec.name, None)
             else:

@@ -16,7 +16,7 @@ from panel.viewable import Viewer
 from ui.api_client import ApiError, GatewayClient
 from ui.theme import html, json_block, page_shell, status_badge
 
-__all__ = ["ExecutionDetail", "ExecutionsList", "dagster_run_url", "format_duration", "page"]
+__all__ = ["ExecutionDetail", "ExecutionsList", "dagster_run_url", "format_duration", "items_table", "page"]
 
 
 def format_duration(ms: float | None) -> str:
@@ -29,6 +29,40 @@ def format_duration(ms: float | None) -> str:
     return f"{int(ms // 60_000)} min {int(ms % 60_000 / 1000)} s"
 
 
+MAX_ITEM_ROWS = 200
+
+
+def items_table(node: dict[str, Any]) -> str:
+    """A node inside a loop: its items (index, status, output or error), first ``MAX_ITEM_ROWS``."""
+    items = node.get("items") or []
+    summary = node.get("items_summary") or {}
+    counts = ", ".join(f"{v} {k}" for k, v in summary.items() if k != "total")
+    head = (
+        f"<div class='cf-hint cf-items-summary'>{summary.get('total', len(items))} items"
+        f"{': ' + _html.escape(counts) if counts else ''}</div>"
+    )
+    rows = []
+    for item in items[:MAX_ITEM_ROWS]:
+        detail = (
+            f"<div class='cf-error'>{_html.escape(item['error'])}</div>"
+            if item.get("error")
+            else json_block(item.get("output"), "cf-item-output")
+        )
+        rows.append(
+            f"<tr class='cf-item-row' data-index='{int(item.get('index', -1))}'><td>{int(item.get('index', -1))}</td>"
+            f"<td>{status_badge(item.get('status'))}</td><td>{detail}</td></tr>"
+        )
+    more = (
+        f"<div class='cf-hint'>… {len(items) - MAX_ITEM_ROWS} more (GET /api/executions/&lt;id&gt;)</div>"
+        if len(items) > MAX_ITEM_ROWS
+        else ""
+    )
+    return (
+        f"<div class='cf-section'>Items</div>{head}<table class='cf-items'><tr><th>#</th><th>status</th>"
+        f"<th>output</th></tr>{''.join(rows)}</table>{more}"
+    )
+
+
 def dagster_run_url(execution: dict[str, Any]) -> str:
     """The run in the Dagster UI, as the gateway links it (``dagster_url``)."""
     return str(execution["dagster_url"])
@@ -38,7 +72,7 @@ class ExecutionsList(Viewer):
     executions = param.List(default=[])
     workflow_id = param.String(default=None, allow_None=True)
     status_filter = param.Selector(
-        default="all", objects=["all", "success", "failed", "running", "queued", "canceled"]
+        default="all", objects=["all", "success", "failed", "running", "queued", "waiting", "canceled"]
     )
     message = param.String(default="")
 
@@ -161,11 +195,14 @@ class ExecutionDetail(Viewer):
                 if node.get("error")
                 else ""
             )
-            output = (
-                json_block(node.get("output"), "cf-node-output")
-                if node.get("output") is not None
-                else ("<div class='cf-hint'>No output.</div>")
-            )
+            if node.get("items") is not None:
+                output = items_table(node)
+            else:
+                output = (
+                    json_block(node.get("output"), "cf-node-output")
+                    if node.get("output") is not None
+                    else ("<div class='cf-hint'>No output.</div>")
+                )
             cards.append(
                 f"<div class='cf-card cf-node-card' data-node-id='{_html.escape(node['node_id'])}'>"
                 f"<h4>{_html.escape(node.get('name') or node['node_id'])} {status_badge(node.get('status'))}</h4>"
@@ -173,7 +210,8 @@ class ExecutionDetail(Viewer):
                 f"{' · variable <code>' + _html.escape(node['variable']) + '</code>' if node.get('variable') else ''}"
                 f" · {format_duration(node.get('duration_ms'))}"
                 f"{' · attempts ' + str(node['attempts']) if (node.get('attempts') or 0) > 1 else ''}</div>"
-                f"{node_error}<div class='cf-section'>Output</div>{output}</div>"
+                f"{node_error}{'' if node.get('items') is not None else '<div class=cf-section>Output</div>'}"
+                f"{output}</div>"
             )
         self._body.object = (
             f"<h2 style='margin:6px 0'>Execution {status_badge(ex.get('status'))}</h2>"

@@ -1,8 +1,11 @@
-"""Workflows: list and search the user's workflows; create, rename, delete; open one in the editor."""
+"""Workflows: list and search the user's workflows; create, rename, delete; open one in the editor;
+import n8n workflow JSON (paste or upload) with its import report; download a workflow as n8n JSON or
+as ConnectFlow's own format."""
 
 from __future__ import annotations
 
 import html as _html
+import json
 from typing import Any
 
 import panel as pn
@@ -12,7 +15,31 @@ from panel.viewable import Viewer
 from ui.api_client import ApiError, GatewayClient
 from ui.theme import Navigator, html, page_shell
 
-__all__ = ["WorkflowsPage", "filter_workflows", "page"]
+__all__ = ["WorkflowsPage", "filter_workflows", "import_summary", "page"]
+
+MAX_IMPORT_BYTES = 1024 * 1024  # the gateway's request-body limit
+
+
+def import_summary(imported: dict[str, Any]) -> str:
+    """One imported workflow's report as HTML: counts, then what needs attention."""
+    report = imported.get("report") or {}
+    s = report.get("summary") or {}
+    link = f"/ui/editor?id={_html.escape(str(imported.get('id', '')))}"
+    lines = [
+        f"<b><a class='cf-imported' href='{link}'>{_html.escape(str(imported.get('name', '')))}</a></b>: "
+        f"{s.get('exact', 0)} nodes mapped exactly, {s.get('approximated', 0)} approximated, "
+        f"{s.get('unsupported', 0)} not supported; expressions: {s.get('expressions_translated', 0)} "
+        f"translated, {s.get('expressions_js', 0)} as JavaScript, {s.get('expressions_placeholder', 0)} "
+        "left in placeholders."
+    ]
+    for node in report.get("nodes") or []:
+        if node.get("status") in ("approximated", "unsupported") or node.get("credential"):
+            notes = "; ".join(str(n) for n in node.get("notes") or [])
+            lines.append(
+                f"<li>{_html.escape(str(node.get('status')))}: <b>{_html.escape(str(node.get('name')))}</b>"
+                f" — {_html.escape(notes)}</li>"
+            )
+    return lines[0] + (f"<ul>{''.join(lines[1:])}</ul>" if len(lines) > 1 else "")
 
 
 def filter_workflows(workflows: list[dict[str, Any]], search: str) -> list[dict[str, Any]]:
@@ -55,6 +82,19 @@ class WorkflowsPage(Viewer):
         )
         self._create.on_click(self._on_create)
         self._message = html("", css_classes=["cf-message"])
+        self._paste = pn.widgets.TextAreaInput(
+            name="",
+            placeholder="Paste n8n workflow JSON here (or choose a file)…",
+            height=90,
+            sizing_mode="stretch_width",
+            css_classes=["cf-import-text"],
+        )
+        self._upload = pn.widgets.FileInput(accept=".json,application/json", css_classes=["cf-import-file"])
+        self._import = pn.widgets.Button(
+            name="Import from n8n", button_type="primary", css_classes=["cf-import"]
+        )
+        self._import.on_click(self._on_import)
+        self._report = html("", css_classes=["cf-import-report"])
         self._list = pn.Column(sizing_mode="stretch_width", css_classes=["cf-workflow-list"])
 
     async def load(self) -> None:
@@ -72,6 +112,35 @@ class WorkflowsPage(Viewer):
             self.message = f"Could not create the workflow: {exc.message}"
             return
         self.navigator.go(f"/ui/editor?id={created['id']}")
+
+    async def import_text(self, text: str) -> None:
+        """Import pasted or uploaded n8n JSON and show what carried over."""
+        if len(text.encode()) > MAX_IMPORT_BYTES:
+            self.message = "That file is larger than 1 MiB."
+            return
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            self.message = f"That is not JSON: {exc}"
+            return
+        try:
+            imported = await self.client.import_n8n(document)
+        except ApiError as exc:
+            self.message = f"Could not import: {exc.message}"
+            return
+        self._report.object = "".join(f"<div class='cf-hint'>{import_summary(w)}</div>" for w in imported)
+        self.message = f"Imported {len(imported)} workflow{'s' if len(imported) != 1 else ''} from n8n."
+        await self.load()
+
+    async def _on_import(self, _event: Any = None) -> None:
+        text = self._paste.value_input or self._paste.value or ""
+        if not text.strip() and self._upload.value:
+            raw = self._upload.value
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if not text.strip():
+            self.message = "Paste n8n workflow JSON or choose a file first."
+            return
+        await self.import_text(text)
 
     async def rename(self, workflow_id: str, name: str) -> None:
         name = name.strip()
@@ -130,6 +199,14 @@ class WorkflowsPage(Viewer):
             width=90,
             margin=(14, 10),
         )
+        quoted = _html.escape(wf_id)
+        downloads = html(
+            f"<a class='cf-export-n8n' href='/api/workflows/{quoted}/export?format=n8n' download>n8n JSON</a>"
+            f" · <a class='cf-export-own' href='/api/workflows/{quoted}/export?format=connectflow' download>"
+            "Backup</a>",
+            width=130,
+            margin=(14, 10),
+        )
 
         async def on_rename(_e: Any) -> None:
             if not rename_input.visible:
@@ -150,6 +227,7 @@ class WorkflowsPage(Viewer):
             rename_input,
             rename,
             executions,
+            downloads,
             delete,
             confirm,
             sizing_mode="stretch_width",
@@ -182,6 +260,8 @@ class WorkflowsPage(Viewer):
                 self._search, pn.layout.HSpacer(), self._new_name, self._create, sizing_mode="stretch_width"
             ),
             self._message,
+            pn.Row(self._paste, pn.Column(self._upload, self._import), sizing_mode="stretch_width"),
+            self._report,
             self._list,
             self.navigator,
             sizing_mode="stretch_width",

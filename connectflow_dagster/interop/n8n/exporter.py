@@ -71,6 +71,23 @@ class _Exporter:
         self.outputs: dict[str, list[str]] = {}
         self.extra_nodes: list[dict[str, Any]] = []
         self.extra_connections: list[tuple[str, str, int, str, int]] = []
+        self.per_item = self._per_item_nodes()
+
+    def _per_item_nodes(self) -> set[str]:
+        """Nodes after a Loop (and before its Aggregate): n8n pairs their items."""
+        found: set[str] = set()
+        frontier = [
+            e.target for e in self.wf.edges for n in self.wf.nodes if n.id == e.source and n.type == "loop"
+        ]
+        while frontier:
+            current = frontier.pop()
+            if current in found:
+                continue
+            found.add(current)
+            if any(n.id == current and n.type == "aggregate" for n in self.wf.nodes):
+                continue
+            frontier.extend(e.target for e in self.wf.edges if e.source == current)
+        return found
 
     @staticmethod
     def _is_original(node: Node) -> bool:
@@ -125,6 +142,13 @@ class _Exporter:
                 return inner if text else f"String({inner})"
             if node.name in ("js_json", "json", "tojson") and not node.args:
                 return f"JSON.stringify({inner})"
+            if (
+                node.name == "join"
+                and len(node.args) <= 1
+                and all(isinstance(a, nodes.Const) for a in node.args)
+            ):
+                separator = node.args[0].value if node.args else ""  # type: ignore[attr-defined]
+                return f"{inner}.join({json.dumps(separator)})"
             if node.name == "length":
                 return f"{inner}.length"
             if node.name in ("upper", "lower"):
@@ -172,7 +196,9 @@ class _Exporter:
         mapped = view.unmap(tuple(path))
         if mapped is None:
             raise _NotExpressible(f"'{'.'.join(map(str, path))}' of '{target.name}' has no n8n equivalent")
-        out = f"$({json.dumps(target.name)}).item.json"
+        # ``.first()`` is a ConnectFlow output (one per run); per-item nodes (after a Loop) pair by item
+        accessor = "item" if target.id in self.per_item else "first()"
+        out = f"$({json.dumps(target.name)}).{accessor}.json"
         for part in mapped:
             out += (
                 f"[{part}]"
@@ -206,12 +232,19 @@ class _Exporter:
             status = "original"
         else:
             fn = mappers.EXPORTERS.get(node.type)
-            result = fn(node, ExportContext(self.expression(node))) if fn else None
+            try:
+                result = fn(node, ExportContext(self.expression(node))) if fn else None
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+                result = None  # params that do not fit their type (a saved draft): said below, not a crash
             if result is None:
                 out.update(
                     type="n8n-nodes-base.stopAndError",
                     typeVersion=1,
-                    parameters={"errorMessage": f"ConnectFlow node type '{node.type}' has no n8n equivalent"},
+                    parameters={
+                        "errorMessage": f"ConnectFlow node type '{node.type}' has no n8n equivalent"
+                        if fn is None
+                        else f"ConnectFlow node '{node.name}' could not be exported: its params do not fit '{node.type}'"
+                    },
                 )
                 self.report.nodes.append({"name": node.name, "type": node.type, "status": "unsupported"})
                 self.outputs[node.id] = ["main"]
@@ -301,7 +334,7 @@ class _Exporter:
                     "parameters": {},
                 }
             )
-            params = dict(base.get("parameters") or {})
+            params = dict(base["parameters"]) if isinstance(base.get("parameters"), dict) else {}
             params["content"] = note.text
             for key, value in (("width", note.size.width), ("height", note.size.height)):
                 if params.get(key) != value:

@@ -42,8 +42,9 @@ _NODE_REFS = (
     re.compile(r"\$items\(\s*(['\"])((?:(?!\1).)+)\1"),
 )
 _UNAVAILABLE = re.compile(
-    r"\$(now|today|vars|env|secrets|jmespath|fromAI|evaluateExpression|prevNode|binary)\b|\bDateTime\b|\bluxon\b"
+    r"\$(vars|env|secrets|jmespath|fromAI|evaluateExpression|prevNode|binary)\b|\bDateTime\b|\bluxon\b"
 )
+_DATES = re.compile(r"\$(now|today)\b")
 # n8n's data-transformation methods (not JavaScript's): the sandbox does not have them
 _EXTENSIONS = re.compile(
     r"\.(isEmpty|isNotEmpty|toDateTime|extractDomain|extractEmail|extractUrl|toTitleCase|toSentenceCase|"
@@ -63,9 +64,18 @@ def _js_unavailable(source: str) -> str:
     m = _UNAVAILABLE.search(source)
     if m:
         return (
-            f"`{m.group(0)}` (n8n's Luxon dates and instance data) is not available in the JavaScript sandbox"
+            f"`{m.group(0)}` (n8n's Luxon library, instance variables or AI helpers) is not available in the "
+            "JavaScript sandbox"
         )
-    m = _EXTENSIONS.search(source)
+    dates = _DATES.search(source) is not None  # $now/$today have plus, minus and format
+    m = next(
+        (
+            m
+            for m in _EXTENSIONS.finditer(source)
+            if not (dates and m.group(1) in ("plus", "minus", "format"))
+        ),
+        None,
+    )
     if m:
         return f"n8n's `.{m.group(1)}()` helper is not JavaScript and not available in the sandbox"
     if "$(" in source and not _NODE_REFS[0].search(source):
@@ -202,7 +212,18 @@ def read_document(data: Any) -> list[dict[str, Any]]:
 def import_n8n(data: Any, *, name: str | None = None) -> list[Imported]:
     """Every workflow in an n8n export, converted; ``name`` renames a single workflow."""
     items = read_document(data)
-    results = [_Importer(item).run() for item in items]
+    results = []
+    for i, item in enumerate(items):
+        try:
+            results.append(_Importer(item).run())
+        except WorkflowInvalid:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+            # a shape no check above anticipated: a clear refusal, never a server error
+            label = item.get("name") if isinstance(item.get("name"), str) else f"#{i + 1}"
+            raise _bad(
+                f"workflow '{label}' has a part ConnectFlow cannot read ({type(exc).__name__}: {exc})"
+            ) from None
     if name and len(results) == 1:
         results[0].workflow.name = name[:200]
         results[0].report.workflow = results[0].workflow.name
@@ -238,6 +259,7 @@ class _Importer:
         self.folded_into: dict[str, str] = {}
         self.pending_js: dict[str, dict[str, Any]] = {}  # node → JavaScript its expressions need
         self.js_ids: dict[str, str] = {}
+        self.js_notes: dict[str, list[str]] = {}
         self._read_connections()
 
     # ---- connections ---------------------------------------------------------------------------
@@ -251,8 +273,12 @@ class _Importer:
                 if not isinstance(by_index, list):
                     continue
                 for out_index, targets in enumerate(by_index):
-                    for target in targets or []:
-                        if not isinstance(target, dict) or target.get("node") not in self.by_name:
+                    if not isinstance(targets, list):
+                        continue
+                    for target in targets:
+                        if not isinstance(target, dict) or not isinstance(target.get("node"), str):
+                            continue
+                        if target["node"] not in self.by_name:
                             continue
                         in_index = target.get("index", 0) if isinstance(target.get("index", 0), int) else 0
                         if kind == "main":
@@ -305,6 +331,21 @@ class _Importer:
 
     # ---- expressions ---------------------------------------------------------------------------
 
+    def _inside_loop(self, name: str) -> bool:
+        """Whether a node mapped to a Loop (an n8n Split Out) runs before ``name``."""
+        seen: set[str] = set()
+        frontier = [src for _, src, _ in self.main_inputs.get(name, [])]
+        while frontier:
+            current = frontier.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            mapped = self.mapped.get(current)
+            if mapped is not None and mapped.type == "loop":
+                return True
+            frontier.extend(src for _, src, _ in self.main_inputs.get(current, []))
+        return False
+
     def _input_of(self, name: str) -> str | None:
         inputs = self.main_inputs.get(name) or []
         return inputs[0][1] if inputs else None
@@ -330,6 +371,10 @@ class _Importer:
             return self._resolve_view(upstream, path, seen | {name})
         if mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
             raise Untranslatable(f"'{name}' is not supported, so its output is not known")
+        if view.kind == "item":  # after a Loop: the current item
+            return jinja_path("item", path)
+        if view.kind == "combine":
+            raise Untranslatable(f"'{name}' combines two items: read as JavaScript")
         return jinja_path(self.ids[name], view.map(path) if view.kind != "overlay" else path)
 
     def _translator(self, name: str, records: list[ExpressionReport]):  # type: ignore[no-untyped-def]
@@ -379,7 +424,12 @@ class _Importer:
                 referenced.add(self._input_of(name) or "")
             sources: dict[str, dict[str, Any]] = {}
             for ref in referenced:
-                self._source_recipe(ref, sources)
+                self._source_recipe(ref, sources, for_node=name)
+            if _DATES.search(source):
+                note = "$now/$today use ConnectFlow's stand-in for Luxon dates (docs/n8n.md); other methods fail the node"
+                notes = self.js_notes.setdefault(name, [])
+                if note not in notes:
+                    notes.append(note)
             pending = self.pending_js.setdefault(name, {"expressions": {}, "sources": {}})
             key = f"e{len(pending['expressions'])}"
             pending["expressions"][key] = source
@@ -388,8 +438,13 @@ class _Importer:
 
         return fallback
 
-    def _source_recipe(self, name: str, out: dict[str, dict[str, Any]], depth: int = 0) -> None:
-        """How the ``n8n.expressions`` node sees ``name``'s output as n8n's item (``out[name]``)."""
+    def _source_recipe(
+        self, name: str, out: dict[str, dict[str, Any]], depth: int = 0, for_node: str = ""
+    ) -> None:
+        """How the ``n8n.expressions`` node sees ``name``'s output as n8n's item (``out[name]``).
+
+        A node that is not supported yet is read as it will be once replaced: its output taken as
+        n8n's item (the run fails at the placeholder until then); the reading node is approximated."""
         if name in out:
             return
         if depth > 50 or name not in self.by_name:
@@ -398,10 +453,26 @@ class _Importer:
         if mapped is None:
             raise Untranslatable(f"'{name}' runs later or is not mapped, so its output is not known")
         view = mapped.view
-        if mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER) or view.kind == "opaque":
+        if mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
+            out[name] = {"variable": self.ids[name], "kind": "identity"}
+            note = f"reads '{name}' (not supported yet): its replacement's output is taken as n8n's item"
+            notes = self.js_notes.setdefault(for_node, [])
+            if note not in notes:
+                notes.append(note)
+            return
+        if view.kind == "opaque":
             raise Untranslatable(
                 f"the JavaScript reads '{name}', whose ConnectFlow output differs from n8n's"
             )
+        if view.kind == "item":
+            out[name] = {"variable": "item", "kind": "identity"}
+            return
+        if view.kind == "combine":
+            inputs = [src for _, src, _ in self.main_inputs.get(name, [])]
+            out[name] = {"variable": self.ids[name], "kind": "combine", "inputs": inputs}
+            for source in inputs:
+                self._source_recipe(source, out, depth + 1, for_node)
+            return
         recipe: dict[str, Any] = {"variable": self.ids[name], "kind": view.kind}
         if view.kind == "prefix":
             recipe["prefix"] = list(view.prefix)
@@ -413,9 +484,13 @@ class _Importer:
                 raise Untranslatable(f"'{name}' has no input to read through")
             recipe["input"] = upstream
             out[name] = recipe
-            self._source_recipe(upstream, out, depth + 1)
+            self._source_recipe(upstream, out, depth + 1, for_node)
             return
         out[name] = recipe
+
+    def _timezone(self) -> str:
+        tz = self.settings.get("timezone")
+        return tz if isinstance(tz, str) and "/" in tz else "UTC"
 
     def _js_variable(self, name: str) -> str:
         if name not in self.js_ids:
@@ -440,6 +515,7 @@ class _Importer:
                 "expressions": pending["expressions"],
                 "input": self._input_of(name),
                 "sources": pending["sources"],
+                "timezone": self._timezone(),
             },
             "meta": {"n8n_synthetic": {"for": target["id"]}},
         }
@@ -455,6 +531,7 @@ class _Importer:
             translate=self._translator(name, records),
             settings=self.settings,
             subnodes=self.subnodes.get(name, {}),
+            inside_loop=self._inside_loop(name),
         )
         fn = mappers.IMPORTERS.get(n8n_type)
         reason = ""
@@ -484,6 +561,7 @@ class _Importer:
                 reason = f"unexpected parameters ({type(exc).__name__}: {exc})"
         self.pending_js.pop(name, None)
         self.js_ids.pop(name, None)
+        self.js_notes.pop(name, None)
         # the expressions of a placeholder node are kept as they are, in its parameters
         reasons = {r.source: r.reason for r in records if r.status == "placeholder"}
         records = [
@@ -526,6 +604,10 @@ class _Importer:
                 report.notes.append(
                     f"{count} expression part(s) evaluated as JavaScript by '{helper['name']}'"
                 )
+                if self.js_notes.get(name):
+                    report.notes.extend(self.js_notes[name])
+                    if report.status == "exact":
+                        report.status = "approximated"
         # the report and the nodes in the file's order
         folded = [r for r in self.report.nodes if r.status == "folded"]
         self.report.nodes = [reports[n["name"]] for n in self.nodes if n["name"] in reports] + folded
@@ -535,7 +617,7 @@ class _Importer:
                 self.mapped[name] = mapped
                 self.report.nodes.append(report)
                 nodes_out[name] = self._node(name, mapped, report)
-        edges = self._edges()
+        edges = self._without_cycles(self._edges())
         self._respond_with_last_node(nodes_out)
         stickies = [n for n in self.doc["nodes"] if n.get("type") == STICKY]
         notes = [_note(sticky, i) for i, sticky in enumerate(stickies[:200])]
@@ -616,7 +698,8 @@ class _Importer:
                 "backoff": "constant",
             }
         if mapped.credential_type:
-            n8n_cred = next(iter((node.get("credentials") or {}).values()), None)
+            credentials = node.get("credentials")
+            n8n_cred = next(iter(credentials.values()), None) if isinstance(credentials, dict) else None
             report.credential = {
                 "expected_type": mapped.credential_type,
                 "n8n_credential": n8n_cred.get("name") if isinstance(n8n_cred, dict) else None,
@@ -639,7 +722,7 @@ class _Importer:
                     source, f"connection from output {out_index} to '{target}' has no ConnectFlow output"
                 )
                 continue
-            handle = outputs[out_index] if len(outputs) > 1 else None
+            handle = outputs[out_index] if len(outputs) > 1 or self._branching(source) else None
             key = (self.ids[source], handle, self.ids[target])
             if key in seen:
                 continue
@@ -654,6 +737,31 @@ class _Importer:
         for name, helper in self.js_ids.items():
             edges.append({"source": helper, "target": self.ids[name]})
         return edges
+
+    def _without_cycles(self, edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """n8n loops by connecting a node back to an earlier one (Loop Over Items); a ConnectFlow
+        workflow is acyclic, so each edge closing a cycle is left out and the report says which."""
+        names = {self.ids[n]: n for n in self.mapped}
+        names.update({v: k for k, v in self.js_ids.items()})
+        for _ in range(len(edges)):
+            cycle = _cycle([(e["source"], e["target"]) for e in edges])
+            if cycle is None:
+                return edges
+            source, target = cycle[-1], cycle[0]
+            edges = [e for e in edges if not (e["source"] == source and e["target"] == target)]
+            self._note(
+                names.get(target, target),
+                f"the connection back from '{names.get(source, source)}' (an n8n loop) is left out: "
+                "ConnectFlow workflows have no cycles (use a Loop node)",
+            )
+        return edges
+
+    def _branching(self, name: str) -> bool:
+        """Whether the ConnectFlow type has named outputs (If, Switch …): its edges name theirs."""
+        try:
+            return tuple(self.registry.get(self.mapped[name].type).outputs) != ("main",)
+        except KeyError:
+            return False
 
     def _note(self, name: str, note: str) -> None:
         for r in self.report.nodes:
@@ -703,6 +811,36 @@ def _note(sticky: dict[str, Any], i: int) -> dict[str, Any]:
         "size": {"width": size("width", 240.0), "height": size("height", 160.0)},
         "color": _COLORS.get(params.get("color", 1), "yellow"),
     }
+
+
+def _cycle(pairs: list[tuple[str, str]]) -> list[str] | None:
+    """The nodes of one cycle (in edge order) among ``pairs``, or None; iterative."""
+    graph: dict[str, list[str]] = {}
+    for a, b in pairs:
+        graph.setdefault(a, []).append(b)
+        graph.setdefault(b, [])
+    state: dict[str, int] = {}
+    for root in graph:
+        if root in state:
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                state[node] = 1
+                path.append(node)
+            if i < len(graph[node]):
+                stack.append((node, i + 1))
+                nxt = graph[node][i]
+                if state.get(nxt) == 1:
+                    return path[path.index(nxt) :]
+                if nxt not in state:
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                path.pop()
+    return None
 
 
 def _view_dict(view: View) -> dict[str, Any]:

@@ -5,7 +5,18 @@ an ``@exporter("cf.type")`` for the way back) to the family module it belongs to
 listed below. ``base.py`` describes the contract.
 """
 
-from connectflow_dagster.interop.n8n.mappers import ai, code, http, logic, messaging, triggers
+from connectflow_dagster.interop.n8n.mappers import ai, code, flow, http, logic, messaging, triggers
 from connectflow_dagster.interop.n8n.mappers.base import EXPORT_VIEWS, EXPORTERS, IMPORTERS
 
-__all__ = ["EXPORTERS", "EXPORT_VIEWS", "IMPORTERS", "ai", "code", "http", "logic", "messaging", "triggers"]
+__all__ = [
+    "EXPORTERS",
+    "EXPORT_VIEWS",
+    "IMPORTERS",
+    "ai",
+    "code",
+    "flow",
+    "http",
+    "logic",
+    "messaging",
+    "triggers",
+]

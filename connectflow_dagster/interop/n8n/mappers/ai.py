@@ -53,9 +53,9 @@ def _messages(ctx: MapContext, messages: list[dict[str, Any]], field: str) -> di
 
 def _options(ctx: MapContext, params: dict[str, Any], options: dict[str, Any], tokens_key: str) -> None:
     if options.get("temperature") is not None:
-        params["temperature"] = options["temperature"]
+        params["temperature"] = ctx.expr(options["temperature"], "options.temperature")
     if options.get(tokens_key) is not None:
-        params["max_tokens"] = options[tokens_key]
+        params["max_tokens"] = ctx.expr(options[tokens_key], f"options.{tokens_key}")
     ctx.ignore_options(options, {"temperature", tokens_key, "system"})
 
 
@@ -74,7 +74,7 @@ def openai(ctx: MapContext) -> Mapped:
     else:
         params = _messages(ctx, ctx.get("messages", "values", default=[]) or [], "messages.values")
         view = OPENAI_V1_VIEW
-    params["model"] = _model(ctx.get("modelId", default="gpt-4o-mini"))
+    params["model"] = ctx.expr(_model(ctx.get("modelId", default="gpt-4o-mini")), "modelId")
     _options(ctx, params, ctx.get("options", default={}) or {}, "maxTokens")
     if ctx.get("jsonOutput"):
         ctx.approximate("JSON output mode: the reply is kept as text")
@@ -86,7 +86,7 @@ def legacy_openai(ctx: MapContext) -> Mapped:
     if ctx.get("resource", default="text") != "chat":
         raise Untranslatable("only the legacy OpenAI chat completion maps to a chat call")
     params = _messages(ctx, ctx.get("prompt", "messages", default=[]) or [], "prompt.messages")
-    params["model"] = _model(ctx.get("chatModel", default="gpt-3.5-turbo"))
+    params["model"] = ctx.expr(_model(ctx.get("chatModel", default="gpt-3.5-turbo")), "chatModel")
     _options(ctx, params, ctx.get("options", default={}) or {}, "maxTokens")
     ctx.approximate("the output has the reply as text (n8n: the completion's choices)")
     return Mapped("ai.openai", params, LEGACY_OPENAI_VIEW, credential_type="openai_api")
@@ -102,7 +102,7 @@ def anthropic(ctx: MapContext) -> Mapped:
     params = _messages(ctx, ctx.get("messages", "values", default=[]) or [], "messages.values")
     if options.get("system"):
         params["system_prompt"] = ctx.expr(options["system"], "options.system")
-    params["model"] = _model(ctx.get("modelId", default="claude-sonnet-4-5"))
+    params["model"] = ctx.expr(_model(ctx.get("modelId", default="claude-sonnet-4-5")), "modelId")
     _options(ctx, params, options, "maxTokens")
     return Mapped("ai.anthropic", params, ANTHROPIC_VIEW, credential_type="anthropic_api")
 
@@ -148,7 +148,7 @@ def chain_llm(ctx: MapContext) -> Mapped:
     if ctx.get("hasOutputParser"):
         raise Untranslatable("an output parser has no equivalent")
     model_params = model.get("parameters") or {}
-    params["model"] = _model(model_params.get("model", default_model)) or default_model
+    params["model"] = ctx.expr(_model(model_params.get("model", default_model)) or default_model, "model")
     _options(ctx, params, model_params.get("options") or {}, tokens_key)
     ctx.folded.append(str(model.get("name")))
     return Mapped(cf_type, params, IDENTITY, credential_type=credential)

@@ -51,6 +51,8 @@ class View:
                     return (*target, *path[len(source) :])
             what = f"field '{'.'.join(map(str, path))}'" if path else "the whole item"
             raise Untranslatable(f"{what} has no ConnectFlow equivalent ({self.reason})")
+        if self.kind == "item":
+            return path
         raise Untranslatable(self.reason or "this node's output has no ConnectFlow equivalent")
 
     def unmap(self, path: Path) -> Path | None:
@@ -107,6 +109,7 @@ class MapContext:
     # sub-nodes attached through non-"main" connections (ai_languageModel …): type → n8n nodes
     subnodes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     folded: list[str] = field(default_factory=list)  # names of sub-nodes this mapping absorbed
+    inside_loop: bool = False  # a Split Out (ConnectFlow Loop) runs before this node
 
     @property
     def params(self) -> dict[str, Any]:

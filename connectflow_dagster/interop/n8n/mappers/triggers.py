@@ -48,7 +48,7 @@ def webhook(ctx: MapContext) -> Mapped:
         if ctx.get("responseData", default="firstEntryJson") != "firstEntryJson":
             ctx.approximate("answers with the last node's output, not n8n's responseData choice")
     elif mode == "responseNode":
-        raise Untranslatable("answering from a Respond to Webhook node is not available yet")
+        params["response_mode"] = "respond_node"
     else:
         ctx.approximate("answers 202 with the execution id at once (n8n: 200 'Workflow was started')")
     if ctx.get("authentication", default="none") not in ("none", None):
