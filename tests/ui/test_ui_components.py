@@ -525,6 +525,22 @@ def test_sticky_notes_are_drawn_edited_moved_and_deleted_on_the_canvas(draft: Wo
     assert draft.notes == [] and "notes" not in draft.to_spec()
 
 
+def test_the_execution_page_links_caller_children_and_the_reported_failure() -> None:
+    from ui.pages.executions import related_links
+
+    assert related_links({"id": "x"}) == ""
+    html_ = related_links(
+        {
+            "caller_id": "c0ffee00-1",
+            "children": [{"node_id": "quote", "execution_id": "abc<script>"}],
+            "failed_execution_id": "deadbeef-2",
+        }
+    )
+    assert "href='/ui/executions?id=c0ffee00-1'" in html_ and "called by execution" in html_
+    assert "node quote called execution" in html_ and "<script>" not in html_  # escaped
+    assert "href='/ui/executions?id=deadbeef-2'" in html_ and "reports the failure" in html_
+
+
 def test_a_code_param_gets_a_monospace_editor_and_is_kept_verbatim(catalogue) -> None:  # type: ignore[no-untyped-def]
     schema = catalogue["code.js"]["params_schema"]
     kinds = {s.name: s.kind for s in field_specs(schema)}
