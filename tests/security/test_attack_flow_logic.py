@@ -7,7 +7,12 @@ One test per finding; each failed before its fix.
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
 from typing import Any
+
+import httpx
+import pytest
 
 from tests.security.conftest import create_workflow, execute, finished
 
@@ -43,3 +48,30 @@ def test_an_output_nested_too_deeply_fails_its_node_clearly(live: Any) -> None:
     fine = "let x = 1; for (let i = 0; i < 100; i++) x = [x]; return [{json: {x}}];"
     execution = finished(alice, execute(alice, create_workflow(alice, _js_workflow(fine))))
     assert execution["status"] == "success", execution["error"]
+
+
+def test_an_import_does_not_stall_the_gateway(live: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding: ``POST /api/workflows/import`` converted and saved the document on the event loop
+    (an ``async`` route calling synchronous code): a megabyte of n8n JSON is seconds of CPU during
+    which every other request — webhooks, health, other users — waited. The conversion here is held
+    until a health check has been answered: it can only be answered if the import runs off the loop."""
+    from gateway.routes import workflows
+
+    answered = threading.Event()
+    real = workflows.import_n8n
+
+    def held_import(data: Any, **kwargs: Any) -> Any:
+        answered.wait(timeout=30)
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(workflows, "import_n8n", held_import)
+    alice = live.user()
+    document = {"name": "n8n", "nodes": [], "connections": {}}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        importing = pool.submit(alice.post, "/api/workflows/import", json=document)
+        try:
+            with httpx.Client(base_url=live.url, timeout=10) as other:
+                assert other.get("/api/health").status_code == 200  # a ReadTimeout before the fix
+        finally:
+            answered.set()
+        assert importing.result().status_code == 201, importing.result().text
