@@ -75,3 +75,48 @@ def test_an_import_does_not_stall_the_gateway(live: Any, monkeypatch: pytest.Mon
         finally:
             answered.set()
         assert importing.result().status_code == 201, importing.result().text
+
+
+def test_a_respond_node_cannot_serve_script_or_cookies_on_the_editors_origin(live: Any) -> None:
+    """Finding: Respond to Webhook answers are served from the gateway's origin (the editor's and the
+    API's), with whatever ``Content-Type`` and headers the workflow chooses. Any user could publish an
+    HTML page whose script runs as the visitor (the default CSP allows inline scripts), reads the
+    ``cf_csrf`` cookie and calls the API with the visitor's session; or ``Set-Cookie`` the visitor
+    into the attacker's session. Now a workflow's answer carries a sandboxing CSP (opaque origin, no
+    scripts) that the workflow cannot replace, and no cookies."""
+    mallory = live.user()
+    page = "<script>fetch('/api/credentials').then(r => r.text()).then(alert)</script>"
+    workflow = {
+        "nodes": [
+            {
+                "id": "hook",
+                "name": "Webhook",
+                "type": "trigger.webhook",
+                "params": {"path": "page", "methods": ["GET"], "response_mode": "respond_node"},
+            },
+            {
+                "id": "answer",
+                "name": "Answer",
+                "type": "respond",
+                "params": {
+                    "respond_with": "text",
+                    "body": page,
+                    "headers": {
+                        "Content-Type": "text/html",
+                        "Set-Cookie": "cf_session=mallory; Path=/",
+                        "content-security-policy": "script-src * 'unsafe-inline'",
+                    },
+                },
+            },
+        ],
+        "edges": [{"source": "hook", "target": "answer"}],
+    }
+    wid = create_workflow(mallory, workflow)
+    with live.client() as visitor:
+        answer = visitor.get(f"/api/webhooks/{wid}/page")
+    assert answer.status_code == 200, answer.text
+    assert answer.text == page and answer.headers["content-type"].startswith("text/html")
+    assert "set-cookie" not in answer.headers
+    policies = answer.headers.get_list("content-security-policy")
+    assert policies and all(p.split(";")[0].strip() == "sandbox" for p in policies), policies
+    assert "script-src *" not in str(policies)
