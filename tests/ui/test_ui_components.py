@@ -176,6 +176,14 @@ def test_schema_form_generates_fields_and_parses_values(catalogue) -> None:  # t
     assert form.value["url"] == "http://example.test/{{ trigger.id }}"
     assert form.value["headers"] == {"X-A": "1"}
     assert "query" in form.errors and "query" not in form.value
+    # A JSON field also takes one template or a path, unquoted (a Loop's items).
+    loop = SchemaForm(schema=catalogue["loop"]["params_schema"], value={})
+    loop.widgets["items"].value_input = "{{ http_request.data.orders }}"
+    assert loop.value["items"] == "{{ http_request.data.orders }}" and not loop.errors
+    loop.widgets["items"].value_input = "http_request.data.orders"
+    assert loop.value["items"] == "http_request.data.orders" and not loop.errors
+    loop.widgets["items"].value_input = "[1, 2"
+    assert "items" in loop.errors
 
 
 def test_node_settings_writes_to_the_draft(draft: WorkflowDraft) -> None:
@@ -515,6 +523,22 @@ def test_sticky_notes_are_drawn_edited_moved_and_deleted_on_the_canvas(draft: Wo
     settings.note_id = added
     settings._remove()
     assert draft.notes == [] and "notes" not in draft.to_spec()
+
+
+def test_the_execution_page_links_caller_children_and_the_reported_failure() -> None:
+    from ui.pages.executions import related_links
+
+    assert related_links({"id": "x"}) == ""
+    html_ = related_links(
+        {
+            "caller_id": "c0ffee00-1",
+            "children": [{"node_id": "quote", "execution_id": "abc<script>"}],
+            "failed_execution_id": "deadbeef-2",
+        }
+    )
+    assert "href='/ui/executions?id=c0ffee00-1'" in html_ and "called by execution" in html_
+    assert "node quote called execution" in html_ and "<script>" not in html_  # escaped
+    assert "href='/ui/executions?id=deadbeef-2'" in html_ and "reports the failure" in html_
 
 
 def test_a_code_param_gets_a_monospace_editor_and_is_kept_verbatim(catalogue) -> None:  # type: ignore[no-untyped-def]
