@@ -487,9 +487,9 @@ class Worker:
         if run is not None and run.status == DagsterRunStatus.FAILURE:
             self._report_failure(run_id)  # before completing: a redelivery reports it (once) again
         with session_scope() as session:
-            # Waits that suspended this run: their timed continuations join the inbox (waits.py).
+            # Waits that suspended this run: their timed continuations join the inbox (waits.py),
+            # committed with the event's completion (one transaction: neither is lost without the other).
             queued = waits.finalize_run(session, run_id, succeeded)
-            session.commit()
             inbox.complete_event(session, event.id, self.worker_id)
         if queued:
             notify.publish(notify.INBOX)

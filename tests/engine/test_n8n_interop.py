@@ -620,3 +620,39 @@ def test_export_of_a_draft_with_params_that_do_not_fit_says_so_instead_of_failin
     kinds = {n["name"]: n["type"] for n in exported["nodes"]}
     assert kinds["Odd"] == kinds["Call"] == "n8n-nodes-base.stopAndError"
     assert exported["connections"]["Start"]["main"][0][0]["node"] == "Odd"
+
+
+LOOP_OVER_ITEMS = _doc(
+    [_n("Start", "manualTrigger"),
+     _n("Rows", "code", {"jsCode": "return [{json: {id: 1}}, {json: {id: 2}}];"}, 2),
+     _n("Each", "splitInBatches", {"options": {}}, 3),
+     _n("Call", "httpRequest", {"method": "POST", "url": "http://127.0.0.1:8999/echo", "sendBody": True,
+                                "specifyBody": "json", "jsonBody": "={{ { id: $json.id } }}"}, 4.2),
+     _n("Report", "set", {"assignments": {"assignments": [{"id": "a", "name": "done", "value": "yes", "type": "string"}]}}, 3.4)],
+    _main(("Start", 0, "Rows"), ("Rows", 0, "Each"), ("Each", 1, "Call"), ("Call", 0, "Each"), ("Each", 0, "Report")),
+)  # fmt: skip
+
+
+def test_loop_over_items_becomes_a_loop_and_its_done_output_an_aggregate_and_exports_back():
+    imported = one(copy_of(LOOP_OVER_ITEMS))
+    wf = imported.workflow
+    assert (wf.node("each").type, wf.node("each").params) == ("loop", {"items": "{{ rows }}"})
+    assert wf.node("call").params["body"] == {"id": "{{ item.id }}"}
+    done = wf.node("each_done")
+    assert done.type == "aggregate"
+    pairs = {(e.source, e.target, e.source_handle) for e in wf.edges}
+    assert pairs == {
+        ("start", "rows", None),
+        ("rows", "each", None),
+        ("each", "call", "main"),
+        ("call", "each_done", None),
+        ("each_done", "report", None),
+    }
+    assert validate(wf) == []
+    exported = export_n8n(wf)
+    assert exported["connections"] == LOOP_OVER_ITEMS["connections"]
+    assert sorted(n["name"] for n in exported["nodes"]) == sorted(n["name"] for n in LOOP_OVER_ITEMS["nodes"])
+
+
+def copy_of(doc: dict) -> dict:
+    return json.loads(json.dumps(doc))

@@ -241,3 +241,32 @@ def test_merge_combine_by_position_gives_the_combined_item_to_javascript(cf, moc
     )
     assert ex.status == "success", ex.error
     assert ex.context["out"] == {"sum": 3, "both": "from b"}
+
+
+def test_loop_over_items_calls_once_per_item_and_continues_after_done(cf, mock_api):
+    doc = {
+        "name": "Loop over items",
+        "nodes": [
+            {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+            {"name": "Rows", "type": "n8n-nodes-base.code", "typeVersion": 2, "position": [200, 0],
+             "parameters": {"jsCode": "return [{json: {id: 1}}, {json: {id: 2}}, {json: {id: 3}}];"}},
+            {"name": "Each", "type": "n8n-nodes-base.splitInBatches", "typeVersion": 3, "position": [400, 0], "parameters": {"options": {}}},
+            {"name": "Call", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2, "position": [600, 100],
+             "parameters": {"method": "POST", "url": f"{mock_api.url}/echo", "sendBody": True, "specifyBody": "json",
+                            "jsonBody": "={{ { id: $json.id } }}", "options": {}}},
+            {"name": "Report", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [600, -100],
+             "parameters": {"assignments": {"assignments": [{"id": "a", "name": "done", "value": "yes", "type": "string"}]}}},
+        ],
+        "connections": {
+            "Start": {"main": [[{"node": "Rows", "type": "main", "index": 0}]]},
+            "Rows": {"main": [[{"node": "Each", "type": "main", "index": 0}]]},
+            "Each": {"main": [[{"node": "Report", "type": "main", "index": 0}], [{"node": "Call", "type": "main", "index": 0}]]},
+            "Call": {"main": [[{"node": "Each", "type": "main", "index": 0}]]},
+        },
+    }  # fmt: skip
+    [imported] = import_n8n(doc)
+    ex = cf.run(imported.workflow.model_dump(mode="json"), None)
+    assert ex.status == "success", ex.error
+    assert sorted(r.json()["id"] for r in mock_api.requests if r.path == "/echo") == [1, 2, 3]
+    assert ex.context["each_done"]["count"] == 3
+    assert ex.context["report"] == {"done": "yes"}

@@ -176,6 +176,14 @@ def test_schema_form_generates_fields_and_parses_values(catalogue) -> None:  # t
     assert form.value["url"] == "http://example.test/{{ trigger.id }}"
     assert form.value["headers"] == {"X-A": "1"}
     assert "query" in form.errors and "query" not in form.value
+    # A JSON field also takes one template or a path, unquoted (a Loop's items).
+    loop = SchemaForm(schema=catalogue["loop"]["params_schema"], value={})
+    loop.widgets["items"].value_input = "{{ http_request.data.orders }}"
+    assert loop.value["items"] == "{{ http_request.data.orders }}" and not loop.errors
+    loop.widgets["items"].value_input = "http_request.data.orders"
+    assert loop.value["items"] == "http_request.data.orders" and not loop.errors
+    loop.widgets["items"].value_input = "[1, 2"
+    assert "items" in loop.errors
 
 
 def test_node_settings_writes_to_the_draft(draft: WorkflowDraft) -> None:

@@ -351,6 +351,12 @@ class _Exporter:
             for n in self.wf.nodes
             if isinstance(n.meta.get("n8n_synthetic"), dict)
         }
+        # a Loop Over Items' "done" Aggregate: what leaves it leaves the loop's "done" output
+        done = {
+            n.id
+            for n in self.wf.nodes
+            if isinstance(n.meta.get("n8n_synthetic"), dict) and n.meta["n8n_synthetic"].get("done")
+        }
         out_nodes = [self._node(n) for n in self.wf.nodes if n.id not in synthetic]
         connections: dict[str, dict[str, list[list[dict[str, Any]]]]] = {}
 
@@ -361,7 +367,9 @@ class _Exporter:
             outputs[index].append({"node": target, "type": kind, "index": target_index})
 
         for edge in self.wf.edges:
-            if edge.source in synthetic:
+            if edge.source in done:
+                edge = edge.model_copy(update={"source": synthetic[edge.source], "source_handle": "done"})
+            elif edge.source in synthetic:
                 continue
             if edge.target in synthetic:
                 edge = edge.model_copy(update={"target": synthetic[edge.target]})

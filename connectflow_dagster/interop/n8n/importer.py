@@ -35,6 +35,8 @@ from connectflow_dagster.spec import MAX_EDGES, MAX_NODES, Workflow, json_depth,
 
 MAX_WORKFLOWS = 100
 JS_NODE = "n8n.expressions"
+SPLIT_IN_BATCHES = "n8n-nodes-base.splitInBatches"
+SYNTHETIC_DONE = "connectflow.loop_done"  # not an n8n type: the Aggregate a Loop Over Items' "done" becomes
 _USES_INPUT = re.compile(r"\$json\b|\$input\b|(?<![\w$.])items\b|\$itemIndex\b|\$binary\b")
 _NODE_REFS = (
     re.compile(r"\$\(\s*(['\"`])((?:(?!\1).)+)\1\s*\)"),
@@ -94,7 +96,7 @@ class NodeReport:
     name: str
     n8n_type: str
     type: str
-    status: str  # exact | approximated | unsupported | folded | note
+    status: str  # exact | approximated | unsupported | folded | note | inserted
     notes: list[str] = field(default_factory=list)
     credential: dict[str, Any] | None = None
 
@@ -261,6 +263,8 @@ class _Importer:
         self.js_ids: dict[str, str] = {}
         self.js_notes: dict[str, list[str]] = {}
         self._read_connections()
+        self.done_of: dict[str, str] = {}  # synthetic "done" aggregate name → its Loop Over Items
+        self._split_loops()
 
     # ---- connections ---------------------------------------------------------------------------
 
@@ -293,6 +297,44 @@ class _Importer:
                             self.folded_into.setdefault(source, target["node"])
         for inputs in self.main_inputs.values():
             inputs.sort()
+
+    def _split_loops(self) -> None:
+        """n8n's Loop Over Items (splitInBatches v3): output 1 ("loop") feeds the body, whose last
+        node connects back; output 0 ("done") continues once the items are through. As ConnectFlow:
+        a Loop whose body runs per item, an Aggregate ("<name> · done") collecting the body's
+        outputs where the back connection was, and the "done" connections leaving that Aggregate."""
+        for name, node in list(self.by_name.items()):
+            if node.get("type") != SPLIT_IN_BATCHES or _version(node) < 3:
+                continue
+            body: set[str] = set()
+            frontier = [t for s, o, t, _ in self.edges_raw if s == name and o == 1]
+            while frontier:
+                current = frontier.pop()
+                if current in body or current == name:
+                    continue
+                body.add(current)
+                frontier.extend(t for s, _, t, _ in self.edges_raw if s == current)
+            back = [(s, o, t, i) for s, o, t, i in self.edges_raw if t == name and s in body]
+            if not back:
+                continue
+            done = f"{name[:180]} · done"
+            while done in self.by_name:
+                done += "'"
+            self.by_name[done] = {"name": done, "type": SYNTHETIC_DONE, "parameters": {}, "position": [0, 0]}
+            self.nodes.append(self.by_name[done])
+            self.done_of[done] = name
+            edges = [e for e in self.edges_raw if e not in back]
+            edges = [(done, 0, t, i) if (s == name and o == 0) else (s, o, t, i) for s, o, t, i in edges]
+            edges += [(s, o, done, 0) for s, o, _, _ in back]
+            self.edges_raw = edges
+            position = node.get("position") if isinstance(node.get("position"), list) else [0, 0]
+            self.by_name[done]["position"] = [_num(position, 0) + 200, _num(position, 1) + 160]
+        if self.done_of:
+            self.main_inputs = {}
+            for source, out_index, target, in_index in self.edges_raw:
+                self.main_inputs.setdefault(target, []).append((in_index, source, out_index))
+            for inputs in self.main_inputs.values():
+                inputs.sort()
 
     def _order(self) -> list[str]:
         """Node names with every main input before its target (cycles: file order for the rest)."""
@@ -330,6 +372,24 @@ class _Importer:
             self.ids[node["name"]] = candidate
 
     # ---- expressions ---------------------------------------------------------------------------
+
+    def _items_of(self, name: str | None, depth: int = 0) -> str:
+        """A template for the list of n8n items node ``name`` outputs: a Code node's output list, an
+        HTTP Request's response body (n8n makes an item of each element of a JSON array)."""
+        if name is None or depth > 50:
+            raise Untranslatable("the node has no input to loop over")
+        mapped = self.mapped.get(name)
+        if mapped is None or mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
+            raise Untranslatable(f"the items of '{name}' are not known")
+        view = mapped.view
+        if view.kind == "passthrough":
+            return self._items_of(self._input_of(name), depth + 1)
+        if view.kind == "prefix":
+            path = view.prefix[:-1] if view.prefix and view.prefix[-1] == 0 else view.prefix
+            return "{{ " + jinja_path(self.ids[name], path) + " }}"
+        if view.kind == "identity":
+            return "{{ " + jinja_path(self.ids[name], ()) + " }}"
+        raise Untranslatable(f"the items of '{name}' are not a list ConnectFlow holds")
 
     def _inside_loop(self, name: str) -> bool:
         """Whether a node mapped to a Loop (an n8n Split Out) runs before ``name``."""
@@ -532,7 +592,17 @@ class _Importer:
             settings=self.settings,
             subnodes=self.subnodes.get(name, {}),
             inside_loop=self._inside_loop(name),
+            input_items=lambda: self._items_of(self._input_of(name)),
         )
+        if name in self.done_of:
+            loop = self.done_of[name]
+            mapped = Mapped(
+                "aggregate",
+                {},
+                View(kind="opaque", reason=f"the items '{loop}' processed, collected in a list"),
+            )
+            note = f"collects what the loop of '{loop}' produced; the nodes after it run once (n8n: once per item)"
+            return mapped, NodeReport(name, "(done output)", "aggregate", "inserted", [note]), records
         fn = mappers.IMPORTERS.get(n8n_type)
         reason = ""
         if fn is None:
@@ -683,6 +753,8 @@ class _Importer:
                 "n8n_view": _view_dict(mapped.view),
             },
         }
+        if name in self.done_of:  # inserted: the export gives n8n its loop's "done" output back
+            out["meta"] = {"n8n_synthetic": {"for": self.ids[self.done_of[name]], "done": True}}
         if on_error and mapped.type not in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
             out["on_error"] = on_error
             if on_error == "error_output":

@@ -172,6 +172,22 @@ def split_out(ctx: MapContext) -> Mapped:
     return Mapped("loop", {"items": items}, ITEM)
 
 
+@importer("n8n-nodes-base.splitInBatches")
+def loop_over_items(ctx: MapContext) -> Mapped:
+    """Loop Over Items v3 (the importer rewires its "done" output through an Aggregate)."""
+    if ctx.version < 3:
+        raise Untranslatable("Split In Batches before v3 (loops by re-running itself)")
+    size = ctx.get("batchSize", default=1)
+    if size != 1:
+        ctx.approximate(f"batches of {size} become single items (each item's nodes run as in n8n)")
+    ctx.approximate("loops over the list the node before it outputs (n8n: over its items)")
+    if ctx.input_items is None:
+        raise Untranslatable("the items to loop over are not known")
+    items = ctx.input_items()
+    # n8n output 0 is "done" (rewired to the Aggregate), output 1 "loop": the Loop's own output
+    return Mapped("loop", {"items": items}, ITEM, ("done", "main"))
+
+
 @exporter("loop", view=ITEM)
 def loop_out(node: Any, ectx: ExportContext) -> tuple[str, float, dict[str, Any]]:
     converted = str(ectx.expression(node.params.get("items", "")))

@@ -1,0 +1,122 @@
+"""Attack run on the flow-logic and n8n surface (issues 12 and 13): code nodes, HTTP Request auth and
+pagination, Wait/test URLs, sub-workflows and error workflows, n8n import — as a hostile user or a
+hostile remote server would use them, against the real gateway (``live``) and a real worker.
+
+One test per finding; each failed before its fix.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.security.conftest import create_workflow, execute, finished
+
+
+def _js_workflow(code: str, **js: Any) -> dict[str, Any]:
+    return {
+        "nodes": [
+            {"id": "start", "name": "Start", "type": "trigger.manual", "params": {}},
+            {"id": "js", "name": "JS", "type": "code.js", "params": {"code": code}, **js},
+        ],
+        "edges": [{"source": "start", "target": "js"}],
+    }
+
+
+def test_an_output_nested_too_deeply_fails_its_node_clearly(live: Any) -> None:
+    """Finding: a node output nested ~900 deep (a code node's ``[[[…]]]``, a hostile API's answer)
+    crashed the IO manager's pickling with a RecursionError: the run failed with Dagster's opaque
+    "An exception was thrown during execution" and no node named. Now the node fails with a clear
+    message, before anything is stored, and ``on_error`` applies."""
+    alice = live.user()
+    deep = "let x = 1; for (let i = 0; i < 900; i++) x = [x]; return [{json: {x}}];"
+    execution = finished(alice, execute(alice, create_workflow(alice, _js_workflow(deep))))
+    assert execution["status"] == "failed"
+    assert "nested deeper than 128 levels" in execution["error"], execution["error"]
+    assert "node 'js'" in execution["error"]
+
+    tolerant = _js_workflow(deep, on_error="continue")
+    execution = finished(alice, execute(alice, create_workflow(alice, tolerant)))
+    assert execution["status"] == "success", execution["error"]
+    js = next(n for n in execution["nodes"] if n["node_id"] == "js")
+    assert "nested deeper than" in str(js["output"])
+
+    fine = "let x = 1; for (let i = 0; i < 100; i++) x = [x]; return [{json: {x}}];"
+    execution = finished(alice, execute(alice, create_workflow(alice, _js_workflow(fine))))
+    assert execution["status"] == "success", execution["error"]
+
+
+def test_an_import_does_not_stall_the_gateway(live: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding: ``POST /api/workflows/import`` converted and saved the document on the event loop
+    (an ``async`` route calling synchronous code): a megabyte of n8n JSON is seconds of CPU during
+    which every other request — webhooks, health, other users — waited. The conversion here is held
+    until a health check has been answered: it can only be answered if the import runs off the loop."""
+    from gateway.routes import workflows
+
+    answered = threading.Event()
+    real = workflows.import_n8n
+
+    def held_import(data: Any, **kwargs: Any) -> Any:
+        answered.wait(timeout=30)
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(workflows, "import_n8n", held_import)
+    alice = live.user()
+    document = {"name": "n8n", "nodes": [], "connections": {}}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        importing = pool.submit(alice.post, "/api/workflows/import", json=document)
+        try:
+            with httpx.Client(base_url=live.url, timeout=10) as other:
+                assert other.get("/api/health").status_code == 200  # a ReadTimeout before the fix
+        finally:
+            answered.set()
+        assert importing.result().status_code == 201, importing.result().text
+
+
+def test_a_respond_node_cannot_serve_script_or_cookies_on_the_editors_origin(live: Any) -> None:
+    """Finding: Respond to Webhook answers are served from the gateway's origin (the editor's and the
+    API's), with whatever ``Content-Type`` and headers the workflow chooses. Any user could publish an
+    HTML page whose script runs as the visitor (the default CSP allows inline scripts), reads the
+    ``cf_csrf`` cookie and calls the API with the visitor's session; or ``Set-Cookie`` the visitor
+    into the attacker's session. Now a workflow's answer carries a sandboxing CSP (opaque origin, no
+    scripts) that the workflow cannot replace, and no cookies."""
+    mallory = live.user()
+    page = "<script>fetch('/api/credentials').then(r => r.text()).then(alert)</script>"
+    workflow = {
+        "nodes": [
+            {
+                "id": "hook",
+                "name": "Webhook",
+                "type": "trigger.webhook",
+                "params": {"path": "page", "methods": ["GET"], "response_mode": "respond_node"},
+            },
+            {
+                "id": "answer",
+                "name": "Answer",
+                "type": "respond",
+                "params": {
+                    "respond_with": "text",
+                    "body": page,
+                    "headers": {
+                        "Content-Type": "text/html",
+                        "Set-Cookie": "cf_session=mallory; Path=/",
+                        "content-security-policy": "script-src * 'unsafe-inline'",
+                    },
+                },
+            },
+        ],
+        "edges": [{"source": "hook", "target": "answer"}],
+    }
+    wid = create_workflow(mallory, workflow)
+    with live.client() as visitor:
+        answer = visitor.get(f"/api/webhooks/{wid}/page")
+    assert answer.status_code == 200, answer.text
+    assert answer.text == page and answer.headers["content-type"].startswith("text/html")
+    assert "set-cookie" not in answer.headers
+    policies = answer.headers.get_list("content-security-policy")
+    assert policies and all(p.split(";")[0].strip() == "sandbox" for p in policies), policies
+    assert "script-src *" not in str(policies)
