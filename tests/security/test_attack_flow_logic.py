@@ -8,6 +8,7 @@ One test per finding; each failed before its fix.
 from __future__ import annotations
 
 import concurrent.futures
+import socket
 import threading
 from typing import Any
 
@@ -120,3 +121,58 @@ def test_a_respond_node_cannot_serve_script_or_cookies_on_the_editors_origin(liv
     policies = answer.headers.get_list("content-security-policy")
     assert policies and all(p.split(";")[0].strip() == "sandbox" for p in policies), policies
     assert "script-src *" not in str(policies)
+
+
+class EndlessBody:
+    """A raw HTTP server answering every request with a body of ``total`` bytes, sent in 64 KiB chunks
+    without a length; records how much of it the client read before hanging up."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.sent, self.done = total, 0, threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+            )
+            chunk = b"0" * 65536
+            try:
+                while self.sent < self.total:
+                    conn.sendall(chunk)
+                    self.sent += len(chunk)
+            except OSError:
+                pass
+        self.done.set()
+
+
+def test_a_response_without_end_fails_the_node_not_the_worker(
+    live: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding: nothing bounded how much of a response body a node reads: the HTTP Request node (and
+    its pagination, and the OAuth2 token request) read all of it into the worker's memory and only
+    then compared it with its 10 MiB limit; a server streaming without end took the worker (every
+    user's runs) down. The transport now stops reading past ``MAX_RESPONSE_BYTES`` (64 MiB; 1 MiB here)."""
+    from connectflow_dagster.transport import _http
+
+    monkeypatch.setattr(_http, "MAX_RESPONSE_BYTES", 1024 * 1024, raising=False)
+    server = EndlessBody(total=64 * 1024 * 1024)
+    alice = live.user()
+    workflow = {
+        "nodes": [
+            {"id": "start", "name": "Start", "type": "trigger.manual", "params": {}},
+            {"id": "get", "name": "Get", "type": "http.request", "params": {"url": f"{server.url}/big"}},
+        ],
+        "edges": [{"source": "start", "target": "get"}],
+    }
+    execution = finished(alice, execute(alice, create_workflow(alice, workflow)))
+    assert execution["status"] == "failed"
+    assert "is larger than 1048576 bytes" in execution["error"], execution["error"]
+    assert server.done.wait(60)
+    assert server.sent < server.total  # the worker hung up instead of reading it all
