@@ -71,6 +71,7 @@ class Answer:
     tokens: int = 0
     latency_ms: int = 0
     repairs: int = 0
+    diff: dict[str, Any] | None = None  # a change request: what changed against the current workflow
     generations: list[GenerationRecord] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -333,6 +334,44 @@ def generate(
     return data, workflow, problems, needed, repairs, reply
 
 
+def diff_workflows(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What a change request changes: nodes added / removed / changed (with the fields that differ),
+    edges added / removed. Nodes are matched by id."""
+
+    def nodes(wf: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {n["id"]: n for n in wf.get("nodes", []) if isinstance(n, dict) and "id" in n}
+
+    def edges(wf: dict[str, Any]) -> set[tuple[str, str, str | None]]:
+        return {
+            (str(e.get("source")), str(e.get("target")), e.get("source_handle"))
+            for e in wf.get("edges", [])
+            if isinstance(e, dict)
+        }
+
+    old, new = nodes(before), nodes(after)
+    changed = []
+    for node_id in sorted(old.keys() & new.keys()):
+        fields = sorted(
+            k
+            for k in old[node_id].keys() | new[node_id].keys()
+            if k != "position" and old[node_id].get(k) != new[node_id].get(k)
+        )
+        if fields:
+            changed.append({"id": node_id, "fields": fields})
+    old_e, new_e = edges(before), edges(after)
+
+    def edge_list(items: set[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
+        return [{"source": s, "target": t, "source_handle": h} for s, t, h in sorted(items, key=str)]
+
+    return {
+        "added_nodes": [new[i] for i in new if i not in old],
+        "removed_nodes": [old[i] for i in old if i not in new],
+        "changed_nodes": changed,
+        "added_edges": edge_list(new_e - old_e),
+        "removed_edges": edge_list(old_e - new_e),
+    }
+
+
 # ---- the whole pipeline --------------------------------------------------------------------------------
 
 
@@ -434,6 +473,14 @@ def _fill(
         answer.explanation = explain(workflow, registry, needed)
 
 
+def spec_dump(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` normalised like an answer's workflow (defaults filled), when it parses."""
+    try:
+        return spec.parse_workflow(data).model_dump(mode="json")
+    except spec.WorkflowInvalid:
+        return data
+
+
 def _answer_with_model(
     request: str,
     config: ModelConfig,
@@ -461,6 +508,8 @@ def _answer_with_model(
     answer.model = reply.model if reply else config.generator.model
     answer.source = "model"
     _fill(answer, data, workflow, problems, needed, registry)
+    if current is not None and answer.workflow is not None:
+        answer.diff = diff_workflows(spec_dump(current), answer.workflow)
     if answer.valid:
         answer.message = "Here is the workflow." if current is None else "Here is the changed workflow."
         if repairs:

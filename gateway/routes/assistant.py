@@ -81,6 +81,7 @@ class AnswerPublic(BaseModel):
     tokens: int
     latency_ms: int
     repairs: int
+    diff: dict[str, Any] | None = None
     credits: int = 0
 
 

@@ -274,3 +274,38 @@ def test_templates_listing(gateway: Any) -> None:
     one = user.get("/api/assistant/templates/form_to_discord").json()
     assert one["workflow"]["nodes"][0]["type"] == "trigger.google_form"
     assert user.get("/api/assistant/templates/nope").status_code == 404
+
+
+def test_change_request_in_a_conversation_returns_a_diff(gateway: Any, llm: ScriptedLLM) -> None:
+    ada = gateway.user()
+    cid = ada.post("/api/assistant/conversations", json={}).json()["id"]
+    llm.say(GOOD)
+    ada.post(
+        f"/api/assistant/conversations/{cid}/messages",
+        json={"content": "Every morning post our API status to Slack"},
+    )
+    changed = {
+        **GOOD,
+        "nodes": [
+            *GOOD["nodes"],
+            {
+                "id": "mail",
+                "type": "email.smtp",
+                "name": "E-mail it",
+                "params": {"to": ["ops@example.com"], "text": "{{ fetch_status.status }}"},
+            },
+        ],
+        "edges": [*GOOD["edges"], {"source": "post", "target": "mail"}],
+    }
+    llm.say(changed)
+    sent = ada.post(
+        f"/api/assistant/conversations/{cid}/messages",
+        json={"content": "add an e-mail after the Slack message"},
+    )
+    answer = sent.json()["answer"]
+    assert answer["intent"] == "change_request" and answer["valid"] is True
+    assert [n["id"] for n in answer["diff"]["added_nodes"]] == ["mail"]
+    assert answer["diff"]["added_edges"] == [{"source": "post", "target": "mail", "source_handle": None}]
+    assert answer["diff"]["removed_nodes"] == [] and answer["diff"]["changed_nodes"] == []
+    assert "every_morning" in llm.bodies[1]["messages"][1]["content"]  # the current workflow was sent
+    assert {c["node_id"] for c in answer["credentials_needed"]} == {"post", "mail"}
