@@ -231,3 +231,12 @@ def test_an_imported_sticky_note_cannot_run_script_in_the_editor(live: Any) -> N
     sent = html.unescape(view._get_properties(None)["text"])  # the HTML the browser puts in the page
     assert "<strong>Read me</strong>" in sent  # Markdown still renders
     assert "<img" not in sent and "<script" not in sent and '<a href="javascript' not in sent, sent
+
+
+def test_a_resume_url_with_a_non_ascii_signature_is_404(live: Any) -> None:
+    """Found by tests/security/test_fuzz_api.py: ``hmac.compare_digest`` refuses a ``str`` holding
+    non-ASCII characters, so ``/api/webhook-waiting/{id}/é`` answered 500 instead of 404."""
+    with live.client() as anon:
+        for sig in ["%C3%A9", "%E2%98%83" * 3, "a%F0%9F%98%80"]:
+            response = anon.post(f"/api/webhook-waiting/someexecution/{sig}", json={})
+            assert response.status_code == 404, (sig, response.status_code, response.text)
