@@ -176,3 +176,67 @@ def test_a_response_without_end_fails_the_node_not_the_worker(
     assert "is larger than 1048576 bytes" in execution["error"], execution["error"]
     assert server.done.wait(60)
     assert server.sent < server.total  # the worker hung up instead of reading it all
+
+
+def test_an_imported_sticky_note_cannot_run_script_in_the_editor(live: Any) -> None:
+    """Finding: sticky notes are drawn as Markdown with raw HTML rendered, and the editor's CSP allows
+    inline event handlers (Panel needs them). A shared n8n workflow whose sticky note holds
+    ``<img src=x onerror=…>`` ran its script as whoever imported and opened it (reading ``cf_csrf``
+    and calling the API as them). Imported through the API, loaded as the editor loads it: the HTML
+    sent to the browser holds the note's HTML as text, and no javascript: link."""
+    import html
+
+    from connectflow_dagster.registry import get_registry
+    from ui.components.canvas import Canvas
+    from ui.components.draft import WorkflowDraft
+
+    hostile = (
+        "**Read me** <img src=x onerror=\"fetch('/api/credentials')\"> <script>alert(1)</script> "
+        '[click](javascript:alert(2)) <a href="javascript:alert(3)">here</a>'
+    )
+    n8n = {
+        "name": "Shared template",
+        "nodes": [
+            {
+                "id": "1",
+                "name": "Note",
+                "type": "n8n-nodes-base.stickyNote",
+                "typeVersion": 1,
+                "position": [0, 0],
+                "parameters": {"content": hostile},
+            },
+            {
+                "id": "2",
+                "name": "Start",
+                "type": "n8n-nodes-base.manualTrigger",
+                "typeVersion": 1,
+                "position": [200, 0],
+                "parameters": {},
+            },
+        ],
+        "connections": {},
+    }
+    victim = live.user()
+    response = victim.post("/api/workflows/import", json=n8n)
+    assert response.status_code == 201, response.text
+    wid = response.json()["workflows"][0]["id"]
+    document = victim.get(f"/api/workflows/{wid}").json()["spec"]
+    assert document["notes"] and hostile in document["notes"][0]["text"]  # kept as written
+
+    catalogue = {t["type"]: t for t in get_registry().catalogue()}
+    draft = WorkflowDraft(workflow_id=wid, catalogue=catalogue)
+    draft.load(document)
+    canvas = Canvas(draft=draft)
+    [view] = canvas._note_views.values()
+    sent = html.unescape(view._get_properties(None)["text"])  # the HTML the browser puts in the page
+    assert "<strong>Read me</strong>" in sent  # Markdown still renders
+    assert "<img" not in sent and "<script" not in sent and '<a href="javascript' not in sent, sent
+
+
+def test_a_resume_url_with_a_non_ascii_signature_is_404(live: Any) -> None:
+    """Found by tests/security/test_fuzz_api.py: ``hmac.compare_digest`` refuses a ``str`` holding
+    non-ASCII characters, so ``/api/webhook-waiting/{id}/é`` answered 500 instead of 404."""
+    with live.client() as anon:
+        for sig in ["%C3%A9", "%E2%98%83" * 3, "a%F0%9F%98%80"]:
+            response = anon.post(f"/api/webhook-waiting/someexecution/{sig}", json={})
+            assert response.status_code == 404, (sig, response.status_code, response.text)

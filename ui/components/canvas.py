@@ -354,6 +354,10 @@ class Canvas(Viewer):
             sizing_mode="stretch_both",
             margin=0,
             disable_math=True,
+            # Notes arrive in imported n8n files from anywhere: their HTML is shown as text, never
+            # rendered (an <img onerror=…> would run as the signed-in user; the CSP allows inline
+            # handlers for Panel), and markdown-it links no javascript: URLs.
+            renderer_options={"html": False},
             css_classes=["cf-note-text"],
         )
         self._note_views[note["id"]] = view
