@@ -80,6 +80,26 @@ class ModelConfig:
         )
 
 
+def with_user_credential(
+    config: ModelConfig, credential_type: str, fields: dict[str, Any], model: str | None = None
+) -> ModelConfig:
+    """``config`` generating with a user's stored AI credential (``openai_api``, ``anthropic_api``…):
+    its key and base URL, the provider's default model unless ``model`` is given. Raises
+    ``ValueError`` for a credential type that is not an AI provider's."""
+    from dataclasses import replace
+
+    from connectflow_dagster.nodes.ai.providers import PROVIDERS
+
+    provider = next((p for p in PROVIDERS if p.credential_type_name == credential_type), None)
+    if provider is None:
+        raise ValueError(f"a '{credential_type}' credential is not an AI provider's API key")
+    name = (model or provider.default_model).strip().removeprefix(f"{provider.litellm_prefix}/")
+    key = fields.get("api_key")
+    secret = getattr(key, "get_secret_value", lambda: key)()
+    endpoint = Endpoint(f"{provider.litellm_prefix}/{name}", fields.get("base_url") or None, secret)
+    return replace(config, generator=endpoint)
+
+
 @dataclass(frozen=True)
 class Reply:
     text: str
@@ -125,7 +145,10 @@ def complete(
     """One chat completion through the router (main, then the fallback on errors and timeouts)."""
     for endpoint in (main, fallback):
         if endpoint is not None:
-            _check_policy(endpoint)
+            try:
+                _check_policy(endpoint)
+            except NetworkPolicyError as exc:
+                raise AssistantModelError(f"the model endpoint is refused: {exc}") from None
     router = router_for(main, fallback, timeout)
     kwargs: dict[str, Any] = {"model": PRIMARY, "messages": messages}
     if response_format is not None:

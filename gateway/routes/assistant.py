@@ -14,9 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from connectflow_dagster.assistant import history, library
+from connectflow_dagster.assistant.llm import with_user_credential
 from connectflow_dagster.assistant.pipeline import MAX_REQUEST_CHARS, Answer, ModelConfig, assist
 from connectflow_dagster.config import get_settings
+from connectflow_dagster.errors import CredentialError, NotFound
 from connectflow_dagster.spec import MAX_NODES
+from connectflow_dagster.store.credentials import decrypt_for_owner, get_credential
+from connectflow_dagster.store.db import session_scope
 from gateway.deps import CurrentUser, RegistryDep, SessionDep
 
 router = APIRouter(prefix="/api/assistant", tags=["assistant"])
@@ -26,11 +30,21 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class MessageCreate(_Body):
+class _ModelChoice(_Body):
+    credential_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="One of your AI credentials (OpenAI, Anthropic, …) to generate with instead of the "
+        "server's model.",
+    )
+    model: str | None = Field(default=None, max_length=200, description="Model name with credential_id.")
+
+
+class MessageCreate(_ModelChoice):
     content: str = Field(min_length=1, max_length=MAX_REQUEST_CHARS, description="What the user writes.")
 
 
-class GenerateRequest(_Body):
+class GenerateRequest(_ModelChoice):
     request: str = Field(min_length=1, max_length=MAX_REQUEST_CHARS)
     current: dict[str, Any] | None = Field(
         default=None, description="The workflow being edited, for a change request."
@@ -110,10 +124,25 @@ def _charge(user_id: str, kind: str) -> int:
         raise HTTPException(402, str(exc) or "no assistant credits left") from None
 
 
-async def _run(request: str, current: dict[str, Any] | None, registry: Any) -> Answer:
+def _config(user_id: str, choice: _ModelChoice) -> ModelConfig:
+    config = ModelConfig.from_settings(get_settings())
+    if choice.credential_id is None:
+        return config
+    try:
+        fields = decrypt_for_owner(user_id, choice.credential_id, None)
+        with session_scope() as session:
+            credential_type = get_credential(session, user_id, choice.credential_id).type
+    except (CredentialError, NotFound):
+        raise HTTPException(404, "credential not found") from None
+    try:
+        return with_user_credential(config, credential_type, fields, choice.model)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+async def _run(request: str, current: dict[str, Any] | None, registry: Any, config: ModelConfig) -> Answer:
     if current is not None and len(current.get("nodes") or []) > MAX_NODES:
         raise HTTPException(422, f"the current workflow has more than {MAX_NODES} nodes")
-    config = ModelConfig.from_settings(get_settings())
     try:
         return await run_in_threadpool(assist, request, config, current=current, registry=registry)
     except ValueError as exc:
@@ -161,8 +190,9 @@ async def post_message(
     A change request edits the last workflow the assistant proposed here."""
     row = _get(session, user, conversation_id)
     current = history.current_workflow(session, row.id)
+    config = _config(user.id, body)
     credits = _charge(user.id, "message")
-    answer = await _run(body.content, current, registry)
+    answer = await _run(body.content, current, registry, config)
     history.record(session, user.id, row, body.content.strip(), answer, credits)
     session.commit()
     return ExchangePublic(
@@ -175,8 +205,9 @@ async def generate(
     body: GenerateRequest, session: SessionDep, user: CurrentUser, registry: RegistryDep
 ) -> AnswerPublic:
     """One-shot: a request in, an answer out (kept in the generation log, not in a conversation)."""
+    config = _config(user.id, body)
     credits = _charge(user.id, "generate")
-    answer = await _run(body.request, body.current, registry)
+    answer = await _run(body.request, body.current, registry, config)
     history.record(session, user.id, None, body.request, answer, credits)
     session.commit()
     return AnswerPublic(**answer.to_dict(), credits=credits)

@@ -309,3 +309,49 @@ def test_change_request_in_a_conversation_returns_a_diff(gateway: Any, llm: Scri
     assert answer["diff"]["removed_nodes"] == [] and answer["diff"]["changed_nodes"] == []
     assert "every_morning" in llm.bodies[1]["messages"][1]["content"]  # the current workflow was sent
     assert {c["node_id"] for c in answer["credentials_needed"]} == {"post", "mail"}
+
+
+def test_an_endpoint_the_network_policy_refuses_is_not_called(
+    gateway: Any, llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectflow_dagster.config import get_settings
+
+    monkeypatch.setenv("CONNECTFLOW_NETWORK_ALLOW", "")
+    get_settings.cache_clear()
+    answer = _generate(gateway.user(), "Every morning fetch our status API and post it to Slack")
+    assert "refused" in answer["message"] and answer["source"] == "template"
+    assert llm.bodies == []
+
+
+def test_generate_with_the_users_own_ai_credential(gateway: Any) -> None:
+    with LocalHTTPServer() as server:
+        fake = ScriptedLLM(server)
+        ada, eve = gateway.user(), gateway.user()
+        created = ada.post(
+            "/api/credentials",
+            json={"name": "My OpenAI", "type": "openai_api", "data": {"api_key": KEY, "base_url": fake.base}},
+        )
+        assert created.status_code == 201, created.text
+        cred = created.json()["id"]
+        fake.say(GOOD)
+        body = {
+            "request": "Every morning post our API status to Slack",
+            "credential_id": cred,
+            "model": "my-model",
+        }
+        answer = _generate(ada, body["request"], credential_id=cred, model="my-model")
+        assert answer["valid"] is True and answer["source"] == "model"
+        assert fake.bodies[0]["model"] == "my-model"
+        assert eve.post("/api/assistant/generate", json=body).status_code == 404
+        slack = ada.post(
+            "/api/credentials",
+            json={
+                "name": "hook",
+                "type": "slack_webhook",
+                "data": {"webhook_url": "https://hooks.slack.com/services/T/B/x"},
+            },
+        )
+        assert slack.status_code == 201, slack.text
+        bad = {**body, "credential_id": slack.json()["id"]}
+        assert ada.post("/api/assistant/generate", json=bad).status_code == 422
+        assert len(fake.bodies) == 1
