@@ -166,6 +166,17 @@ def save(
     return saved
 
 
+def save_draft(workflow: spec.Workflow | dict[str, Any]) -> SavedWorkflow:
+    """Save as the current user even while credentials are still to choose (like an n8n import):
+    the assistant's answers and imported workflows are drafts the editor finishes."""
+    wf = _as_workflow(workflow)
+    remote = remote_identity()
+    if remote is not None:
+        with _client(remote) as client:
+            return client.save(wf)
+    return _save_locally(wf, None)[0]
+
+
 def _save_locally(wf: spec.Workflow, owner_id: str | None) -> tuple[SavedWorkflow, RunTarget]:
     from connectflow_dagster.dispatch.references import reference_problems
     from connectflow_dagster.errors import WorkflowInvalid

@@ -91,6 +91,8 @@ DEFAULT_OUTPUT = "result"
 LOOP_BASE = "base"  # a loop's second output: the context before it, given once to each mapped step
 MAX_ITEM_METADATA_CHARS = 2_000
 MAX_METADATA_CHARS = 256 * 1024
+# Deepest node output (lists/objects): far past real APIs (~20), far below what pickling survives (~900).
+MAX_OUTPUT_DEPTH = 128
 
 
 @logger(
@@ -220,6 +222,22 @@ class Emitted(NamedTuple):
     node_id: str
     context: dict[str, Any]
     skipped: bool = False
+
+
+def _check_output_depth(result: Any) -> None:
+    """Refuse an output nested deeper than ``MAX_OUTPUT_DEPTH`` (a code node's ``[[[…]]]``, a hostile
+    API's answer): deeper values crash pickling and event logging with a RecursionError and the run
+    ends without saying why. Refused here, inside the node, so ``on_error`` applies."""
+    value = result.output if isinstance(result, Branch | Split) else result
+    parts: list[Any] = [value]
+    if isinstance(result, Split):
+        parts.append(result.items)
+    if hasattr(value, "model_dump"):  # a typed output (HttpRequestOutput): its fields hold the data
+        parts = list(vars(value).values())
+    if spec.json_depth(parts, MAX_OUTPUT_DEPTH + 1) > MAX_OUTPUT_DEPTH + 1:
+        raise NonRetriableNodeError(
+            f"the node's output is nested deeper than {MAX_OUTPUT_DEPTH} levels of lists and objects"
+        )
 
 
 def _jsonable(value: Any) -> Any:
@@ -423,6 +441,7 @@ def _build_op(
             with control.node_running(node.id) if control is not None else nullcontext():
                 try:
                     result = _execute(node, node_type, ctx, rendering)
+                    _check_output_depth(result)
                 except Suspend:
                     raise
                 except Exception:
@@ -799,12 +818,18 @@ def _ancestors(workflow: spec.Workflow) -> dict[str, frozenset[str]]:
 
 
 def descendants(workflow: spec.Workflow, node_id: str) -> list[str]:
-    """``node_id`` and every node after it, in topological order (a continuation's steps)."""
+    """``node_id`` and every node after it, in topological order (a continuation's steps).
+
+    As Dagster step keys: a node inside a loop is its unresolved mapped step ``<node>[?]`` (its
+    items are mapped when the continuation runs the loop)."""
     after = {node_id}
     for current in workflow.topological_order():
         if any(e.source in after for e in workflow.upstream(current)):
             after.add(current)
-    return [n for n in workflow.topological_order() if n in after]
+    registry = get_registry()
+    types = {n.id: registry.get(n.type, n.type_version) for n in workflow.nodes}
+    loop_of = spec.item_scopes(workflow, types).loop_of
+    return [f"{n}[?]" if loop_of.get(n) else n for n in workflow.topological_order() if n in after]
 
 
 def _output_name(edge: spec.Edge, source_type: NodeType, source_params: Mapping[str, Any]) -> str:

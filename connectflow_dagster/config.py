@@ -159,6 +159,30 @@ class Settings(BaseSettings):
         "CONNECTFLOW_HOME on SQLite). Off: everything still runs, found by the safety poll.",
     )
     sensor_batch: int = Field(default=50, ge=1, description="Events the sensor submits per evaluation.")
+    # ---- AI assistant (connectflow_dagster/assistant) ----
+    assistant_model: str = Field(
+        default="",
+        description="litellm model the assistant generates workflows with, e.g. 'openai/gpt-4o-mini'; "
+        "empty: no generation (template matching only).",
+    )
+    assistant_classifier_model: str = Field(
+        default="", description="litellm model that classifies requests; empty: the rules-based classifier."
+    )
+    assistant_api_base: str = Field(default="", description="API root for the assistant's models (optional).")
+    assistant_api_key: SecretStr | None = Field(
+        default=None, description="API key for the assistant's models."
+    )
+    assistant_fallback_model: str = Field(
+        default="", description="litellm model tried when the main one fails (provider error or timeout)."
+    )
+    assistant_fallback_api_base: str = Field(default="", description="API root of the fallback model.")
+    assistant_fallback_api_key: SecretStr | None = Field(default=None, description="API key of the fallback.")
+    assistant_max_repairs: int = Field(
+        default=2, ge=0, le=5, description="Rounds that feed validation problems back to the model."
+    )
+    assistant_timeout_seconds: float = Field(
+        default=90.0, gt=0, le=600, description="Seconds one model call may take before the fallback."
+    )
 
     @property
     def oauth_providers(self) -> list[str]:

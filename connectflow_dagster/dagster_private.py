@@ -125,5 +125,36 @@ __all__ = [
     "get_retries_config",
     "job_execution_iterator",
     "orchestration_context_event_generator",
+    "skip_unconfigured_yaml_log_handlers",
     "trigger_step_hooks",
 ]
+
+
+def skip_unconfigured_yaml_log_handlers() -> None:
+    """Stop every run start from calling ``logging.config.dictConfig`` when ``dagster.yaml``
+    configures no ``python_logs`` handlers (ours configures none).
+
+    Dagster's ``get_yaml_python_handlers`` (1.13.27) calls ``dictConfig`` at each run start even with
+    an empty handler config. ``dictConfig`` holds logging's module lock and then takes every
+    handler's lock; a thread of *another run in the same process* emitting an event holds its
+    handler's lock and needs the module lock (``isEnabledFor`` after the caches were cleared) — a
+    deadlock, hit by sub-workflows (a child run starts inside a caller's step while the caller's other
+    steps log; tests/dispatch/test_subworkflows.py, parallel calls on PostgreSQL). With no handler
+    configured ``dictConfig`` yields no handlers, so returning none is the same result without the
+    lock inversion (and without closing every handler of the process per run). Installed once by
+    ``dispatch/worker.py``. The method is on the public ``DagsterInstance`` class; the patch is here
+    because it depends on that private behaviour.
+    """
+    from dagster import DagsterInstance
+
+    original = DagsterInstance.get_yaml_python_handlers
+    if getattr(original, "_connectflow_patched", False):
+        return
+
+    def get_yaml_python_handlers(self: DagsterInstance):  # type: ignore[no-untyped-def]
+        if not self.get_python_log_dagster_handler_config():
+            return []
+        return original(self)
+
+    get_yaml_python_handlers._connectflow_patched = True  # type: ignore[attr-defined]
+    DagsterInstance.get_yaml_python_handlers = get_yaml_python_handlers  # type: ignore[method-assign,assignment]

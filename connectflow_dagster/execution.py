@@ -445,7 +445,11 @@ def _summary(instance: DagsterInstance, record: Any) -> Execution:
         id=run.run_id,
         workflow_id=tags.get(TAG_WORKFLOW),
         job_name=run.job_name,
-        status=run_status_name(run.status),
+        # A run stopped by its timeout is *failed*; Dagster records it canceled until the worker
+        # reports the failure a moment later (runctl.finish_time_out).
+        status="failed"
+        if TAG_TIMED_OUT in tags and run.status == DagsterRunStatus.CANCELED
+        else run_status_name(run.status),
         version=tags.get(TAG_VERSION),
         trigger=tags.get(TAG_TRIGGER),
         owner_id=tags.get(TAG_OWNER),

@@ -63,7 +63,8 @@ def signature(execution_id: str) -> str:
 
 
 def signature_matches(execution_id: str, presented: str) -> bool:
-    return hmac.compare_digest(signature(execution_id), presented)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    return hmac.compare_digest(signature(execution_id).encode(), presented.encode("utf-8", "surrogatepass"))
 
 
 def resume_url(execution_id: str, base_url: str | None = None) -> str:

@@ -31,6 +31,7 @@ from gateway.limits import BodySizeLimit
 from gateway.responses import SafeJSONResponse
 from gateway.routes import (
     api_keys,
+    assistant,
     auth,
     credentials,
     dagster_ui,
@@ -66,6 +67,7 @@ ROUTERS: list[APIRouter] = [
     api_keys.router,
     tokens.router,
     events.router,
+    assistant.router,  # the AI assistant (connectflow_dagster/assistant)
     dagster_ui.router,  # /dagster/: the Dagster UI for administrators (reverse proxy)
 ]
 

@@ -7,6 +7,7 @@
 | dispatch.py             | worker                             |
 | keys.py                 | rotate-keys                        |
 | interop.py              | import, export (n8n JSON)          |
+| assist.py               | assist (the AI assistant)          |
 | ``connectflow.cli`` EPs | serve (``gateway.cli``)            |
 
 Other packages add commands through the ``connectflow.cli`` entry-point group (each entry point names a
@@ -25,7 +26,7 @@ import click
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-_COMMAND_MODULES = ("engine", "account", "dispatch", "keys", "interop")
+_COMMAND_MODULES = ("engine", "account", "dispatch", "keys", "interop", "assist")
 ENTRY_POINT_GROUP = "connectflow.cli"
 
 

@@ -66,10 +66,17 @@ def load_workflow_file(path: Path):  # type: ignore[no-untyped-def]
         _fail(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
     except UnicodeDecodeError:
         _fail(f"{path} is not a text file")
+    if _looks_like_n8n(data):
+        _fail(f"{path} is an n8n workflow: import it first with `connectflow import {path}`")
     try:
         return spec.ensure_valid(spec.parse_workflow(data))
     except WorkflowInvalid as exc:
         _fail(f"{path}: {exc}")
+
+
+def _looks_like_n8n(data: Any) -> bool:
+    first = data[0] if isinstance(data, list) and data else data
+    return isinstance(first, dict) and "connections" in first and "edges" not in first
 
 
 def print_execution(execution: Any) -> None:

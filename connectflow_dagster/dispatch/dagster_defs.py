@@ -39,7 +39,7 @@ from sqlalchemy import select, update
 
 from connectflow_dagster import waits
 from connectflow_dagster.compiler import compile_problems, job_name, workflow_prefix
-from connectflow_dagster.dispatch import inbox, notify
+from connectflow_dagster.dispatch import error_workflow, inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.store.db import session_scope
 from connectflow_dagster.store.models import TriggerEvent
@@ -241,6 +241,12 @@ def complete_finished_submissions(instance: DagsterInstance, limit: int = RECONC
     runs = {run.run_id: run.status for run in instance.get_runs(RunsFilter(run_ids=ids))}
     finished = [i for i in ids if runs.get(i) in _FINISHED]
     missing = [i for i in ids if i not in runs]
+    for execution_id in finished:  # before marking them done: a failed tick reports them (once) again
+        if runs[execution_id] == DagsterRunStatus.FAILURE:
+            try:
+                error_workflow.report_failure(instance, execution_id)
+            except Exception:
+                log.exception("run %s: could not queue its error workflow", execution_id)
     now = dt.datetime.now(dt.UTC)
     submitted = (TriggerEvent.status == inbox.SUBMITTED, TriggerEvent.claimed_by == SENSOR_WORKER_ID)
     with session_scope() as session:

@@ -50,6 +50,7 @@ from dagster import (
 
 from connectflow_dagster import runctl, waits
 from connectflow_dagster.compiler import Runtime
+from connectflow_dagster.dagster_private import skip_unconfigured_yaml_log_handlers
 from connectflow_dagster.dispatch import error_workflow, inbox, notify
 from connectflow_dagster.dispatch.config import get_dispatch_settings
 from connectflow_dagster.execution import RunTarget, create_run, iterate_created_run
@@ -59,6 +60,10 @@ from connectflow_dagster.store.workflows import version_by_id, version_spec
 from connectflow_dagster.tags import TAG_ATTEMPT, TAG_EVENT, TAG_WORKER, TAG_WORKER_LOST
 
 log = logging.getLogger("connectflow.worker")
+
+# Runs may execute concurrently in this process (a sub-workflow inside a caller's step): no per-run
+# logging.config.dictConfig, which deadlocks against another run's logging (dagster_private.py).
+skip_unconfigured_yaml_log_handlers()
 
 MAX_RUNTIME_TAG = "dagster/max_runtime"  # dagster._core.storage.tags.MAX_RUNTIME_SECONDS_TAG
 
@@ -482,9 +487,9 @@ class Worker:
         if run is not None and run.status == DagsterRunStatus.FAILURE:
             self._report_failure(run_id)  # before completing: a redelivery reports it (once) again
         with session_scope() as session:
-            # Waits that suspended this run: their timed continuations join the inbox (waits.py).
+            # Waits that suspended this run: their timed continuations join the inbox (waits.py),
+            # committed with the event's completion (one transaction: neither is lost without the other).
             queued = waits.finalize_run(session, run_id, succeeded)
-            session.commit()
             inbox.complete_event(session, event.id, self.worker_id)
         if queued:
             notify.publish(notify.INBOX)

@@ -316,6 +316,9 @@ class NodeType:
     # Top-level params passed to the executor as written: not rendered or checked as templates (the
     # source of a code node, where ``{{`` is code, not a template).
     raw_params: frozenset[str] = frozenset()
+    # The field of the output that n8n-style code sees as this node's items (``$input``, ``$('Node')``):
+    # the HTTP Request's response body (``data``), as n8n's HTTP node outputs the body. None: all of it.
+    item_field: str | None = None
     # Credential types the node may use instead of ``credential``, chosen by its params (the HTTP
     # Request's ``authentication``): listed by the registry, loaded by the executor.
     credential_options: tuple[CredentialType[Any], ...] = ()

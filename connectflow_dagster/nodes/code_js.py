@@ -18,7 +18,7 @@ from pydantic import Field
 from connectflow_dagster.config import get_settings
 from connectflow_dagster.errors import NonRetriableNodeError
 from connectflow_dagster.nodes.base import NodeContext, NodeType, Params
-from connectflow_dagster.nodes.inputs import input_of
+from connectflow_dagster.nodes.inputs import input_of, items_view
 from connectflow_dagster.sandbox import js, n8n
 
 DEFAULT_CODE = """// $input.all() holds the items of the node before this one; return items.
@@ -45,20 +45,21 @@ def code_inputs(ctx: NodeContext[Any]) -> tuple[list[dict[str, Any]], dict[str, 
     """(this node's input items, earlier nodes' items by name) from the run's context.
 
     The input is the output of the latest upstream node that delivered (the one edge into a code node
-    in the usual case; right after a loop, the current item or batch). Earlier nodes are known by their display name and, where it differs, their
-    variable name.
+    in the usual case; right after a loop, the current item or batch). Earlier nodes are known by their
+    display name and, where it differs, their variable name. A node's items are its output, or the
+    part its type names (``item_field``: an HTTP Request's response body, as in n8n).
     """
     nodes: dict[str, list[dict[str, Any]]] = {}
     by_variable: dict[str, list[dict[str, Any]]] = {}
-    for node_id, (name, variable, _) in ctx.workflow_nodes.items():
+    for node_id, (name, variable, type_name) in ctx.workflow_nodes.items():
         if node_id == ctx.node_id or variable not in ctx.context:
             continue
-        items = n8n.to_items(ctx.context[variable])
+        items = n8n.to_items(items_view(type_name, ctx.context[variable]))
         nodes[name] = items
         by_variable.setdefault(variable, items)
     for variable, items in by_variable.items():
         nodes.setdefault(variable, items)
-    return n8n.to_items(input_of(ctx)), nodes
+    return n8n.to_items(input_of(ctx, as_items=True)), nodes
 
 
 def execute(params: JsCodeParams, ctx: NodeContext[None]) -> list[dict[str, Any]]:

@@ -338,4 +338,5 @@ node = _HttpRequestNodeType(
     execute=execute,
     icon="globe",
     credential_options=tuple(AUTH_TYPES.values()),
+    item_field="data",  # code nodes see the response body as the items, as n8n's HTTP node outputs it
 )

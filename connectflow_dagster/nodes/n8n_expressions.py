@@ -36,6 +36,9 @@ class Source(Params):
     input: str | None = Field(
         default=None, description="passthrough / overlay: the n8n node it reads through."
     )
+    inputs: list[str] = Field(
+        default_factory=list, description="combine: the n8n nodes whose items it merges."
+    )
 
 
 class ExpressionsParams(Params):
@@ -70,6 +73,12 @@ def n8n_json(name: str, sources: dict[str, Source], context: dict[str, Any], dep
     source = sources.get(name)
     if source is None or depth > 50:
         return None
+    if source.kind == "combine":  # n8n's Merge "combine": input 1's fields, then input 2's (it wins)
+        merged: dict[str, Any] = {}
+        for name_in in source.inputs:
+            value = n8n_json(name_in, sources, context, depth + 1)
+            merged.update(value if isinstance(value, dict) else {})
+        return merged
     if source.kind == "passthrough":
         return n8n_json(source.input, sources, context, depth + 1) if source.input else None
     if source.variable not in context:

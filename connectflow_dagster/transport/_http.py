@@ -43,6 +43,29 @@ from connectflow_dagster.transport._policy import (
 from connectflow_dagster.transport._redaction import install_url_secret_filter
 
 DEFAULT_TIMEOUT = 30.0
+# Largest response body a node reads (as sent, before decompression): a server streaming without
+# end, or a huge answer to a token or next-page request, fails the node instead of the worker's memory.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class _CappedStream(httpx.SyncByteStream):
+    """The response body, refused once more than ``limit`` bytes have arrived."""
+
+    def __init__(self, inner: httpx.SyncByteStream, limit: int, host: str) -> None:
+        self.inner, self.limit, self.host = inner, limit, host
+
+    def __iter__(self) -> typing.Iterator[bytes]:
+        seen = 0
+        for chunk in self.inner:
+            seen += len(chunk)
+            if seen > self.limit:
+                raise NonRetriableNodeError(
+                    f"the response from {self.host} is larger than {self.limit} bytes; stopped reading it"
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class PinnedNetworkBackend(httpcore.NetworkBackend):
@@ -118,6 +141,12 @@ class PolicyTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=PinnedNetworkBackend(resolver, policy),
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _CappedStream(response.stream, MAX_RESPONSE_BYTES, request.url.host)
+        return response
 
 
 def new_http_client(

@@ -313,6 +313,24 @@ def _answer_or_end(instance: Any, execution_id: str) -> tuple[Any, bool]:
     return answer, answer is None and not waiting
 
 
+# What a workflow answers (Respond to Webhook) is served from the editor's origin: any user can
+# make it HTML. It is sandboxed — an opaque origin, no scripts, plugins, forms or frames — so it can
+# neither read the visitor's ``cf_csrf`` cookie nor call the API as them, and it sets no cookies (a
+# ``Set-Cookie`` for ``cf_session`` would sign the visitor into another account).
+WORKFLOW_RESPONSE_CSP = (
+    "sandbox; default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+)
+_WORKFLOW_HEADERS_DROPPED = frozenset(
+    {"set-cookie", "content-security-policy", "content-security-policy-report-only"}
+)
+
+
+def workflow_response_headers(headers: dict[str, str]) -> dict[str, str]:
+    """A workflow's response headers as sent: no cookies, and the gateway's sandboxing CSP."""
+    kept = {k: v for k, v in headers.items() if k.lower() not in _WORKFLOW_HEADERS_DROPPED}
+    return {**kept, "Content-Security-Policy": WORKFLOW_RESPONSE_CSP}
+
+
 async def _wait_for_answer(request: Request, execution_id: str, params: AfterRun) -> Response | None:
     """``response_mode='respond_node'``: the first Respond to Webhook node's answer as soon as it is
     recorded (woken by ``RUN_PROGRESS``), 500 when the run ends without one, None (→ 202) on timeout."""
@@ -329,7 +347,9 @@ async def _wait_for_answer(request: Request, execution_id: str, params: AfterRun
             answer, ended = await asyncio.to_thread(_answer_or_end, instance, execution_id)
             if answer is not None:
                 return Response(
-                    content=answer.body.encode(), status_code=answer.status_code, headers=answer.headers
+                    content=answer.body.encode(),
+                    status_code=answer.status_code,
+                    headers=workflow_response_headers(answer.headers),
                 )
             if ended:
                 return JSONResponse(

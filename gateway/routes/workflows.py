@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from connectflow_dagster import spec
 from connectflow_dagster.compiler import try_compile
@@ -162,11 +163,17 @@ async def import_workflows(
     placeholders, credentials to choose. Malformed JSON is 400, a document that is not an n8n
     workflow (or too large: 500 nodes, 100 workflows) 422, a body over the size limit 413."""
     require_json(request)
-    data = parse_json(await request.body())
-    imported = import_n8n(data, name=name)
+    body = await request.body()
+    # Converting and saving up to a megabyte of n8n JSON takes seconds of CPU: in a thread, so the
+    # event loop (every other request, webhooks included) is not stalled meanwhile.
+    return await run_in_threadpool(_import, body, session, user.id, name)
+
+
+def _import(body: bytes, session: Session, owner_id: str, name: str | None) -> ImportedWorkflows:
+    imported = import_n8n(parse_json(body), name=name)
     out = []
     for item in imported:
-        saved = store.save_workflow(session, user.id, item.workflow)
+        saved = store.save_workflow(session, owner_id, item.workflow)
         out.append(
             ImportedWorkflow(
                 id=saved.workflow.id,

@@ -3,6 +3,7 @@ Trigger receives the failure; through the real gateway, one real worker and a re
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -113,8 +114,12 @@ def test_a_successful_or_handled_run_starts_no_error_workflow(cf, live_gateway, 
     handled, _ = save(failing_workflow(http_server.url, handler, on_error="continue"), owner.user_id)
     ex = finished_execution(cf, execute(owner, handled))
     assert ex.status == "success"
-    with session_scope() as session:
-        assert inbox.get_event(session, ex.id).status == inbox.DONE  # its event is done: nothing queued
+
+    def event_done():  # type: ignore[no-untyped-def]
+        with session_scope() as session:
+            return inbox.get_event(session, ex.id).status == inbox.DONE or None
+
+    wait_for(event_done, what="the worker to complete the event")  # a report would be queued by now
     assert inbox_rows(handler) == []
 
 
@@ -154,3 +159,29 @@ def test_the_error_workflow_must_exist_be_yours_and_have_an_error_trigger(cf, li
     assert ok["runnable"] is True, ok["problems"]
     hostile = owner.post("/api/workflows", json=failing_workflow(http_server.url, "../../etc/passwd"))
     assert hostile.status_code == 422  # not an id at all
+
+
+def test_the_sensor_path_reports_failed_runs_too(cf, monkeypatch, http_server):
+    """Runs a Dagster launcher executed: the inbox sensor queues the report when it sees them end."""
+    from dagster import build_sensor_context
+
+    from connectflow_dagster.dispatch.config import get_dispatch_settings
+    from connectflow_dagster.dispatch.dagster_defs import inbox_sensor
+
+    monkeypatch.setenv("CONNECTFLOW_DISPATCH", "sensor")
+    get_dispatch_settings.cache_clear()
+    owner = cf.new_user()
+    handler, _ = save(error_workflow(http_server.url), owner)
+    failing, version = save(failing_workflow(http_server.url, handler), owner)
+    run_id, _ = inbox.enqueue(failing, owner, version, "start", {})
+    sensor = inbox_sensor()
+    with build_sensor_context(instance=cf.instance) as context:
+        sensor.evaluate_tick(context)  # submitted to the run coordinator
+    # What the launched process would record: the run failed.
+    cf.instance.report_run_failed(cf.instance.get_run_by_id(run_id), message="launcher process died")
+    for _ in range(2):  # a second tick reports nothing twice
+        with build_sensor_context(instance=cf.instance) as context:
+            sensor.evaluate_tick(context)
+    [report] = [r for r in inbox_rows(handler)]
+    assert report.dedup_key == f"error:{run_id}"  # queued once (the sensor then submits it)
+    assert json.loads(report.payload)["execution"]["error"]["message"] == "launcher process died"

@@ -7,8 +7,15 @@ import threading
 from typing import Any
 
 import pytest
+from dagster import RunsFilter
 
-from connectflow_dagster.tags import TAG_CALL_CHAIN, TAG_CALLER_NODE, TAG_CALLER_RUN, TAG_CHILD_RUNS
+from connectflow_dagster.tags import (
+    TAG_CALL_CHAIN,
+    TAG_CALLER_NODE,
+    TAG_CALLER_RUN,
+    TAG_CHILD_RUNS,
+    TAG_WORKFLOW,
+)
 from tests.dispatch.conftest import finished_execution, save
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -208,7 +215,7 @@ def test_another_users_workflow_is_not_found_like_a_missing_one(cf, live_gateway
     assert other.error.replace(theirs, "<id>") == missing.error.replace("no_such_workflow", "<id>")
     assert f"workflow '{theirs}' not found" in other.error
     assert http_server.requests == []  # nothing of theirs ran
-    assert cf.instance.get_runs_count() == 2  # and no child run was made
+    assert cf.instance.get_runs_count(RunsFilter(tags={TAG_WORKFLOW: theirs})) == 0  # no child run
 
 
 def test_a_workflow_without_an_execute_workflow_trigger_cannot_be_called(cf, live_gateway, one_worker):
@@ -224,3 +231,58 @@ def test_a_workflow_without_an_execute_workflow_trigger_cannot_be_called(cf, liv
     caller, _ = save(self_calling(plain), owner.user_id)
     ex = finished_execution(cf, execute(owner, caller, {}))
     assert ex.status == "failed" and "has no Execute Workflow Trigger" in ex.error
+
+
+def test_parallel_calls_in_one_run_are_each_linked(cf, live_gateway, one_worker, http_server):
+    http_server.route("GET", "/price/A-1", lambda req: (200, {}, {"cents": 250}))
+    http_server.route("GET", "/price/B-2", lambda req: (200, {}, {"cents": 100}))
+    owner = live_gateway.user()
+    child, _ = save(child_workflow(http_server.url), owner.user_id)
+    nodes = [{"id": "start", "type": "trigger.manual", "name": "Start", "variable_name": "trigger"}]
+    for sku in ("A-1", "B-2"):
+        nodes.append(
+            {
+                "id": f"q_{sku[0]}",
+                "type": "workflow.execute",
+                "name": f"Quote {sku}",
+                "params": {"workflow_id": child, "input": {"sku": sku, "qty": 2}},
+            }
+        )
+    parent, _ = save(
+        {
+            "name": "two quotes",
+            "nodes": nodes,
+            "edges": [{"source": "start", "target": "q_A"}, {"source": "start", "target": "q_B"}],
+        },
+        owner.user_id,
+    )
+    ex = finished_execution(cf, execute(owner, parent, {}))
+    assert ex.status == "success", ex.error
+    assert ex.context["quote_a_1"]["total"] == 500 and ex.context["quote_b_2"]["total"] == 200
+    children = owner.get(f"/api/executions/{ex.id}").json()["children"]
+    assert sorted(c["node_id"] for c in children) == ["q_A", "q_B"]
+    for link in children:
+        assert owner.get(f"/api/executions/{link['execution_id']}").json()["caller_id"] == ex.id
+
+
+def test_the_callers_timeout_stops_its_child(cf, live_gateway, one_worker, http_server):
+    release = threading.Event()
+
+    def hold(req):  # type: ignore[no-untyped-def]
+        release.wait(60)
+        return 200, {}, {"cents": 1}
+
+    http_server.route("GET", "/price/SLOW", hold)
+    try:
+        owner = live_gateway.user()
+        child, _ = save(child_workflow(http_server.url), owner.user_id)
+        parent, _ = save({**caller_workflow(child), "settings": {"timeout_seconds": 1}}, owner.user_id)
+        ex = finished_execution(cf, execute(owner, parent, {"sku": "SLOW"}))
+        assert not release.is_set()
+        assert ex.status == "failed" and ex.error.startswith("timed out after 1 s"), ex.error
+        assert "'lookup'" in ex.error
+        [link] = owner.get(f"/api/executions/{ex.id}").json()["children"]
+        child_ex = finished_execution(cf, link["execution_id"])
+        assert child_ex.status in ("failed", "canceled") and child_ex.status != "success"
+    finally:
+        release.set()

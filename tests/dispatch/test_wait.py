@@ -356,3 +356,35 @@ def test_a_webhook_wait_with_a_time_limit_resumes_by_itself_and_its_url_is_dead_
     assert final.status == "success", final.error
     assert final.context["wait"]["resumed_by"] == "timer" and final.context["after"] == {"answer": True}
     assert client.post(url, json={}).status_code == 404
+
+
+def test_a_loop_after_a_wait_runs_its_items_in_the_continuation(cf, live_gateway, one_worker, monkeypatch):
+    from connectflow_dagster.config import get_settings
+
+    monkeypatch.setenv("CONNECTFLOW_WAIT_SLEEP_SECONDS", "0")  # the wait suspends its run
+    get_settings.cache_clear()
+    owner = live_gateway.user()
+    workflow = {
+        "name": "Wait then loop",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual", "name": "Start"},
+            {"id": "pause", "type": "wait", "name": "Wait", "params": {"amount": 1, "unit": "seconds"}},
+            {"id": "each", "type": "loop", "name": "Each", "params": {"items": [1, 2, 3]}},
+            {"id": "double", "type": "set", "name": "Double", "params": {"fields": {"v": "{{ item * 2 }}"}}},
+            {"id": "collect", "type": "aggregate", "name": "Collect", "params": {"value": "{{ double.v }}"}},
+        ],
+        "edges": [
+            {"source": "start", "target": "pause"},
+            {"source": "pause", "target": "each"},
+            {"source": "each", "target": "double"},
+            {"source": "double", "target": "collect"},
+        ],
+    }
+    wid, _ = save(workflow, owner.user_id)
+    one_worker()
+    first = owner.post(f"/api/workflows/{wid}/execute", json={}).json()["execution_id"]
+    final = wait_for(status_is(cf, first, "success", "failed"), what="the wait to resume and the loop to run")
+    assert final.status == "success", final.error
+    assert final.context["collect"] == {"data": [2, 4, 6], "count": 3}
+    [continuation] = final.continuations
+    assert _produced(cf, continuation, "double[2]") and not _produced(cf, first, "each")

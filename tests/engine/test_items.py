@@ -373,3 +373,44 @@ def test_a_failed_item_with_on_error_continue_leaves_the_other_items_results(cf,
         ("success", None),
     ]
     assert "404" in fetch.items[1].error and fetch.items_summary["on_error"] == 1
+
+
+def test_a_loops_concurrency_is_clipped_to_the_configured_maximum(monkeypatch):
+    from connectflow_dagster.compiler import loop_concurrency
+    from connectflow_dagster.config import get_settings
+
+    monkeypatch.setenv("CONNECTFLOW_ITEMS_MAX_CONCURRENCY", "6")
+    monkeypatch.setenv("CONNECTFLOW_ITEMS_CONCURRENCY", "3")
+    get_settings.cache_clear()
+    try:
+        node = spec.Node(id="each", type="loop", name="Each", params={"items": [1], "concurrency": 10**9})
+        assert loop_concurrency(node) == 6
+        assert loop_concurrency(node.model_copy(update={"params": {"items": [1]}})) == 3
+        templated = node.model_copy(update={"params": {"items": [1], "concurrency": "{{ trigger.n }}"}})
+        assert loop_concurrency(templated) == 3  # a template is not known when the job is built
+    finally:
+        get_settings.cache_clear()
+
+
+def test_error_output_inside_a_loop_routes_only_the_failed_item(cf, http_server):
+    serve_items(
+        http_server, 3, on_item=lambda q: (404, {}, {"error": "gone"}) if q["id"][0] == "o1" else None
+    )
+    wf = loop_workflow(http_server.url)
+    wf["nodes"][3]["on_error"] = "error_output"
+    wf["nodes"][4]["params"] = {
+        "value": "{{ fetch_item.data.name if fetch_item.data is defined else note.text }}"
+    }
+    wf["nodes"].append(
+        {"id": "note", "type": "set", "name": "Note", "params": {"fields": {"text": "missing {{ item.id }}"}}}
+    )
+    wf["nodes"][5]["params"] = {"fields": {"n": "{{ collect.count }}"}}
+    wf["edges"] += [
+        {"source": "fetch", "target": "note", "source_handle": "error"},
+        {"source": "note", "target": "collect"},
+    ]
+    ex = cf.run(wf)
+    assert ex.status == "success", ex.error
+    assert ex.context["collect"]["data"] == ["name-o0", "missing o1", "name-o2"]
+    note = next(n for n in ex.nodes if n.node_id == "note")
+    assert [i.status for i in note.items] == ["skipped", "success", "skipped"]

@@ -57,3 +57,10 @@ def test_import_refuses_what_is_not_an_n8n_workflow_and_dry_run_saves_nothing(cl
     assert "id" not in entry and entry["report"]["summary"]["nodes"] == 5
     missing = cli("export", "no_such_workflow", "--format", "n8n")
     assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_run_on_an_n8n_file_says_to_import_it(cli):  # noqa: F811
+    done = cli("run", str(FIXTURE))
+    assert (
+        done.returncode == 1 and "is an n8n workflow: import it first with `connectflow import" in done.stderr
+    )

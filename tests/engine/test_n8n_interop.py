@@ -525,3 +525,134 @@ def test_error_trigger_and_execute_workflow_map_to_their_connectflow_types():
     assert wf.node("say").params["fields"]["m"] == (
         "{{ on_error.workflow.name | js_string }} failed: {{ on_error.execution.error.message | js_string }}"
     )
+
+
+def test_switch_v1_rules_sharing_an_output_become_one_rule_and_the_fallback_keeps_its_index():
+    doc = _doc(
+        [_n("Start", "manualTrigger"),
+         _n("Route", "switch", {"dataType": "string", "value1": "={{ $json.kind }}", "fallbackOutput": 2,
+                                "rules": {"rules": [{"operation": "equal", "value2": "a", "output": 0},
+                                                    {"operation": "equal", "value2": "b", "output": 0},
+                                                    {"operation": "contains", "value2": "c", "output": 1}]}}, 1),
+         _n("AB", "noOp"), _n("C", "noOp"), _n("Else", "noOp")],
+        _main(("Start", 0, "Route"), ("Route", 0, "AB"), ("Route", 1, "C"), ("Route", 2, "Else")),
+    )  # fmt: skip
+    wf = one(doc).workflow
+    rules = wf.node("route").params["rules"]
+    assert [(r["output"], [c["right"] for c in r["conditions"]], r["combine"]) for r in rules] == [
+        ("0", ["a", "b"], "or"),
+        ("1", ["c"], "or"),
+    ]
+    handles = {e.target: e.source_handle for e in wf.edges if e.source == "route"}
+    assert handles == {"ab": "0", "c": "1", "else": "fallback"}
+    assert validate(wf) == []
+
+
+def test_mutated_documents_import_and_export_or_are_refused_never_crash():
+    """Random junk in every corner of real n8n documents (fixed seed): the import and the export
+    either work or refuse with WorkflowInvalid (a 422 at the API), never another exception."""
+    import copy
+    import random
+
+    rnd = random.Random(13)
+    junk = [
+        None,
+        0,
+        -1,
+        1.5,
+        "",
+        "x",
+        "={{",
+        "={{ $json }}",
+        [],
+        {},
+        [1, "a"],
+        {"a": None},
+        True,
+        "={{ $('No').item.json.x }}",
+    ]
+
+    def mutate(value, depth=0):  # type: ignore[no-untyped-def]
+        if depth > 6:
+            return value
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                roll = rnd.random()
+                if roll < 0.1:
+                    continue
+                out[key] = rnd.choice(junk) if roll < 0.2 else mutate(item, depth + 1)
+            return out
+        if isinstance(value, list):
+            return [mutate(item, depth + 1) for item in value if rnd.random() > 0.05]
+        return value
+
+    for path in FILES:
+        original = json.loads(path.read_text())
+        for _ in range(6):
+            try:
+                for imported in import_n8n(mutate(copy.deepcopy(original))):
+                    export_n8n(imported.workflow)
+            except WorkflowInvalid:
+                pass
+
+
+def test_export_of_a_draft_with_params_that_do_not_fit_says_so_instead_of_failing():
+    from connectflow_dagster.spec import parse_workflow
+
+    wf = parse_workflow(
+        {
+            "name": "Draft",
+            "nodes": [
+                {"id": "start", "type": "trigger.manual", "name": "Start"},
+                {"id": "odd", "type": "set", "name": "Odd", "params": {"fields": "not a dict"}},
+                {
+                    "id": "http",
+                    "type": "http.request",
+                    "name": "Call",
+                    "params": {"query": [1, 2], "headers": 5},
+                },
+            ],
+            "edges": [{"source": "start", "target": "odd"}, {"source": "odd", "target": "http"}],
+        }
+    )
+    exported = export_n8n(wf)
+    kinds = {n["name"]: n["type"] for n in exported["nodes"]}
+    assert kinds["Odd"] == kinds["Call"] == "n8n-nodes-base.stopAndError"
+    assert exported["connections"]["Start"]["main"][0][0]["node"] == "Odd"
+
+
+LOOP_OVER_ITEMS = _doc(
+    [_n("Start", "manualTrigger"),
+     _n("Rows", "code", {"jsCode": "return [{json: {id: 1}}, {json: {id: 2}}];"}, 2),
+     _n("Each", "splitInBatches", {"options": {}}, 3),
+     _n("Call", "httpRequest", {"method": "POST", "url": "http://127.0.0.1:8999/echo", "sendBody": True,
+                                "specifyBody": "json", "jsonBody": "={{ { id: $json.id } }}"}, 4.2),
+     _n("Report", "set", {"assignments": {"assignments": [{"id": "a", "name": "done", "value": "yes", "type": "string"}]}}, 3.4)],
+    _main(("Start", 0, "Rows"), ("Rows", 0, "Each"), ("Each", 1, "Call"), ("Call", 0, "Each"), ("Each", 0, "Report")),
+)  # fmt: skip
+
+
+def test_loop_over_items_becomes_a_loop_and_its_done_output_an_aggregate_and_exports_back():
+    imported = one(copy_of(LOOP_OVER_ITEMS))
+    wf = imported.workflow
+    assert (wf.node("each").type, wf.node("each").params) == ("loop", {"items": "{{ rows }}"})
+    assert wf.node("call").params["body"] == {"id": "{{ item.id }}"}
+    done = wf.node("each_done")
+    assert done.type == "aggregate"
+    pairs = {(e.source, e.target, e.source_handle) for e in wf.edges}
+    assert pairs == {
+        ("start", "rows", None),
+        ("rows", "each", None),
+        ("each", "call", "main"),
+        ("call", "each_done", None),
+        ("each_done", "report", None),
+    }
+    assert validate(wf) == []
+    exported = export_n8n(wf)
+    assert exported["connections"] == LOOP_OVER_ITEMS["connections"]
+    assert sorted(n["name"] for n in exported["nodes"]) == sorted(n["name"] for n in LOOP_OVER_ITEMS["nodes"])
+
+
+def copy_of(doc: dict) -> dict:
+    return json.loads(json.dumps(doc))

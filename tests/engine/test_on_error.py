@@ -3,6 +3,8 @@ local HTTP server."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from connectflow_dagster import spec
@@ -181,3 +183,62 @@ def test_the_default_leaves_the_saved_content_and_its_hash_unchanged():
     handled = spec.parse_workflow(flow("http://127.0.0.1:9/x", on_error="continue"))
     assert handled.content()["nodes"][1]["on_error"] == "continue"
     assert handled.content_hash() != wf.content_hash()
+
+
+SECRET = "tok-" + "9f3b7c1d2e4a6b8c0d1e2f3a4b5c6d7e"
+
+
+def test_secrets_are_scrubbed_from_the_error_output_and_the_error_workflow_report(cf, http_server):
+    from connectflow_dagster.dispatch.error_workflow import report_event_id
+    from connectflow_dagster.dispatch.worker import Worker
+    from connectflow_dagster.execution import get_execution
+    from connectflow_dagster.store.credentials import create_credential
+    from connectflow_dagster.store.db import session_scope
+    from tests.dispatch.conftest import save
+
+    # A hostile service that echoes the credential back in its error answer.
+    http_server.route("GET", "/echo", lambda req: (403, {}, {"denied": req.headers.get("authorization")}))
+    http_server.route("POST", "/alerts", lambda req: (200, {}, {"ok": True}))
+    owner = cf.new_user()
+    with session_scope() as session:
+        cred = create_credential(session, owner, "api", "http_bearer_auth", {"token": SECRET}).id
+
+    def calling(on_error: str, **settings) -> dict:
+        wf = flow(f"{http_server.url}/echo", on_error=on_error)
+        wf["nodes"][1]["params"]["authentication"] = "bearer"
+        wf["nodes"][1]["credential_id"] = cred
+        wf["settings"] = settings
+        return wf
+
+    ex = cf.run(calling("continue"), owner_id=owner)
+    assert ex.status == "success", ex.error
+    message = ex.context["api"]["error"]["message"]
+    assert "HTTP 403" in message and "***" in message and SECRET not in message
+    assert SECRET not in json.dumps(ex.to_dict(), default=str)
+
+    alert = {
+        "name": "alert",
+        "nodes": [
+            {"id": "failed", "type": "trigger.error", "name": "On failure", "variable_name": "failure"},
+            {
+                "id": "post",
+                "type": "http.request",
+                "name": "Post",
+                "params": {"method": "POST", "url": http_server.url + "/alerts", "body": "{{ failure }}"},
+            },
+        ],
+        "edges": [{"source": "failed", "target": "post"}],
+    }
+    handler, _ = save(alert, owner)
+    failed = cf.run(calling("stop", error_workflow_id=handler), owner_id=owner)
+    assert failed.status == "failed" and SECRET not in (failed.error or "")
+    with session_scope() as session:
+        report = report_event_id(session, failed.id)
+    worker = Worker(instance=cf.instance)
+    try:
+        worker.execute_event(report)
+    finally:
+        worker.close()
+    assert get_execution(cf.instance, report).status == "success"
+    [posted] = [r for r in http_server.requests if r.path == "/alerts"]
+    assert "HTTP 403" in posted.body.decode() and SECRET.encode() not in posted.body

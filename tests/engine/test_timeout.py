@@ -89,3 +89,39 @@ def test_a_run_within_its_timeout_succeeds(cf, held):
     ex = cf.run(wf)
     assert ex.status == "success", ex.error
     assert TAG_TIMED_OUT not in cf.instance.get_run_by_id(ex.id).tags
+
+
+def test_the_timeout_stops_every_item_of_a_loop_in_flight(cf, held):
+    url, release, arrived = held
+    flow = {
+        "name": "slow items",
+        "settings": {"timeout_seconds": 1},
+        "nodes": [
+            {"id": "start", "type": "trigger.manual", "name": "Start", "variable_name": "trigger"},
+            {
+                "id": "each",
+                "type": "loop",
+                "name": "Each",
+                "params": {"items": [1, 2, 3, 4], "concurrency": 2},
+            },
+            {
+                "id": "slow",
+                "type": "http.request",
+                "name": "Slow call",
+                "params": {"url": f"{url}/hold", "timeout": 120},
+            },
+            {"id": "collect", "type": "aggregate", "name": "Collect"},
+        ],
+        "edges": [
+            {"source": "start", "target": "each"},
+            {"source": "each", "target": "slow"},
+            {"source": "slow", "target": "collect"},
+        ],
+    }
+    ex = cf.run(flow)
+    assert not release.is_set() and 1 <= len(arrived) <= 2  # at most the bound in flight, all stopped
+    assert ex.status == "failed" and ex.error.startswith("timed out after 1 s"), ex.error
+    slow = {n.node_id: n for n in ex.nodes}["slow"]
+    assert slow.status == "failed" and slow.items
+    assert {i.status for i in slow.items} <= {"failed", "not_run"} and slow.items[0].status == "failed"
+    assert {n.node_id: n.status for n in ex.nodes}["collect"] == "not_run"

@@ -276,3 +276,23 @@ def test_parallel_code_nodes_in_one_run_are_isolated(cf):
         {"shared": "undefined", "n": 2}
     ]
     assert "time limit" in (node(ex, "runaway").error or "")
+
+
+def test_after_an_http_request_the_items_are_the_response_body_as_in_n8n(cf, http_server):
+    http_server.route("GET", "/people", lambda r: (200, {}, [{"name": "Ada"}, {"name": "Grace"}]))
+    wf = chain(
+        {
+            "id": "call",
+            "type": "http.request",
+            "name": "Call",
+            "params": {"url": f"{http_server.url}/people"},
+        },
+        js(
+            "code",
+            "return {count: items.length, first: $('Call').first().json.name, all: $input.all().map(i => i.json.name)}",
+        ),
+    )
+    ex = cf.run(wf)
+    assert ex.status == "success", ex.error
+    assert ex.context["code"] == [{"count": 2, "first": "Ada", "all": ["Ada", "Grace"]}]
+    assert ex.context["call"]["status"] == 200  # templates still see the whole output

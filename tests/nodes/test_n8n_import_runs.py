@@ -203,3 +203,70 @@ def test_now_and_today_are_dates_in_the_workflows_timezone(cf, mock_api):
         event_context(body={}, query={}, headers={}, method="POST", path=""),
     )
     assert ex.status == "failed" and "toRelative" in (ex.error or "")
+
+
+def test_merge_combine_by_position_gives_the_combined_item_to_javascript(cf, mock_api):
+    """Merge "combine by position" of two single items: {...input 1, ...input 2} (input 2 wins a clash),
+    read by the next node's expressions in JavaScript."""
+    doc = {
+        "name": "Combine",
+        "nodes": [
+            {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "position": [0, 0],
+             "parameters": {"httpMethod": "POST", "path": "c", "responseMode": "lastNode"}},
+            {"name": "A", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [200, -100],
+             "parameters": {"assignments": {"assignments": [{"id": "1", "name": "a", "value": 1, "type": "number"},
+                                                            {"id": "2", "name": "both", "value": "from a", "type": "string"}]}}},
+            {"name": "B", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [200, 100],
+             "parameters": {"assignments": {"assignments": [{"id": "1", "name": "b", "value": 2, "type": "number"},
+                                                            {"id": "2", "name": "both", "value": "from b", "type": "string"}]}}},
+            {"name": "Merge", "type": "n8n-nodes-base.merge", "typeVersion": 3, "position": [400, 0],
+             "parameters": {"mode": "combine", "combineBy": "combineByPosition", "options": {}}},
+            {"name": "Out", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [600, 0],
+             "parameters": {"assignments": {"assignments": [
+                 {"id": "1", "name": "sum", "value": "={{ $json.a + $json.b }}", "type": "number"},
+                 {"id": "2", "name": "both", "value": "={{ $json.both }}", "type": "string"}]}}},
+        ],
+        "connections": {
+            "Webhook": {"main": [[{"node": "A", "type": "main", "index": 0}, {"node": "B", "type": "main", "index": 0}]]},
+            "A": {"main": [[{"node": "Merge", "type": "main", "index": 0}]]},
+            "B": {"main": [[{"node": "Merge", "type": "main", "index": 1}]]},
+            "Merge": {"main": [[{"node": "Out", "type": "main", "index": 0}]]},
+        },
+    }  # fmt: skip
+    [imported] = import_n8n(doc)
+    assert imported.report.summary()["unsupported"] == 0, imported.report.as_dict()
+    ex = cf.run(
+        imported.workflow.model_dump(mode="json"),
+        event_context(body={}, query={}, headers={}, method="POST", path=""),
+    )
+    assert ex.status == "success", ex.error
+    assert ex.context["out"] == {"sum": 3, "both": "from b"}
+
+
+def test_loop_over_items_calls_once_per_item_and_continues_after_done(cf, mock_api):
+    doc = {
+        "name": "Loop over items",
+        "nodes": [
+            {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+            {"name": "Rows", "type": "n8n-nodes-base.code", "typeVersion": 2, "position": [200, 0],
+             "parameters": {"jsCode": "return [{json: {id: 1}}, {json: {id: 2}}, {json: {id: 3}}];"}},
+            {"name": "Each", "type": "n8n-nodes-base.splitInBatches", "typeVersion": 3, "position": [400, 0], "parameters": {"options": {}}},
+            {"name": "Call", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2, "position": [600, 100],
+             "parameters": {"method": "POST", "url": f"{mock_api.url}/echo", "sendBody": True, "specifyBody": "json",
+                            "jsonBody": "={{ { id: $json.id } }}", "options": {}}},
+            {"name": "Report", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [600, -100],
+             "parameters": {"assignments": {"assignments": [{"id": "a", "name": "done", "value": "yes", "type": "string"}]}}},
+        ],
+        "connections": {
+            "Start": {"main": [[{"node": "Rows", "type": "main", "index": 0}]]},
+            "Rows": {"main": [[{"node": "Each", "type": "main", "index": 0}]]},
+            "Each": {"main": [[{"node": "Report", "type": "main", "index": 0}], [{"node": "Call", "type": "main", "index": 0}]]},
+            "Call": {"main": [[{"node": "Each", "type": "main", "index": 0}]]},
+        },
+    }  # fmt: skip
+    [imported] = import_n8n(doc)
+    ex = cf.run(imported.workflow.model_dump(mode="json"), None)
+    assert ex.status == "success", ex.error
+    assert sorted(r.json()["id"] for r in mock_api.requests if r.path == "/echo") == [1, 2, 3]
+    assert ex.context["each_done"]["count"] == 3
+    assert ex.context["report"] == {"done": "yes"}

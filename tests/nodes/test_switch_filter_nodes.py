@@ -162,3 +162,12 @@ def test_filter_items_may_be_any_template_or_a_literal_list(cf):
     literal = filter_workflow([{"left": "{{ item }}", "operator": "gt", "right": 1}])
     literal["nodes"][1]["params"]["items"] = [1, 2, 3]
     assert cf.run(literal).context["paid_orders"] == {"data": [2, 3], "kept": 2, "discarded": 1}
+
+
+def test_hostile_switch_rules_are_refused_on_save():
+    too_many = switch_workflow({"mode": "value", "value": 1, "rules": [{"equals": i} for i in range(65)]})
+    too_many["edges"] = too_many["edges"][:1]
+    assert any("at most 64 items" in p for p in _problems(too_many))
+    odd = switch_workflow({"mode": "value", "value": 1, "rules": [{"output": "a|b<script>", "equals": 1}]})
+    odd["edges"] = odd["edges"][:1]
+    assert any("rules.0.output" in p and "pattern" in p for p in _problems(odd))

@@ -176,6 +176,14 @@ def test_schema_form_generates_fields_and_parses_values(catalogue) -> None:  # t
     assert form.value["url"] == "http://example.test/{{ trigger.id }}"
     assert form.value["headers"] == {"X-A": "1"}
     assert "query" in form.errors and "query" not in form.value
+    # A JSON field also takes one template or a path, unquoted (a Loop's items).
+    loop = SchemaForm(schema=catalogue["loop"]["params_schema"], value={})
+    loop.widgets["items"].value_input = "{{ http_request.data.orders }}"
+    assert loop.value["items"] == "{{ http_request.data.orders }}" and not loop.errors
+    loop.widgets["items"].value_input = "http_request.data.orders"
+    assert loop.value["items"] == "http_request.data.orders" and not loop.errors
+    loop.widgets["items"].value_input = "[1, 2"
+    assert "items" in loop.errors
 
 
 def test_node_settings_writes_to_the_draft(draft: WorkflowDraft) -> None:
@@ -432,6 +440,10 @@ def test_run_status_shows_items_per_node_and_the_canvas_label_counts_them(draft:
     for source, target in [(trigger, loop), (loop, fetch), (fetch, collect), (collect, after)]:
         assert draft.connect(source, target) is None
     assert (draft.loop_of(fetch), draft.loop_of(collect), draft.loop_of(after)) == (loop, loop, None)
+    inside = [v["variable"] for v in draft.context_variables(fetch)]
+    assert inside[:2] == ["item", "item_index"] and "loop_over_items" in inside
+    after_vars = [v["variable"] for v in draft.context_variables(after)]
+    assert "item" not in after_vars and "http_request" not in after_vars and "aggregate" in after_vars
     canvas = Canvas(draft=draft)
     summaries: dict[str, dict] = {}
 
@@ -513,6 +525,22 @@ def test_sticky_notes_are_drawn_edited_moved_and_deleted_on_the_canvas(draft: Wo
     assert draft.notes == [] and "notes" not in draft.to_spec()
 
 
+def test_the_execution_page_links_caller_children_and_the_reported_failure() -> None:
+    from ui.pages.executions import related_links
+
+    assert related_links({"id": "x"}) == ""
+    html_ = related_links(
+        {
+            "caller_id": "c0ffee00-1",
+            "children": [{"node_id": "quote", "execution_id": "abc<script>"}],
+            "failed_execution_id": "deadbeef-2",
+        }
+    )
+    assert "href='/ui/executions?id=c0ffee00-1'" in html_ and "called by execution" in html_
+    assert "node quote called execution" in html_ and "<script>" not in html_  # escaped
+    assert "href='/ui/executions?id=deadbeef-2'" in html_ and "reports the failure" in html_
+
+
 def test_a_code_param_gets_a_monospace_editor_and_is_kept_verbatim(catalogue) -> None:  # type: ignore[no-untyped-def]
     schema = catalogue["code.js"]["params_schema"]
     kinds = {s.name: s.kind for s in field_specs(schema)}
@@ -531,3 +559,10 @@ def test_the_http_request_lists_credentials_of_every_auth_type(catalogue) -> Non
         {"id": "c3", "name": "Partner", "type": "oauth2_client_credentials"},
     ]
     assert list(credential_options(creds, choices).values()) == [None, "c1", "c3"]
+
+
+def test_the_palette_marks_a_node_type_turned_off_on_this_server(catalogue) -> None:  # type: ignore[no-untyped-def]
+    from ui.components.palette import palette_groups
+
+    labels = {i["type"]: i["label"] for g in palette_groups(list(catalogue.values())) for i in g["items"]}
+    assert labels["code.python"] == "Code (Python) (off)" and labels["code.js"] == "Code (JavaScript)"

@@ -354,6 +354,10 @@ class Canvas(Viewer):
             sizing_mode="stretch_both",
             margin=0,
             disable_math=True,
+            # Notes arrive in imported n8n files from anywhere: their HTML is shown as text, never
+            # rendered (an <img onerror=…> would run as the signed-in user; the CSP allows inline
+            # handlers for Panel), and markdown-it links no javascript: URLs.
+            renderer_options={"html": False},
             css_classes=["cf-note-text"],
         )
         self._note_views[note["id"]] = view
@@ -361,9 +365,14 @@ class Canvas(Viewer):
 
     def add_note(self, position: dict[str, float] | None = None, text: str = "") -> str:
         """Add a sticky note to the draft and the canvas; returns its id."""
-        if position is None:
-            position = self.draft.next_position()
-            position = {"x": position["x"], "y": position["y"] - 200.0}
+        if position is None:  # above the graph, right of the notes already there
+            xs = [float(n["position"]["x"]) for n in self.draft.nodes] or [0.0]
+            ys = [float(n["position"]["y"]) for n in self.draft.nodes] or [200.0]
+            rights = [
+                float(n["position"]["x"]) + float((n.get("size") or {}).get("width", 240)) + 20.0
+                for n in self.draft.notes
+            ]
+            position = {"x": max([min(xs), *rights]), "y": min(ys) - 200.0}
         note = self.draft.add_note(position, text)
         self.flow.add_node(flow_note(note, self._note_view(note)))
         return str(note["id"])

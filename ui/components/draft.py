@@ -146,10 +146,21 @@ class WorkflowDraft(param.Parameterized):
         return seen
 
     def context_variables(self, node_id: str) -> list[dict[str, str]]:
-        """The template variables a node can use: each upstream node's ``variable_name``."""
+        """The template variables a node can use: each upstream node's ``variable_name``; inside a
+        loop also ``item`` and ``item_index`` (docs/items.md)."""
         out = []
+        loop = self.loop_of(node_id) if node_id in {n["id"] for n in self.nodes} else None
+        if loop is not None:
+            name = self.node(loop)["name"]
+            out.append({"variable": "item", "node": f"the current item of {name}", "node_id": loop})
+            out.append({"variable": "item_index", "node": f"its index in {name}", "node_id": loop})
         for ancestor in self.ancestors(node_id):
             node = self.node(ancestor)
+            if self.type_info(ancestor).get("items") != "collect" and self.loop_of(ancestor) not in (
+                None,
+                loop,
+            ):
+                continue  # a node inside a loop this node is not in: its outputs are per item
             out.append(
                 {
                     "variable": node.get("variable_name") or _slug(node["name"]),

@@ -296,7 +296,8 @@ class NodeSettings(Viewer):
         else:
             body = "".join(
                 f"<div class='cf-var'><code>{{{{ {_html.escape(v['variable'])} }}}}</code>"
-                f"<span> output of {_html.escape(v['node'])}</span></div>"
+                f"<span> {'' if v['variable'] in ('item', 'item_index') else 'output of '}"
+                f"{_html.escape(v['node'])}</span></div>"
                 for v in variables
             )
         return (

@@ -28,7 +28,8 @@ def palette_groups(catalogue: list[dict[str, Any]], search: str = "") -> list[di
         items = [
             {
                 "type": t["type"],
-                "label": t.get("display_name") or t["type"],
+                "label": (t.get("display_name") or t["type"])
+                + (" (off)" if t.get("enabled") is False else ""),
                 "description": t.get("description", ""),
                 "group": group,
             }

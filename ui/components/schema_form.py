@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 import panel as pn
@@ -16,6 +17,11 @@ import param
 from panel.viewable import Viewer
 
 __all__ = ["FieldSpec", "SchemaForm", "field_specs"]
+
+# What a JSON field also takes as a plain string (never valid JSON, so never ambiguous): one
+# template (``{{ orders.data }}``: a Loop's items) or a path into the context (``orders.data``).
+_LONE_TEMPLATE = re.compile(r"^\{\{.*\}\}$", re.S)
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+|\[\d+\])+$")
 
 
 class FieldSpec(param.Parameterized):
@@ -191,7 +197,10 @@ class SchemaForm(Viewer):
                 try:
                     value[spec.name] = json.loads(text)
                 except ValueError as exc:
-                    errors[spec.name] = f"not valid JSON: {exc}"
+                    if _LONE_TEMPLATE.match(text) or _PATH.match(text):
+                        value[spec.name] = text  # {{ orders.data }} or orders.data: a string, unquoted
+                    else:
+                        errors[spec.name] = f"not valid JSON: {exc}"
         elif spec.kind == "secret":
             if raw:
                 value[spec.name] = raw

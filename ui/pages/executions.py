@@ -141,6 +141,24 @@ class ExecutionsList(Viewer):
         )
 
 
+def _execution_link(execution_id: str, text: str) -> str:
+    esc = _html.escape(execution_id)
+    return f"<a class='cf-related-execution' href='/ui/executions?id={esc}'>{_html.escape(text)} <code>{esc[:8]}</code></a>"
+
+
+def related_links(ex: dict[str, Any]) -> str:
+    """Links to the executions this one is tied to: its caller, the sub-workflows its nodes called,
+    the failed execution an error workflow reports."""
+    links = []
+    if ex.get("caller_id"):
+        links.append(_execution_link(ex["caller_id"], "called by execution"))
+    for child in ex.get("children") or []:
+        links.append(_execution_link(child["execution_id"], f"node {child['node_id']} called execution"))
+    if ex.get("failed_execution_id"):
+        links.append(_execution_link(ex["failed_execution_id"], "reports the failure of execution"))
+    return f"<div class='cf-related' style='margin:6px 0'>{' · '.join(links)}</div>" if links else ""
+
+
 class ExecutionDetail(Viewer):
     execution_id = param.String()
     execution = param.Dict(default=None, allow_None=True)
@@ -204,7 +222,7 @@ class ExecutionDetail(Viewer):
             f"{_html.escape(str(ex.get('started_at') or '—'))} · {format_duration(ex.get('duration_ms'))}</div>"
             f"<div style='margin:6px 0'><a class='cf-dagster-link' href='{_html.escape(dagster_run_url(ex))}' "
             f"target='_blank'>Open this run in the Dagster UI ↗</a> · <a href='/ui/executions'>All executions</a>"
-            f"</div>{error}<div class='cf-section'>Nodes</div>{''.join(cards) or '<div class=cf-hint>No nodes ran.</div>'}"
+            f"</div>{related_links(ex)}{error}<div class='cf-section'>Nodes</div>{''.join(cards) or '<div class=cf-hint>No nodes ran.</div>'}"
         )
 
     def __panel__(self) -> Any:

@@ -232,12 +232,19 @@ class _Exporter:
             status = "original"
         else:
             fn = mappers.EXPORTERS.get(node.type)
-            result = fn(node, ExportContext(self.expression(node))) if fn else None
+            try:
+                result = fn(node, ExportContext(self.expression(node))) if fn else None
+            except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+                result = None  # params that do not fit their type (a saved draft): said below, not a crash
             if result is None:
                 out.update(
                     type="n8n-nodes-base.stopAndError",
                     typeVersion=1,
-                    parameters={"errorMessage": f"ConnectFlow node type '{node.type}' has no n8n equivalent"},
+                    parameters={
+                        "errorMessage": f"ConnectFlow node type '{node.type}' has no n8n equivalent"
+                        if fn is None
+                        else f"ConnectFlow node '{node.name}' could not be exported: its params do not fit '{node.type}'"
+                    },
                 )
                 self.report.nodes.append({"name": node.name, "type": node.type, "status": "unsupported"})
                 self.outputs[node.id] = ["main"]
@@ -327,7 +334,7 @@ class _Exporter:
                     "parameters": {},
                 }
             )
-            params = dict(base.get("parameters") or {})
+            params = dict(base["parameters"]) if isinstance(base.get("parameters"), dict) else {}
             params["content"] = note.text
             for key, value in (("width", note.size.width), ("height", note.size.height)):
                 if params.get(key) != value:
@@ -344,6 +351,12 @@ class _Exporter:
             for n in self.wf.nodes
             if isinstance(n.meta.get("n8n_synthetic"), dict)
         }
+        # a Loop Over Items' "done" Aggregate: what leaves it leaves the loop's "done" output
+        done = {
+            n.id
+            for n in self.wf.nodes
+            if isinstance(n.meta.get("n8n_synthetic"), dict) and n.meta["n8n_synthetic"].get("done")
+        }
         out_nodes = [self._node(n) for n in self.wf.nodes if n.id not in synthetic]
         connections: dict[str, dict[str, list[list[dict[str, Any]]]]] = {}
 
@@ -354,7 +367,9 @@ class _Exporter:
             outputs[index].append({"node": target, "type": kind, "index": target_index})
 
         for edge in self.wf.edges:
-            if edge.source in synthetic:
+            if edge.source in done:
+                edge = edge.model_copy(update={"source": synthetic[edge.source], "source_handle": "done"})
+            elif edge.source in synthetic:
                 continue
             if edge.target in synthetic:
                 edge = edge.model_copy(update={"target": synthetic[edge.target]})

@@ -35,6 +35,8 @@ from connectflow_dagster.spec import MAX_EDGES, MAX_NODES, Workflow, json_depth,
 
 MAX_WORKFLOWS = 100
 JS_NODE = "n8n.expressions"
+SPLIT_IN_BATCHES = "n8n-nodes-base.splitInBatches"
+SYNTHETIC_DONE = "connectflow.loop_done"  # not an n8n type: the Aggregate a Loop Over Items' "done" becomes
 _USES_INPUT = re.compile(r"\$json\b|\$input\b|(?<![\w$.])items\b|\$itemIndex\b|\$binary\b")
 _NODE_REFS = (
     re.compile(r"\$\(\s*(['\"`])((?:(?!\1).)+)\1\s*\)"),
@@ -94,7 +96,7 @@ class NodeReport:
     name: str
     n8n_type: str
     type: str
-    status: str  # exact | approximated | unsupported | folded | note
+    status: str  # exact | approximated | unsupported | folded | note | inserted
     notes: list[str] = field(default_factory=list)
     credential: dict[str, Any] | None = None
 
@@ -212,7 +214,18 @@ def read_document(data: Any) -> list[dict[str, Any]]:
 def import_n8n(data: Any, *, name: str | None = None) -> list[Imported]:
     """Every workflow in an n8n export, converted; ``name`` renames a single workflow."""
     items = read_document(data)
-    results = [_Importer(item).run() for item in items]
+    results = []
+    for i, item in enumerate(items):
+        try:
+            results.append(_Importer(item).run())
+        except WorkflowInvalid:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+            # a shape no check above anticipated: a clear refusal, never a server error
+            label = item.get("name") if isinstance(item.get("name"), str) else f"#{i + 1}"
+            raise _bad(
+                f"workflow '{label}' has a part ConnectFlow cannot read ({type(exc).__name__}: {exc})"
+            ) from None
     if name and len(results) == 1:
         results[0].workflow.name = name[:200]
         results[0].report.workflow = results[0].workflow.name
@@ -250,6 +263,8 @@ class _Importer:
         self.js_ids: dict[str, str] = {}
         self.js_notes: dict[str, list[str]] = {}
         self._read_connections()
+        self.done_of: dict[str, str] = {}  # synthetic "done" aggregate name → its Loop Over Items
+        self._split_loops()
 
     # ---- connections ---------------------------------------------------------------------------
 
@@ -262,8 +277,12 @@ class _Importer:
                 if not isinstance(by_index, list):
                     continue
                 for out_index, targets in enumerate(by_index):
-                    for target in targets or []:
-                        if not isinstance(target, dict) or target.get("node") not in self.by_name:
+                    if not isinstance(targets, list):
+                        continue
+                    for target in targets:
+                        if not isinstance(target, dict) or not isinstance(target.get("node"), str):
+                            continue
+                        if target["node"] not in self.by_name:
                             continue
                         in_index = target.get("index", 0) if isinstance(target.get("index", 0), int) else 0
                         if kind == "main":
@@ -278,6 +297,44 @@ class _Importer:
                             self.folded_into.setdefault(source, target["node"])
         for inputs in self.main_inputs.values():
             inputs.sort()
+
+    def _split_loops(self) -> None:
+        """n8n's Loop Over Items (splitInBatches v3): output 1 ("loop") feeds the body, whose last
+        node connects back; output 0 ("done") continues once the items are through. As ConnectFlow:
+        a Loop whose body runs per item, an Aggregate ("<name> · done") collecting the body's
+        outputs where the back connection was, and the "done" connections leaving that Aggregate."""
+        for name, node in list(self.by_name.items()):
+            if node.get("type") != SPLIT_IN_BATCHES or _version(node) < 3:
+                continue
+            body: set[str] = set()
+            frontier = [t for s, o, t, _ in self.edges_raw if s == name and o == 1]
+            while frontier:
+                current = frontier.pop()
+                if current in body or current == name:
+                    continue
+                body.add(current)
+                frontier.extend(t for s, _, t, _ in self.edges_raw if s == current)
+            back = [(s, o, t, i) for s, o, t, i in self.edges_raw if t == name and s in body]
+            if not back:
+                continue
+            done = f"{name[:180]} · done"
+            while done in self.by_name:
+                done += "'"
+            self.by_name[done] = {"name": done, "type": SYNTHETIC_DONE, "parameters": {}, "position": [0, 0]}
+            self.nodes.append(self.by_name[done])
+            self.done_of[done] = name
+            edges = [e for e in self.edges_raw if e not in back]
+            edges = [(done, 0, t, i) if (s == name and o == 0) else (s, o, t, i) for s, o, t, i in edges]
+            edges += [(s, o, done, 0) for s, o, _, _ in back]
+            self.edges_raw = edges
+            position = node.get("position") if isinstance(node.get("position"), list) else [0, 0]
+            self.by_name[done]["position"] = [_num(position, 0) + 200, _num(position, 1) + 160]
+        if self.done_of:
+            self.main_inputs = {}
+            for source, out_index, target, in_index in self.edges_raw:
+                self.main_inputs.setdefault(target, []).append((in_index, source, out_index))
+            for inputs in self.main_inputs.values():
+                inputs.sort()
 
     def _order(self) -> list[str]:
         """Node names with every main input before its target (cycles: file order for the rest)."""
@@ -315,6 +372,24 @@ class _Importer:
             self.ids[node["name"]] = candidate
 
     # ---- expressions ---------------------------------------------------------------------------
+
+    def _items_of(self, name: str | None, depth: int = 0) -> str:
+        """A template for the list of n8n items node ``name`` outputs: a Code node's output list, an
+        HTTP Request's response body (n8n makes an item of each element of a JSON array)."""
+        if name is None or depth > 50:
+            raise Untranslatable("the node has no input to loop over")
+        mapped = self.mapped.get(name)
+        if mapped is None or mapped.type in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
+            raise Untranslatable(f"the items of '{name}' are not known")
+        view = mapped.view
+        if view.kind == "passthrough":
+            return self._items_of(self._input_of(name), depth + 1)
+        if view.kind == "prefix":
+            path = view.prefix[:-1] if view.prefix and view.prefix[-1] == 0 else view.prefix
+            return "{{ " + jinja_path(self.ids[name], path) + " }}"
+        if view.kind == "identity":
+            return "{{ " + jinja_path(self.ids[name], ()) + " }}"
+        raise Untranslatable(f"the items of '{name}' are not a list ConnectFlow holds")
 
     def _inside_loop(self, name: str) -> bool:
         """Whether a node mapped to a Loop (an n8n Split Out) runs before ``name``."""
@@ -358,6 +433,8 @@ class _Importer:
             raise Untranslatable(f"'{name}' is not supported, so its output is not known")
         if view.kind == "item":  # after a Loop: the current item
             return jinja_path("item", path)
+        if view.kind == "combine":
+            raise Untranslatable(f"'{name}' combines two items: read as JavaScript")
         return jinja_path(self.ids[name], view.map(path) if view.kind != "overlay" else path)
 
     def _translator(self, name: str, records: list[ExpressionReport]):  # type: ignore[no-untyped-def]
@@ -450,6 +527,12 @@ class _Importer:
         if view.kind == "item":
             out[name] = {"variable": "item", "kind": "identity"}
             return
+        if view.kind == "combine":
+            inputs = [src for _, src, _ in self.main_inputs.get(name, [])]
+            out[name] = {"variable": self.ids[name], "kind": "combine", "inputs": inputs}
+            for source in inputs:
+                self._source_recipe(source, out, depth + 1, for_node)
+            return
         recipe: dict[str, Any] = {"variable": self.ids[name], "kind": view.kind}
         if view.kind == "prefix":
             recipe["prefix"] = list(view.prefix)
@@ -509,7 +592,17 @@ class _Importer:
             settings=self.settings,
             subnodes=self.subnodes.get(name, {}),
             inside_loop=self._inside_loop(name),
+            input_items=lambda: self._items_of(self._input_of(name)),
         )
+        if name in self.done_of:
+            loop = self.done_of[name]
+            mapped = Mapped(
+                "aggregate",
+                {},
+                View(kind="opaque", reason=f"the items '{loop}' processed, collected in a list"),
+            )
+            note = f"collects what the loop of '{loop}' produced; the nodes after it run once (n8n: once per item)"
+            return mapped, NodeReport(name, "(done output)", "aggregate", "inserted", [note]), records
         fn = mappers.IMPORTERS.get(n8n_type)
         reason = ""
         if fn is None:
@@ -660,6 +753,8 @@ class _Importer:
                 "n8n_view": _view_dict(mapped.view),
             },
         }
+        if name in self.done_of:  # inserted: the export gives n8n its loop's "done" output back
+            out["meta"] = {"n8n_synthetic": {"for": self.ids[self.done_of[name]], "done": True}}
         if on_error and mapped.type not in (PLACEHOLDER, PLACEHOLDER_TRIGGER):
             out["on_error"] = on_error
             if on_error == "error_output":
@@ -675,7 +770,8 @@ class _Importer:
                 "backoff": "constant",
             }
         if mapped.credential_type:
-            n8n_cred = next(iter((node.get("credentials") or {}).values()), None)
+            credentials = node.get("credentials")
+            n8n_cred = next(iter(credentials.values()), None) if isinstance(credentials, dict) else None
             report.credential = {
                 "expected_type": mapped.credential_type,
                 "n8n_credential": n8n_cred.get("name") if isinstance(n8n_cred, dict) else None,

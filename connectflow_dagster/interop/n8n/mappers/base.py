@@ -110,6 +110,8 @@ class MapContext:
     subnodes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     folded: list[str] = field(default_factory=list)  # names of sub-nodes this mapping absorbed
     inside_loop: bool = False  # a Split Out (ConnectFlow Loop) runs before this node
+    # a template naming the list of items the node before this one outputs (n8n: its items)
+    input_items: Callable[[], str] | None = None
 
     @property
     def params(self) -> dict[str, Any]:

@@ -40,10 +40,10 @@ def filter_node(ctx: MapContext) -> Mapped:
 
 @importer("n8n-nodes-base.switch")
 def switch(ctx: MapContext) -> Mapped:
-    if ctx.version < 3:
-        raise Untranslatable("Switch before typeVersion 3 (value1/rules by output number)")
     if ctx.get("mode", default="rules") != "rules":
         raise Untranslatable("Switch in expression mode (the output number is computed)")
+    if ctx.version < 3:
+        return _switch_v1(ctx)
     options = ctx.get("options", default={}) or {}
     fallback = options.get("fallbackOutput", "none")
     if fallback not in ("none", "extra"):
@@ -64,6 +64,42 @@ def switch(ctx: MapContext) -> Mapped:
     outputs = tuple(r["output"] for r in rules) + (("fallback",) if fallback == "extra" else ())
     params = {"mode": "rules", "rules": rules, "all_matches": bool(options.get("allMatchingOutputs"))}
     return Mapped("switch", params, PASSTHROUGH, outputs)
+
+
+def _switch_v1(ctx: MapContext) -> Mapped:
+    """Switch v1/v2: one value compared by each rule; v1 rules name an output number (several rules
+    may share one: they become one rule with "or"), v2 rules each have their own output."""
+    from connectflow_dagster.interop.n8n.mappers.logic import V1_OPS
+
+    left = ctx.expr(ctx.get("value1", default=""), "value1")
+    by_output: dict[int, list[dict[str, Any]]] = {}
+    for i, rule in enumerate(ctx.get("rules", "rules", default=[]) or []):
+        operation = rule.get("operation", "equal")
+        operator = V1_OPS.get(operation) or {"after": "gt", "before": "lt"}.get(operation)
+        if operator is None:
+            raise Untranslatable(f"rule {i}: comparison '{operation}' has no ConnectFlow operator")
+        right = ctx.expr(rule.get("value2", ""), f"rules.rules.{i}.value2")
+        output = int(rule.get("output", 0) or 0) if ctx.version < 2 else i
+        by_output.setdefault(output, []).append({"left": left, "operator": operator, "right": right})
+    if not by_output:
+        raise Untranslatable("a Switch without rules")
+    fallback = ctx.get("fallbackOutput", default=-1)
+    if ctx.version >= 2:
+        fallback = (ctx.get("options", default={}) or {}).get("fallbackOutput", fallback)
+    fallback = (
+        int(fallback) if isinstance(fallback, int | str) and str(fallback).lstrip("-").isdigit() else -1
+    )
+    if fallback in by_output:
+        raise Untranslatable("a fallback that reuses a rule's output")
+    rules = [
+        {"output": str(index), "conditions": conditions, "combine": "or"}
+        for index, conditions in sorted(by_output.items())
+    ]
+    count = max([*by_output, fallback, 3 if ctx.version < 2 else 0]) + 1
+    outputs = tuple(
+        "fallback" if i == fallback else str(i) if i in by_output else f"unused_{i}" for i in range(count)
+    )
+    return Mapped("switch", {"mode": "rules", "rules": rules, "all_matches": False}, PASSTHROUGH, outputs)
 
 
 @importer("n8n-nodes-base.wait")
@@ -134,6 +170,22 @@ def split_out(ctx: MapContext) -> Mapped:
     path = ".".join(f"[{p}]" if p.isdigit() else p for p in field.strip().split("."))
     items = ctx.expr("={{ $json." + path.replace(".[", "[") + " }}", "fieldToSplitOut")
     return Mapped("loop", {"items": items}, ITEM)
+
+
+@importer("n8n-nodes-base.splitInBatches")
+def loop_over_items(ctx: MapContext) -> Mapped:
+    """Loop Over Items v3 (the importer rewires its "done" output through an Aggregate)."""
+    if ctx.version < 3:
+        raise Untranslatable("Split In Batches before v3 (loops by re-running itself)")
+    size = ctx.get("batchSize", default=1)
+    if size != 1:
+        ctx.approximate(f"batches of {size} become single items (each item's nodes run as in n8n)")
+    ctx.approximate("loops over the list the node before it outputs (n8n: over its items)")
+    if ctx.input_items is None:
+        raise Untranslatable("the items to loop over are not known")
+    items = ctx.input_items()
+    # n8n output 0 is "done" (rewired to the Aggregate), output 1 "loop": the Loop's own output
+    return Mapped("loop", {"items": items}, ITEM, ("done", "main"))
 
 
 @exporter("loop", view=ITEM)

@@ -183,7 +183,7 @@ _V2_OPS = {
     "afterOrEquals": "gte",
     "beforeOrEquals": "lte",
 }
-_V1_OPS = {
+V1_OPS = {
     "equal": "equals",
     "notEqual": "not_equals",
     "larger": "gt",
@@ -239,7 +239,7 @@ def conditions_of(
     for kind in ("string", "number", "boolean", "dateTime"):
         for i, c in enumerate(raw.get(kind, []) or []):
             operation = c.get("operation", "equal" if kind != "dateTime" else "after")
-            found = _V1_OPS.get(operation) or {"after": "gt", "before": "lt"}.get(operation)
+            found = V1_OPS.get(operation) or {"after": "gt", "before": "lt"}.get(operation)
             if found is None:
                 raise Untranslatable(f"condition '{kind}: {operation}' has no ConnectFlow operator")
             mapped = found
@@ -320,7 +320,21 @@ def merge(ctx: MapContext) -> Mapped:
             "ConnectFlow's Merge waits for both branches and outputs which ran; n8n appends their items"
         )
         return Mapped("merge", {}, opaque("after a Merge, read the branch node by name"))
-    raise Untranslatable(f"Merge mode '{mode}' (combining items) needs per-item data")
+    combine_by = ctx.get("combineBy", default="combineByFields" if ctx.version >= 3 else "")
+    one_to_one = (mode == "combine" and combine_by in ("combineByPosition", "combineAll")) or mode in (
+        "mergeByIndex",
+        "multiplex",
+    )
+    if one_to_one:
+        options = ctx.get("options", default={}) or {}
+        if (
+            options.get("clashHandling", {}).get("values", {}).get("resolveClash", "preferInput2")
+            != "preferInput2"
+        ):
+            raise Untranslatable("a Merge whose first input wins clashes")
+        ctx.approximate("combines the two inputs' items into one (ConnectFlow: one item per input)")
+        return Mapped("merge", {}, View(kind="combine"))
+    raise Untranslatable(f"Merge mode '{mode}' ({combine_by or 'by key'}) needs per-item data")
 
 
 @exporter("merge", view=PASSTHROUGH)
