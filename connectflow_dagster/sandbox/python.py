@@ -9,7 +9,9 @@ variables, no user site) with:
 - limits it sets on itself before the user's code runs (``resource.setrlimit``): CPU seconds
   (``RLIMIT_CPU``), address space (``RLIMIT_AS``), file size (``RLIMIT_FSIZE``, which also bounds
   what it prints and returns), open files, no core dumps;
-- a wall-clock timeout after which its whole process group is killed.
+- a wall-clock timeout after which its whole process group is killed;
+- no process that outlives it: as root the code runs as PID 1 of a new PID namespace (the kernel
+  kills what it started when it ends, ``setsid`` or not); otherwise ``RLIMIT_NPROC`` 0 (no fork).
 
 The code is the body of a function (``return`` works) seeing ``items``, ``_input`` (``.all()``,
 ``.first()``, ``.last()``, ``.item``), ``_json``, ``_item_index``, ``_(name)`` (an earlier node's
@@ -54,6 +56,29 @@ resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+def _contain():
+    # Processes the code starts must not outlive it (a double fork + setsid escapes a process-group
+    # kill). As root: the code runs as PID 1 of a new PID namespace, so the kernel kills everything
+    # in it when the code ends or is killed. Otherwise: it may start no process at all.
+    import ctypes, os, signal
+    if os.getuid() != 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x20000000) != 0:  # CLONE_NEWPID refused (no CAP_SYS_ADMIN): limits as before
+        return
+    pid = os.fork()
+    if pid == 0:
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed with this process (the timeout)
+        return
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):  # die the same way, for the parent's diagnosis
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status))
+
+_contain()
 with open("input.json", encoding="utf-8") as f:
     spec = json.load(f)
 mode, code, input_items, nodes = spec["mode"], spec["code"], spec["input"], spec["nodes"]

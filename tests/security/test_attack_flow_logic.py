@@ -240,3 +240,62 @@ def test_a_resume_url_with_a_non_ascii_signature_is_404(live: Any) -> None:
         for sig in ["%C3%A9", "%E2%98%83" * 3, "a%F0%9F%98%80"]:
             response = anon.post(f"/api/webhook-waiting/someexecution/{sig}", json={})
             assert response.status_code == 404, (sig, response.status_code, response.text)
+
+
+def test_a_python_code_node_leaves_no_process_behind(live: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding: the Python code node's child is killed by process group, but code that forks and calls
+    ``os.setsid()`` (a daemon, a fork bomb's survivors) left its own group and outlived the node and
+    its timeout. Now (as root) the code runs as PID 1 of its own PID namespace — the kernel kills
+    everything in it when the node ends — and otherwise may start no process at all.
+
+    The escaped process holds a connection to this test's listener: it must close when the node ends."""
+    from connectflow_dagster.config import get_settings
+
+    monkeypatch.setenv("CONNECTFLOW_PYTHON_CODE", "on")
+    get_settings.cache_clear()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(60)
+    port = listener.getsockname()[1]
+    code = f"""
+import os, socket, time
+try:
+    pid = os.fork()
+except OSError:  # not root: no processes at all
+    return [{{"json": {{"forked": False}}}}]
+if pid == 0:
+    os.setsid()
+    if os.fork() == 0:
+        s = socket.create_connection(("127.0.0.1", {port}))
+        s.sendall(b"escaped")
+        time.sleep(120)
+    os._exit(0)
+os.waitpid(pid, 0)
+return [{{"json": {{"forked": True}}}}]
+"""
+    workflow = {
+        "nodes": [
+            {"id": "start", "name": "Start", "type": "trigger.manual", "params": {}},
+            {
+                "id": "py",
+                "name": "Py",
+                "type": "code.python",
+                "params": {"code": code, "timeout_seconds": 30},
+            },
+        ],
+        "edges": [{"source": "start", "target": "py"}],
+    }
+    alice = live.user()
+    execution = finished(alice, execute(alice, create_workflow(alice, workflow)))
+    assert execution["status"] == "success", execution["error"]
+    py = next(n for n in execution["nodes"] if n["node_id"] == "py")
+    if "True" not in str(py["output"]):
+        return  # not root: fork refused, nothing can be left behind
+    conn, _ = listener.accept()
+    with conn:
+        conn.settimeout(60)
+        assert conn.recv(7) == b"escaped"
+        assert conn.recv(1) == b""  # EOF: its process is gone (before the fix: a timeout after 60 s)
+    listener.close()
+    get_settings.cache_clear()
