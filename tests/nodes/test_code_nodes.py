@@ -92,7 +92,11 @@ def test_code_is_not_a_template(cf):
         ),
         ("return require('child_process').execSync('id')", "require is not defined", 1),
         ("return [1, 2]", "must return items", 1),
-        ("\nreturn $json.missing.deeper", "TypeError: cannot read property 'deeper' of undefined (line 2)", 1),
+        (
+            "\nreturn $json.missing.deeper",
+            "TypeError: cannot read property 'deeper' of undefined (line 2)",
+            1,
+        ),
     ],
 )
 def test_a_failing_code_node_fails_its_run_clearly_and_the_next_run_works(cf, code, says, limit):
