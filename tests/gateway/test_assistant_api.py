@@ -392,3 +392,24 @@ def test_anthropic_credential_generates_through_a_forced_tool_call(gateway: Any)
     assert answer["valid"] is True and answer["source"] == "model" and answer["tokens"] == 200
     assert seen[0]["tool_choice"]["type"] == "tool"
     assert "nodes" in seen[0]["tools"][0]["input_schema"]["properties"]
+
+
+def test_concurrent_messages_to_one_conversation_are_all_kept(gateway: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ada = gateway.user()
+    cid = ada.post("/api/assistant/conversations", json={}).json()["id"]
+    texts = [f"post google form responses to discord #{i}" for i in range(6)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        codes = list(
+            pool.map(
+                lambda t: (
+                    ada.post(f"/api/assistant/conversations/{cid}/messages", json={"content": t}).status_code
+                ),
+                texts,
+            )
+        )
+    assert codes == [200] * 6
+    stored = ada.get(f"/api/assistant/conversations/{cid}").json()["messages"]
+    assert sorted(m["content"] for m in stored if m["role"] == "user") == sorted(texts)
+    assert [m["role"] for m in stored].count("assistant") == 6
