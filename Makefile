@@ -36,8 +36,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The suite waits on real servers, browsers and subprocesses more than it computes: two pytest
+# processes (one test file each at a time, so module fixtures stay shared) keep both cores busy.
+TEST_WORKERS ?= 2
+
 test: install system-deps postgres lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/engine.py

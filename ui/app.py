@@ -28,7 +28,7 @@ PUBLIC_PAGES = ("/ui/sign-in", "/ui/sign-up")
 
 
 def _page_factories() -> dict[str, Callable[[], Any]]:
-    from ui.pages import api_keys, auth, credentials, editor, executions, tokens, workflows
+    from ui.pages import api_keys, assistant, auth, credentials, editor, executions, tokens, workflows
 
     return {
         "/ui/sign-in": auth.sign_in_page,
@@ -39,6 +39,7 @@ def _page_factories() -> dict[str, Callable[[], Any]]:
         "/ui/credentials": credentials.page,
         "/ui/api-keys": api_keys.page,
         "/ui/tokens": tokens.page,
+        "/ui/assistant": assistant.page,
     }
 
 
@@ -51,6 +52,7 @@ PAGES = (
     "/ui/credentials",
     "/ui/api-keys",
     "/ui/tokens",
+    "/ui/assistant",
 )
 TITLES = {
     "/ui/sign-in": "Sign in · ConnectFlow",
@@ -61,6 +63,7 @@ TITLES = {
     "/ui/credentials": "Credentials · ConnectFlow",
     "/ui/api-keys": "API keys · ConnectFlow",
     "/ui/tokens": "Tokens · ConnectFlow",
+    "/ui/assistant": "Assistant · ConnectFlow",
 }
 
 

@@ -54,6 +54,7 @@ BODY_CSS = "body { margin: 0; background: #f8fafc; }"
 
 NAV = (
     ("workflows", "Workflows", "/ui/workflows"),
+    ("assistant", "Assistant", "/ui/assistant"),
     ("executions", "Executions", "/ui/executions"),
     ("credentials", "Credentials", "/ui/credentials"),
     ("api-keys", "API keys", "/ui/api-keys"),

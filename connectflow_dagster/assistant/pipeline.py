@@ -190,16 +190,36 @@ def _strip_fence(text: str) -> str:
     return fenced.group(1) if fenced else text
 
 
+def _type_hint(prop: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> str:
+    """A compact type for the prompt: enum values, scalar types, an object's fields."""
+    if "$ref" in prop:
+        target = defs.get(prop["$ref"].rsplit("/", 1)[-1], {})
+        if depth < 1 and target.get("properties"):
+            return "{" + ", ".join(target["properties"]) + "}"
+        return "object"
+    if "enum" in prop:
+        return "|".join(str(v) for v in prop["enum"])
+    if "anyOf" in prop:
+        hints = [_type_hint(p, defs, depth) for p in prop["anyOf"] if p.get("type") != "null"]
+        return "/".join(h for h in hints if h) or "any"
+    if prop.get("type") == "array":
+        return f"[{_type_hint(prop.get('items') or {}, defs, depth)}]"
+    return str(prop.get("type", "any"))
+
+
 def node_catalogue(registry: NodeRegistry) -> str:
-    """One line per usable node type: its name, what it does, its params (required marked *)."""
+    """One line per usable node type: its name, what it does, its params with a compact type
+    (required ones marked *), its outputs when it has several."""
     lines = []
     for nt in sorted(registry.all(), key=lambda t: t.type):
         if nt.type.startswith("n8n.") or getattr(nt, "enabled", True) is False:
             continue
         schema = nt.params.model_json_schema()
         required = set(schema.get("required", []))
+        defs = schema.get("$defs", {})
         params = ", ".join(
-            f"{name}{'*' if name in required else ''}" for name in schema.get("properties", {})
+            f"{name}{'*' if name in required else ''}: {_type_hint(prop, defs)}"
+            for name, prop in schema.get("properties", {}).items()
         )
         desc = " ".join((nt.description or "").split())[:160]
         lines.append(f"- {nt.type}: {desc} Params: {params or '-'}")

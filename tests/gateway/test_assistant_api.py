@@ -355,3 +355,61 @@ def test_generate_with_the_users_own_ai_credential(gateway: Any) -> None:
         bad = {**body, "credential_id": slack.json()["id"]}
         assert ada.post("/api/assistant/generate", json=bad).status_code == 422
         assert len(fake.bodies) == 1
+
+
+def test_anthropic_credential_generates_through_a_forced_tool_call(gateway: Any) -> None:
+    """Against an Anthropic-compatible server: litellm turns the workflow schema into a forced tool
+    (``json_tool_call``) and the tool's input is the workflow."""
+    seen: list[dict[str, Any]] = []
+
+    def messages(request: Any) -> tuple[int, dict[str, str], Any]:
+        if request.headers.get("x-api-key") != KEY:
+            return 401, {}, {"type": "error", "error": {"type": "authentication_error", "message": "bad key"}}
+        body = request.json()
+        seen.append(body)
+        tool = body["tools"][0]["name"]
+        return 200, {}, {
+            "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": GOOD}],
+            "stop_reason": "tool_use", "usage": {"input_tokens": 120, "output_tokens": 80},
+        }  # fmt: skip
+
+    with LocalHTTPServer() as server:
+        server.route("POST", "/v1/messages", messages)
+        ada = gateway.user()
+        created = ada.post(
+            "/api/credentials",
+            json={
+                "name": "Claude",
+                "type": "anthropic_api",
+                "data": {"api_key": KEY, "base_url": server.url},
+            },
+        )
+        assert created.status_code == 201, created.text
+        answer = _generate(
+            ada, "Every morning post our API status to Slack", credential_id=created.json()["id"]
+        )
+    assert answer["valid"] is True and answer["source"] == "model" and answer["tokens"] == 200
+    assert seen[0]["tool_choice"]["type"] == "tool"
+    assert "nodes" in seen[0]["tools"][0]["input_schema"]["properties"]
+
+
+def test_concurrent_messages_to_one_conversation_are_all_kept(gateway: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ada = gateway.user()
+    cid = ada.post("/api/assistant/conversations", json={}).json()["id"]
+    texts = [f"post google form responses to discord #{i}" for i in range(6)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        codes = list(
+            pool.map(
+                lambda t: (
+                    ada.post(f"/api/assistant/conversations/{cid}/messages", json={"content": t}).status_code
+                ),
+                texts,
+            )
+        )
+    assert codes == [200] * 6
+    stored = ada.get(f"/api/assistant/conversations/{cid}").json()["messages"]
+    assert sorted(m["content"] for m in stored if m["role"] == "user") == sorted(texts)
+    assert [m["role"] for m in stored].count("assistant") == 6
