@@ -18,6 +18,7 @@ import datetime as dt
 import ssl
 import time
 import typing
+import zlib
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -54,14 +55,28 @@ class _CappedStream(httpx.SyncByteStream):
     def __init__(self, inner: httpx.SyncByteStream, limit: int, host: str) -> None:
         self.inner, self.limit, self.host = inner, limit, host
 
+    decompress: typing.Any = None  # a zlib decompressor: the body is gzip/deflate, counted decoded
+
+    def _too_large(self) -> NonRetriableNodeError:
+        return NonRetriableNodeError(
+            f"the response from {self.host} is larger than {self.limit} bytes; stopped reading it"
+        )
+
     def __iter__(self) -> typing.Iterator[bytes]:
         seen = 0
         for chunk in self.inner:
+            if self.decompress is not None:
+                try:
+                    # At most what is left of the limit (+1 to notice going past it): a small
+                    # compressed chunk cannot inflate to gigabytes in memory.
+                    chunk = self.decompress.decompress(chunk, self.limit - seen + 1)
+                except zlib.error as exc:
+                    raise NonRetriableNodeError(f"the response from {self.host} is not valid {exc}") from None
+                if self.decompress.unconsumed_tail:
+                    raise self._too_large()
             seen += len(chunk)
             if seen > self.limit:
-                raise NonRetriableNodeError(
-                    f"the response from {self.host} is larger than {self.limit} bytes; stopped reading it"
-                )
+                raise self._too_large()
             yield chunk
 
     def close(self) -> None:
@@ -145,7 +160,16 @@ class PolicyTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
         assert isinstance(response.stream, httpx.SyncByteStream)
-        response.stream = _CappedStream(response.stream, MAX_RESPONSE_BYTES, request.url.host)
+        capped = _CappedStream(response.stream, MAX_RESPONSE_BYTES, request.url.host)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            # Decoded here (and the header removed, so httpx does not decode again): the limit
+            # applies to what the body inflates to, not only to what was sent (a gzip bomb).
+            capped.decompress = zlib.decompressobj(wbits=47 if encoding == "deflate" else 31)
+            del response.headers["content-encoding"]
+            if "content-length" in response.headers:
+                del response.headers["content-length"]
+        response.stream = capped
         return response
 
 

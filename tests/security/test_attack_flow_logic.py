@@ -8,6 +8,8 @@ One test per finding; each failed before its fix.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import gzip
 import socket
 import threading
 from typing import Any
@@ -127,8 +129,9 @@ class EndlessBody:
     """A raw HTTP server answering every request with a body of ``total`` bytes, sent in 64 KiB chunks
     without a length; records how much of it the client read before hanging up."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, gzip_body: bytes | None = None) -> None:
         self.total, self.sent, self.done = total, 0, threading.Event()
+        self.gzip_body = gzip_body  # instead: this body, sent whole with Content-Encoding: gzip
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
@@ -139,6 +142,12 @@ class EndlessBody:
         conn, _ = self.sock.accept()
         with conn:
             conn.recv(65536)
+            if self.gzip_body is not None:
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\n"
+                with contextlib.suppress(OSError):
+                    conn.sendall(head + b"Connection: close\r\n\r\n" + self.gzip_body)
+                self.done.set()
+                return
             conn.sendall(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
             )
@@ -299,3 +308,35 @@ return [{{"json": {{"forked": True}}}}]
         assert conn.recv(1) == b""  # EOF: its process is gone (before the fix: a timeout after 60 s)
     listener.close()
     get_settings.cache_clear()
+
+
+def test_a_compressed_response_is_limited_by_what_it_inflates_to(
+    live: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding (after the one above): the limit counted the bytes sent, and httpx inflated a
+    gzip body afterwards: 64 MiB of gzip is ~64 GiB of zeros. The transport now inflates gzip/deflate
+    itself, counting what comes out; a small compressed answer still arrives decoded."""
+    from connectflow_dagster.transport import _http
+
+    monkeypatch.setattr(_http, "MAX_RESPONSE_BYTES", 1024 * 1024, raising=False)
+    bomb = EndlessBody(total=0, gzip_body=gzip.compress(b"0" * (8 * 1024 * 1024)))  # ~8 KiB sent
+    small = EndlessBody(total=0, gzip_body=gzip.compress(b"hello " * 1000))
+    alice = live.user()
+
+    def fetch(url: str) -> dict[str, Any]:
+        workflow = {
+            "nodes": [
+                {"id": "start", "name": "Start", "type": "trigger.manual", "params": {}},
+                {"id": "get", "name": "Get", "type": "http.request", "params": {"url": url}},
+            ],
+            "edges": [{"source": "start", "target": "get"}],
+        }
+        return finished(alice, execute(alice, create_workflow(alice, workflow)))
+
+    execution = fetch(f"{bomb.url}/bomb")
+    assert execution["status"] == "failed"
+    assert "is larger than 1048576 bytes" in execution["error"], execution["error"]
+    execution = fetch(f"{small.url}/small")
+    assert execution["status"] == "success", execution["error"]
+    get = next(n for n in execution["nodes"] if n["node_id"] == "get")
+    assert get["output"]["data"] == "hello " * 1000
