@@ -20,7 +20,9 @@ from tests.ui.conftest import LiveGateway, worker  # noqa: F401  (the worker fix
 
 def _execute(env: dict[str, str]) -> str:
     nb = nbformat.read(ROOT / "notebooks" / "01_quickstart.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
+    client = NotebookClient(
+        nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
     client.execute(env=env)  # the kernel's environment (start_kernel's env), not this process's
     return "\n".join(
         o.get("text", "") + json.dumps(o.get("data", {}))
@@ -43,7 +45,11 @@ def _assert_the_story(outputs: str, http_server: Any) -> None:
 def test_quickstart_notebook_through_the_gateway_with_a_token(cf, http_server, worker):  # noqa: F811
     from gateway.app import create_app
 
-    http_server.route("GET", "/orders/A-1042", lambda req: (200, {}, {"id": "A-1042", "amount": 4200, "currency": "eur", "customer": "Ada"}))
+    http_server.route(
+        "GET",
+        "/orders/A-1042",
+        lambda req: (200, {}, {"id": "A-1042", "amount": 4200, "currency": "eur", "customer": "Ada"}),
+    )
     with LiveGateway(create_app()) as live, httpx.Client(base_url=live.url, timeout=60) as browser:
         account = {"email": "ada@example.com", "password": PASSWORD}
         assert browser.post("/api/auth/sign-up/email", json=account).status_code == 202
@@ -71,7 +77,11 @@ def test_quickstart_notebook_through_the_gateway_with_a_token(cf, http_server, w
 
 @pytest.mark.timeout(300)
 def test_quickstart_notebook_as_a_local_account(cf, http_server):
-    http_server.route("GET", "/orders/A-1042", lambda req: (200, {}, {"id": "A-1042", "amount": 4200, "currency": "eur", "customer": "Ada"}))
+    http_server.route(
+        "GET",
+        "/orders/A-1042",
+        lambda req: (200, {}, {"id": "A-1042", "amount": 4200, "currency": "eur", "customer": "Ada"}),
+    )
     cf.new_user("grace@example.com")
     cf.new_user("linus@example.com")
     env = {
