@@ -62,6 +62,19 @@ class _CappedStream(httpx.SyncByteStream):
             f"the response from {self.host} is larger than {self.limit} bytes; stopped reading it"
         )
 
+    def _inflate(self, chunk: bytes, seen: int) -> bytes:
+        try:
+            return bytes(self.decompress.decompress(chunk, self.limit - seen + 1))
+        except zlib.error:
+            if seen or self.decompress.unused_data or not self.raw_deflate_fallback:
+                raise
+            # "deflate" without the zlib header (some servers send it raw), as httpx accepts it.
+            self.raw_deflate_fallback = False
+            self.decompress = zlib.decompressobj(-15)
+            return bytes(self.decompress.decompress(chunk, self.limit + 1))
+
+    raw_deflate_fallback = False
+
     def __iter__(self) -> typing.Iterator[bytes]:
         seen = 0
         for chunk in self.inner:
@@ -69,7 +82,7 @@ class _CappedStream(httpx.SyncByteStream):
                 try:
                     # At most what is left of the limit (+1 to notice going past it): a small
                     # compressed chunk cannot inflate to gigabytes in memory.
-                    chunk = self.decompress.decompress(chunk, self.limit - seen + 1)
+                    chunk = self._inflate(chunk, seen)
                 except zlib.error as exc:
                     raise NonRetriableNodeError(f"the response from {self.host} is not valid {exc}") from None
                 if self.decompress.unconsumed_tail:
@@ -166,6 +179,7 @@ class PolicyTransport(httpx.HTTPTransport):
             # Decoded here (and the header removed, so httpx does not decode again): the limit
             # applies to what the body inflates to, not only to what was sent (a gzip bomb).
             capped.decompress = zlib.decompressobj(wbits=47 if encoding == "deflate" else 31)
+            capped.raw_deflate_fallback = encoding == "deflate"
             del response.headers["content-encoding"]
             if "content-length" in response.headers:
                 del response.headers["content-length"]
