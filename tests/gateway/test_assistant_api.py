@@ -415,8 +415,18 @@ def test_concurrent_messages_to_one_conversation_are_all_kept(gateway: Any) -> N
     assert [m["role"] for m in stored].count("assistant") == 6
 
 
-def test_administrators_edit_prompts_with_history_in_effect_at_once(gateway: Any, llm: ScriptedLLM) -> None:
-    owner = gateway.user()  # the first account is the owner (an administrator)
+def test_administrators_edit_prompts_with_history_in_effect_at_once(
+    isolated_gateway: Any, llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secrets
+
+    from connectflow_dagster.config import get_settings
+
+    admin_email = f"prompt-admin-{secrets.token_hex(4)}@example.com"
+    monkeypatch.setenv("CONNECTFLOW_ADMIN_EMAILS", admin_email)
+    get_settings.cache_clear()
+    gateway = isolated_gateway  # its own database on PostgreSQL: edited prompts stay in this test
+    owner = gateway.user(admin_email)
     member = gateway.user()
     listed = owner.get("/api/assistant/prompts").json()
     assert {p["name"] for p in listed["data"]} == {"answer", "change", "classify", "generate", "repair"}
