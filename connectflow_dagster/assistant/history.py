@@ -162,3 +162,48 @@ def set_credit_hook(hook: CreditHook | None) -> None:
 def charge(owner_id: str, kind: str) -> int:
     """Check and charge one interaction; called once per interaction, before any model call."""
     return _credit_hook(owner_id, kind)
+
+
+# ---- prompts (administrators' edits, with their history) ---------------------------------------------
+
+MAX_PROMPT_CHARS = 50_000
+
+
+def prompt_overrides(session: Session) -> dict[str, str]:
+    """The prompts administrators edited: name → the latest version's body."""
+    from connectflow_dagster.store.models import AssistantPrompt
+
+    out: dict[str, str] = {}
+    for row in session.scalars(
+        select(AssistantPrompt).order_by(AssistantPrompt.name, AssistantPrompt.version)
+    ):
+        out[row.name] = row.body
+    return out
+
+
+def prompt_history(session: Session, name: str) -> list[Any]:
+    from connectflow_dagster.store.models import AssistantPrompt
+
+    return list(
+        session.scalars(
+            select(AssistantPrompt)
+            .where(AssistantPrompt.name == name)
+            .order_by(AssistantPrompt.version.desc())
+        )
+    )
+
+
+def save_prompt(session: Session, name: str, body: str, author_id: str) -> Any:
+    """A new version of prompt ``name`` (in effect for the next interaction)."""
+    from connectflow_dagster.assistant.library import PROMPT_NAMES
+    from connectflow_dagster.store.models import AssistantPrompt
+
+    if name not in PROMPT_NAMES:
+        raise KeyError(name)
+    latest = prompt_history(session, name)
+    row = AssistantPrompt(
+        name=name, body=body, version=(latest[0].version + 1) if latest else 1, author_id=author_id
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -222,6 +222,9 @@ def match_templates(request: str, limit: int = 3, min_score: float = 0.5) -> lis
     return [Match(t, round(s, 3)) for t, s in ranked[:limit] if s >= min_score]
 
 
+PROMPT_NAMES = ("answer", "change", "classify", "generate", "repair")
+
+
 @functools.cache
 def prompt(name: str) -> str:
     """The named prompt (``prompts/<name>.md``)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -80,6 +82,15 @@ class Answer:
         return data
 
 
+_PROMPTS: ContextVar[Mapping[str, str] | None] = ContextVar("assistant_prompts", default=None)
+
+
+def _prompt(name: str) -> str:
+    """The named prompt: an administrator's edited version when ``assist`` was given one, else the
+    package's ``prompts/<name>.md``."""
+    return (_PROMPTS.get() or {}).get(name) or library.prompt(name)
+
+
 # ---- classification ------------------------------------------------------------------------------------
 
 
@@ -143,7 +154,7 @@ def classify(
     if config.classifier is None:
         return fallback
     messages = [
-        {"role": "system", "content": library.prompt("classify")},
+        {"role": "system", "content": _prompt("classify")},
         {"role": "user", "content": f"Current workflow given: {'yes' if has_current else 'no'}\n\n{request}"},
     ]
     try:
@@ -304,14 +315,12 @@ def generate(
         best = matches[0].template
         hint = f"A similar, valid template (adapt it, don't copy blindly):\n{json.dumps(best.workflow)}"
     system = (
-        library.prompt("generate")
-        .replace("{node_types}", node_catalogue(registry))
-        .replace("{template_hint}", hint)
+        _prompt("generate").replace("{node_types}", node_catalogue(registry)).replace("{template_hint}", hint)
     )
     messages = [{"role": "system", "content": system}]
     if current is not None:
         messages.append(
-            {"role": "system", "content": library.prompt("change").replace("{current}", json.dumps(current))}
+            {"role": "system", "content": _prompt("change").replace("{current}", json.dumps(current))}
         )
     messages.append({"role": "user", "content": request})
     data: Any = None
@@ -346,9 +355,7 @@ def generate(
         messages.append(
             {
                 "role": "user",
-                "content": library.prompt("repair").replace(
-                    "{problems}", "\n".join(f"- {p}" for p in problems)
-                ),
+                "content": _prompt("repair").replace("{problems}", "\n".join(f"- {p}" for p in problems)),
             }
         )
     return data, workflow, problems, needed, repairs, reply
@@ -401,8 +408,20 @@ def assist(
     *,
     current: dict[str, Any] | None = None,
     registry: NodeRegistry | None = None,
+    prompts: Mapping[str, str] | None = None,
 ) -> Answer:
-    """Answer one message. Raises ``ValueError`` for a request that is empty or too long."""
+    """Answer one message. ``prompts`` overrides named prompts (the administrators' edits).
+    Raises ``ValueError`` for a request that is empty or too long."""
+    token = _PROMPTS.set(prompts or {})
+    try:
+        return _assist(request, config, current, registry)
+    finally:
+        _PROMPTS.reset(token)
+
+
+def _assist(
+    request: str, config: ModelConfig, current: dict[str, Any] | None, registry: NodeRegistry | None
+) -> Answer:
     request = request.strip()
     if not request:
         raise ValueError("the message is empty")
@@ -450,7 +469,7 @@ def _answer_question(request: str, config: ModelConfig, answer: Answer, log: lis
         if answer.templates:
             answer.message += " Templates that may help: " + ", ".join(t["name"] for t in answer.templates)
         return
-    messages = [{"role": "system", "content": library.prompt("answer")}, {"role": "user", "content": request}]
+    messages = [{"role": "system", "content": _prompt("answer")}, {"role": "user", "content": request}]
     try:
         reply = complete(config.generator, config.fallback, messages, timeout=config.timeout)
     except AssistantModelError as exc:

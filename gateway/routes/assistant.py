@@ -21,7 +21,7 @@ from connectflow_dagster.errors import CredentialError, NotFound
 from connectflow_dagster.spec import MAX_NODES
 from connectflow_dagster.store.credentials import decrypt_for_owner, get_credential
 from connectflow_dagster.store.db import session_scope
-from gateway.deps import CurrentUser, RegistryDep, SessionDep
+from gateway.deps import AdminUser, CurrentUser, RegistryDep, SessionDep
 
 router = APIRouter(prefix="/api/assistant", tags=["assistant"])
 
@@ -143,8 +143,12 @@ def _config(user_id: str, choice: _ModelChoice) -> ModelConfig:
 async def _run(request: str, current: dict[str, Any] | None, registry: Any, config: ModelConfig) -> Answer:
     if current is not None and len(current.get("nodes") or []) > MAX_NODES:
         raise HTTPException(422, f"the current workflow has more than {MAX_NODES} nodes")
+    with session_scope() as session:
+        prompts = history.prompt_overrides(session)
     try:
-        return await run_in_threadpool(assist, request, config, current=current, registry=registry)
+        return await run_in_threadpool(
+            assist, request, config, current=current, registry=registry, prompts=prompts
+        )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -232,3 +236,47 @@ def get_template(key: str, user: CurrentUser) -> dict[str, Any]:
     if found is None:
         raise HTTPException(404, "template not found")
     return {**found.summary(), "workflow": found.workflow}
+
+
+class PromptUpdate(_Body):
+    body: str = Field(min_length=1, max_length=history.MAX_PROMPT_CHARS)
+
+
+def _prompt_public(session: Any, name: str) -> dict[str, Any]:
+    versions = history.prompt_history(session, name)
+    return {
+        "name": name,
+        "body": versions[0].body if versions else library.prompt(name),
+        "version": versions[0].version if versions else 0,
+        "source": "database" if versions else "package",
+    }
+
+
+@router.get("/prompts")
+def list_prompts(session: SessionDep, admin: AdminUser) -> dict[str, Any]:
+    """The named prompts in effect (administrators only; 404 for others)."""
+    items = [_prompt_public(session, name) for name in library.PROMPT_NAMES]
+    return {"data": items, "count": len(items)}
+
+
+@router.put("/prompts/{name}")
+def update_prompt(name: str, body: PromptUpdate, session: SessionDep, admin: AdminUser) -> dict[str, Any]:
+    """Save a new version of a prompt; in effect from the next interaction."""
+    try:
+        history.save_prompt(session, name, body.body, admin.id)
+    except KeyError:
+        raise HTTPException(404, "prompt not found") from None
+    session.commit()
+    return _prompt_public(session, name)
+
+
+@router.get("/prompts/{name}/history")
+def prompt_versions(name: str, session: SessionDep, admin: AdminUser) -> dict[str, Any]:
+    if name not in library.PROMPT_NAMES:
+        raise HTTPException(404, "prompt not found")
+    rows = history.prompt_history(session, name)
+    data = [
+        {"version": r.version, "body": r.body, "author_id": r.author_id, "created_at": r.created_at}
+        for r in rows
+    ]
+    return {"data": data, "count": len(data)}

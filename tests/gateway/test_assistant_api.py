@@ -413,3 +413,34 @@ def test_concurrent_messages_to_one_conversation_are_all_kept(gateway: Any) -> N
     stored = ada.get(f"/api/assistant/conversations/{cid}").json()["messages"]
     assert sorted(m["content"] for m in stored if m["role"] == "user") == sorted(texts)
     assert [m["role"] for m in stored].count("assistant") == 6
+
+
+def test_administrators_edit_prompts_with_history_in_effect_at_once(
+    isolated_gateway: Any, llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secrets
+
+    from connectflow_dagster.config import get_settings
+
+    admin_email = f"prompt-admin-{secrets.token_hex(4)}@example.com"
+    monkeypatch.setenv("CONNECTFLOW_ADMIN_EMAILS", admin_email)
+    get_settings.cache_clear()
+    gateway = isolated_gateway  # its own database on PostgreSQL: edited prompts stay in this test
+    owner = gateway.user(admin_email)
+    member = gateway.user()
+    listed = owner.get("/api/assistant/prompts").json()
+    assert {p["name"] for p in listed["data"]} == {"answer", "change", "classify", "generate", "repair"}
+    assert all(p["source"] == "package" for p in listed["data"])
+    edited = owner.put("/api/assistant/prompts/answer", json={"body": "Answer like a pirate."})
+    assert edited.status_code == 200 and edited.json()["version"] == 1
+    owner.put("/api/assistant/prompts/answer", json={"body": "Answer like a poet."})
+    versions = owner.get("/api/assistant/prompts/answer/history").json()["data"]
+    assert [v["version"] for v in versions] == [2, 1] and versions[1]["body"] == "Answer like a pirate."
+    llm.say("Arr.")
+    _generate(member, "How are credentials stored?")
+    assert llm.bodies[0]["messages"][0]["content"] == "Answer like a poet."
+    for method, path in [("GET", "/api/assistant/prompts"), ("PUT", "/api/assistant/prompts/answer"),
+                         ("GET", "/api/assistant/prompts/answer/history")]:  # fmt: skip
+        assert member.request(method, path, json={"body": "x"}).status_code == 404
+    assert owner.put("/api/assistant/prompts/nope", json={"body": "x"}).status_code == 404
+    assert owner.put("/api/assistant/prompts/answer", json={"body": "x" * 50_001}).status_code == 422
