@@ -249,6 +249,7 @@ def test_generation_log_is_kept_per_owner(gateway: Any, llm: ScriptedLLM) -> Non
         {"request": 42},
         {"nope": "x"},
         {"request": "add slack", "current": "not an object"},
+        {"request": "nul \u0000 byte"},
     ],
 )
 def test_hostile_generate_bodies_are_422(gateway: Any, body: dict[str, Any]) -> None:
