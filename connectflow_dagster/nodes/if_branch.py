@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import regex
 from typing import Any, Literal
 
+import regex
 from pydantic import BaseModel, Field
 
 from connectflow_dagster.errors import NonRetriableNodeError
