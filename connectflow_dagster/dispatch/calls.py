@@ -116,10 +116,14 @@ def call_workflow(
         control = runctl.get(caller_run_id)
         if control is not None:
             control.add_child(child_id)
-        if event is not None:
-            worker.execute_claimed(event)
-        else:
-            worker.execute_event(child_id)
+        try:
+            if event is not None:
+                worker.execute_claimed(event)
+            else:
+                worker.execute_event(child_id)
+        except BaseException as exc:  # the caller was stopped (timeout, cancel) in the middle of the child
+            _abandon(instance, worker.worker_id, child_id, exc)
+            raise
     finally:
         worker.close()
     if control is not None and control.stop_reason is not None:
@@ -136,6 +140,22 @@ def call_workflow(
             f"{execution.error or 'no error recorded'}"
         )
     return execution
+
+
+def _abandon(instance: DagsterInstance, worker_id: str, child_id: str, exc: BaseException) -> None:
+    """The child ran in its caller's thread and that thread was interrupted: whatever point the child
+    had reached, leave neither its run nor its event unfinished."""
+    reason = f"stopped with its caller: {exc}"
+    try:
+        run = instance.get_run_by_id(child_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_canceled(run, message=reason)
+        with session_scope() as session:
+            row = inbox.get_event(session, child_id)
+            if row is not None and row.status not in inbox.TERMINAL:
+                inbox.fail_event(session, child_id, worker_id, reason, retry=False, attempts=row.attempts)
+    except Exception:
+        log.exception("could not close sub-workflow execution %s after its caller stopped", child_id)
 
 
 def _link(instance: DagsterInstance, caller_run_id: str, node_id: str, child_id: str) -> None:

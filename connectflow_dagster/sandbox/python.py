@@ -74,8 +74,12 @@ def _contain():
         return
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):  # die the same way, for the parent's diagnosis
-        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-        os.kill(os.getpid(), os.WTERMSIG(status))
+        # As PID 1 of its namespace the code ignores SIGXCPU, so the CPU limit ends it with the hard
+        # limit's SIGKILL, whose disposition cannot be set (EINVAL): just send it.
+        sig = os.WTERMSIG(status)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
     os._exit(os.waitstatus_to_exitcode(status))
 
 _contain()

@@ -97,7 +97,9 @@ def test_a_query_credential_is_not_in_httpx_request_log(run_action, book, http_s
         ex, _ = run_action("http.request", {"url": f"{http_server.url}/me", "authentication": "query"}, cred)
     assert ex.status == "success", ex.error
     lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
-    assert any("api_key=***" in line for line in lines), lines
+    # Our redaction writes api_key=***; once litellm is imported in the process, its own log filter may
+    # already have replaced the whole query with REDACTED. Either way the request is logged, the key not.
+    assert any("/me?" in line and ("api_key=***" in line or "REDACTED" in line) for line in lines), lines
     assert not any(SECRET in line for line in lines)
 
 
