@@ -332,6 +332,30 @@ def _problems_from_validation(exc: ValidationError, data: Any) -> list[Problem]:
     return problems
 
 
+def _waiting_for_a_respond_node(workflow: Workflow, types: dict[str, Any]) -> list[Problem]:
+    """Triggers that keep their caller waiting for a Respond to Webhook node, in a workflow without one
+    (the caller would only learn it at run time, with a 500)."""
+    found = []
+    for node in workflow.nodes:
+        ingress = getattr(types.get(node.id), "ingress", None)
+        if ingress is None or ingress.after_run is None:
+            continue
+        try:
+            answer = ingress.after_run(types[node.id].params.model_validate(node.params))
+        except ValidationError:
+            continue  # reported by check_params
+        if answer is not None and answer.mode == "respond_node":
+            found.append(
+                Problem(
+                    "response mode 'respond_node' answers from a Respond to Webhook node: add one, "
+                    "or choose another response mode",
+                    node_id=node.id,
+                    field="params.response_mode",
+                )
+            )
+    return found
+
+
 def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[Problem]:
     """Every problem with the workflow; empty when it can be compiled and run."""
     from connectflow_dagster.registry import get_registry
@@ -386,6 +410,8 @@ def validate(workflow: Workflow, registry: NodeRegistry | None = None) -> list[P
 
     if not any(t.is_trigger for t in types.values()):
         problems.append(Problem("a workflow needs at least one trigger node"))
+    if not any(t.responds for t in types.values()):
+        problems.extend(_waiting_for_a_respond_node(workflow, types))
 
     node_ids = set(ids)
     nodes_by_id = {n.id: n for n in workflow.nodes}

@@ -313,6 +313,7 @@ class NodeType:
     # Outputs that depend on the params (Switch); ``outputs`` then lists the fixed ones.
     outputs_from: OutputsFrom | None = None
     suspends: bool = False  # may raise ``Suspend`` (Wait): its output, and those after it, are optional
+    responds: bool = False  # answers a webhook caller waiting in 'respond_node' mode (Respond to Webhook)
     # Top-level params passed to the executor as written: not rendered or checked as templates (the
     # source of a code node, where ``{{`` is code, not a template).
     raw_params: frozenset[str] = frozenset()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
+import regex
 from pydantic import BaseModel, Field
 
 from connectflow_dagster.errors import NonRetriableNodeError
 from connectflow_dagster.nodes.base import Branch, NodeContext, NodeType, Params
+
+# How long one "matches" condition may take on one value.
+MATCH_SECONDS = 1.0
 
 Operator = Literal[
     "equals",
@@ -69,7 +72,15 @@ def _holds(cond: Condition) -> bool:
     if op == "ends_with":
         return str(left).endswith(str(right))
     if op == "matches":
-        return re.search(str(right), str(left)) is not None
+        # The ``regex`` engine, for its time limit: a pattern with nested repetition ("(a+)+$") would
+        # otherwise hold a worker thread for hours, out of reach of the run's timeout.
+        try:
+            return regex.search(str(right), str(left), timeout=MATCH_SECONDS) is not None
+        except TimeoutError:
+            raise ValueError(
+                f"the pattern took longer than {MATCH_SECONDS:g} s to match and was stopped "
+                "(nested repetition such as (a+)+ backtracks exponentially)"
+            ) from None
     if op == "is_empty":
         return left in (None, "", [], {})
     if op == "is_not_empty":
@@ -85,7 +96,7 @@ def conditions_hold(conditions: list[Condition], combine: str = "and") -> bool:
     for i, cond in enumerate(conditions):
         try:
             results.append(_holds(cond))
-        except (TypeError, ValueError, re.error) as exc:
+        except (TypeError, ValueError, regex.error) as exc:
             raise NonRetriableNodeError(
                 f"condition #{i + 1} ({cond.operator}): cannot compare {cond.left!r} with {cond.right!r}: {exc}"
             ) from None

@@ -98,4 +98,5 @@ node = NodeType(
     output=RespondOutput,
     execute=execute,
     icon="reply",
+    responds=True,
 )

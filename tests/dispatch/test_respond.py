@@ -149,3 +149,23 @@ def test_concurrent_callers_each_get_their_answer_and_a_second_respond_node_does
     wait_for(lambda: all(cf.instance.get_run_by_id(r.run_id).is_finished for r in runs), what="the runs")
     execution = get_execution(cf.instance, runs[0].run_id)
     assert execution.context["second"]["sent"] is False and execution.context["answer"]["sent"] is True
+
+
+def test_respond_node_mode_without_a_respond_node_is_a_problem_on_save():
+    from connectflow_dagster import spec
+
+    hook = {
+        "id": "hook",
+        "type": "trigger.webhook",
+        "name": "Hook",
+        "params": {"response_mode": "respond_node"},
+    }
+    answer = {"id": "answer", "type": "respond", "name": "Answer", "params": {"body": "ok"}}
+    alone = spec.parse_workflow({"id": "r1", "name": "r", "nodes": [hook], "edges": []})
+    problems = [p for p in spec.validate(alone) if p.field == "params.response_mode"]
+    assert [p.node_id for p in problems] == ["hook"]
+    assert "add one" in problems[0].message
+    paired = spec.parse_workflow(
+        {"id": "r2", "name": "r", "nodes": [hook, answer], "edges": [{"source": "hook", "target": "answer"}]}
+    )
+    assert not [p for p in spec.validate(paired) if p.field == "params.response_mode"]

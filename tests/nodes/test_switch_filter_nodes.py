@@ -171,3 +171,15 @@ def test_hostile_switch_rules_are_refused_on_save():
     odd = switch_workflow({"mode": "value", "value": 1, "rules": [{"output": "a|b<script>", "equals": 1}]})
     odd["edges"] = odd["edges"][:1]
     assert any("rules.0.output" in p and "pattern" in p for p in _problems(odd))
+
+
+def test_a_catastrophic_pattern_fails_the_node_instead_of_holding_the_worker(cf):
+    """ReDoS: "^(a|aa)+$" against 40 a's and a "!" backtracks for hours; the matches operator stops it
+    at its time limit and names the reason. An ordinary pattern still matches."""
+    evil = [{"left": "{{ item.s }}", "operator": "matches", "right": "^(a|aa)+$"}]
+    ex = cf.run(filter_workflow(evil, items="trigger.rows"), {"rows": [{"s": "a" * 40 + "!"}]})
+    assert ex.status == "failed"
+    assert "took longer than 1 s to match and was stopped" in ex.error, ex.error
+    fine = [{"left": "{{ item.s }}", "operator": "matches", "right": "^a+b$"}]
+    ex = cf.run(filter_workflow(fine, items="trigger.rows"), {"rows": [{"s": "aab"}, {"s": "x"}]})
+    assert ex.status == "success" and ex.context["paid_orders"]["kept"] == 1
