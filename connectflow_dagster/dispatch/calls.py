@@ -122,12 +122,15 @@ def call_workflow(
             else:
                 worker.execute_event(child_id)
         except BaseException as exc:  # the caller was stopped (timeout, cancel) in the middle of the child
-            _abandon(instance, worker.worker_id, child_id, exc)
+            _abandon(instance, worker.worker_id, child_id, str(exc))
             raise
     finally:
         worker.close()
-    if control is not None and control.stop_reason is not None:
-        raise DagsterExecutionInterruptedError(control.stop_reason)  # the caller was stopped meanwhile
+    if control is not None and control.stop_reason is not None:  # the caller was stopped meanwhile
+        # The interrupt may have landed inside the child's run, which Dagster caught; whatever its
+        # run and event recorded before that, neither is left unfinished.
+        _abandon(instance, worker.worker_id, child_id, control.stop_reason)
+        raise DagsterExecutionInterruptedError(control.stop_reason)
     execution = get_execution(instance, child_id)
     if execution.status == "waiting":
         raise NonRetriableNodeError(
@@ -142,10 +145,10 @@ def call_workflow(
     return execution
 
 
-def _abandon(instance: DagsterInstance, worker_id: str, child_id: str, exc: BaseException) -> None:
+def _abandon(instance: DagsterInstance, worker_id: str, child_id: str, why: str) -> None:
     """The child ran in its caller's thread and that thread was interrupted: whatever point the child
     had reached, leave neither its run nor its event unfinished."""
-    reason = f"stopped with its caller: {exc}"
+    reason = f"stopped with its caller: {why}"
     try:
         run = instance.get_run_by_id(child_id)
         if run is not None and not run.is_finished:

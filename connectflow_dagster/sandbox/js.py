@@ -224,7 +224,8 @@ def evaluate(
         raise JsResultError(parsed["result_error"])
     error = parsed["error"]
     name, message = error["name"], error["message"]
-    if name == "InternalError" and "out of memory" in message:
+    if name == "InternalError" and ("out of memory" in message or not message.strip()):
+        # Out of memory, QuickJS may create the InternalError but not its message: an empty one.
         raise JsMemoryLimit(_memory_message(memory))
     raise _code_error(name, message, _user_line(error["stack"], offset))
 
@@ -268,6 +269,8 @@ def _translate(text: str, offset: int, timeout: float, memory: int) -> JsError:
     if "out of memory" in first:
         return JsMemoryLimit(_memory_message(memory))
     name, _, message = first.partition(": ")
+    if name.strip() == "InternalError" and not message.strip():  # out of memory, message unallocated
+        return JsMemoryLimit(_memory_message(memory))
     if not message:
         name, message = "Error", first
     return _code_error(name, message, _user_line(text, offset))

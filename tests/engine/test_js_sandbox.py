@@ -322,3 +322,12 @@ def test_a_result_nested_too_deeply_is_refused():
     with pytest.raises((js.JsResultError, js.JsCodeError)) as caught:
         js.evaluate(code, timeout=5.0, memory=64 << 20)
     assert "nested too deeply" in str(caught.value) or "stack" in str(caught.value).lower()
+
+
+def test_an_internal_error_without_a_message_is_the_memory_limit():
+    """Out of memory, QuickJS can throw an InternalError whose message it could not allocate; that is
+    the memory limit, said as such (seen under load: "InternalError:  (line 1)")."""
+    from connectflow_dagster.sandbox import js
+
+    with pytest.raises(js.JsMemoryLimit, match="more memory than its limit"):
+        js.evaluate("const e = new InternalError(''); throw e;", {}, timeout=5)
