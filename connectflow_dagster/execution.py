@@ -280,24 +280,40 @@ def _create_reexecution(
     plan = create_execution_plan(
         job, parent.run_config, step_keys_to_execute=step_keys, known_state=known_state, tags=parent.tags
     )
-    tags = {k: v for k, v in parent.tags.items() if k.startswith("connectflow/")}
-    tags.pop(TAG_EVENT, None)
+    run = _create_reexecution_run(
+        instance, job, parent, plan, parent.run_config, run_id, event_id, extra_tags or {}
+    )
+    return job, run
+
+
+def _create_reexecution_run(
+    instance: DagsterInstance,
+    job: JobDefinition,
+    parent: Any,
+    plan: Any,
+    run_config: Any,
+    run_id: str | None,
+    event_id: str | None,
+    set_tags: dict[str, str],
+) -> Any:
+    """A Dagster re-execution of ``parent`` (retry from failure, a Wait's continuation): the parent's
+    ConnectFlow tags but its inbox event, then ``event_id`` and ``set_tags``; parent and root linked."""
+    tags = {k: v for k, v in parent.tags.items() if k.startswith("connectflow/") and k != TAG_EVENT}
     if event_id:
         tags[TAG_EVENT] = event_id
-    tags |= extra_tags or {}
+    tags |= set_tags
     remote_origin, code_origin = job_origins(job.name)
-    run = instance.create_run_for_job(
+    return instance.create_run_for_job(
         job_def=job,
         run_id=run_id or str(uuid.uuid4()),
         execution_plan=plan,
-        run_config=parent.run_config,
+        run_config=run_config,
         tags=tags,
         root_run_id=parent.root_run_id or parent.run_id,
         parent_run_id=parent.run_id,
         remote_job_origin=remote_origin,
         job_code_origin=code_origin,
     )
-    return job, run
 
 
 def _create_continuation(
@@ -330,24 +346,15 @@ def _create_continuation(
     plan = create_execution_plan(
         job, run_config, step_keys_to_execute=steps, known_state=known_state, tags=parent.tags
     )
-    tags = {k: v for k, v in parent.tags.items() if k.startswith("connectflow/")}
-    for key in (TAG_EVENT, TAG_RESUMED):
-        tags.pop(key, None)
-    if event_id:
-        tags[TAG_EVENT] = event_id
-    tags[TAG_RESUMED] = resume_node
-    tags |= extra_tags or {}
-    remote_origin, code_origin = job_origins(job.name)
-    run = instance.create_run_for_job(
-        job_def=job,
-        run_id=run_id or str(uuid.uuid4()),
-        execution_plan=plan,
-        run_config=run_config,
-        tags=tags,
-        root_run_id=parent.root_run_id or parent.run_id,
-        parent_run_id=parent.run_id,
-        remote_job_origin=remote_origin,
-        job_code_origin=code_origin,
+    run = _create_reexecution_run(
+        instance,
+        job,
+        parent,
+        plan,
+        run_config,
+        run_id,
+        event_id,
+        {TAG_RESUMED: resume_node, **(extra_tags or {})},
     )
     return job, run
 
